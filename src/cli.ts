@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * The `vipd` command line. `run` starts the daemon in the foreground (systemd-style: logs on
+ * stdout, SIGTERM/SIGINT for a graceful stop with a priority-0 advert); `check` validates a
+ * config and prints it normalised. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile, toFileShape } from './config/config.js';
+import { monotonicClock } from './daemon/clock.js';
+import { Daemon } from './daemon/daemon.js';
+import { createLogger } from './log.js';
+
+const USAGE = `usage:
+  vipd run --config FILE      run the daemon in the foreground
+  vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2)`;
+
+function configPath(args: string[]): string {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  if (values.config === undefined) throw new UsageError('--config FILE is required');
+  return values.config;
+}
+
+class UsageError extends Error {}
+
+async function run(path: string): Promise<number> {
+  const config = loadConfigFile(path);
+  const log = createLogger(config.log.level, config.node.name);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, monotonicClock, log);
+  } catch (err) {
+    log.fatal(
+      { event: 'start-failed', err: (err as Error).message },
+      `vipd could not start: ${(err as Error).message}`,
+    );
+    return 1;
+  }
+  log.info({ event: 'started', instances: config.instances.map((i) => i.name) }, 'vipd running');
+  let stopping = false;
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ event: 'signal', signal }, `${signal}: stopping gracefully`);
+      daemon.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ event: 'stop-failed', err: String(err) }, 'graceful stop failed');
+          resolve(1);
+        },
+      );
+    };
+    // `on`, not `once`: execa's child cleanup (signal-exit) re-raises a signal nobody else is
+    // listening to, which would kill us halfway through the graceful stop.
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await run(configPath(rest));
+      case 'check':
+        process.stdout.write(
+          `${JSON.stringify(toFileShape(loadConfigFile(configPath(rest))), null, 2)}\n`,
+        );
+        return 0;
+      default:
+        throw new UsageError(
+          command === undefined ? 'a command is required' : `unknown command "${command}"`,
+        );
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    if (
+      err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`vipd: ${(err as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`vipd: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

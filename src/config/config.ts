@@ -1,0 +1,417 @@
+/**
+ * vipd's configuration: a JSON file validated with convict, then normalised into the values the
+ * daemon runs with (intervals in centiseconds, VIPs split into address and prefix).
+ *
+ * Contract: `parseConfig` either returns a complete, cross-checked config or throws a
+ * `ConfigError` listing every problem as (key path, reason), e.g. `instances[1].vrid: must be an
+ * integer from 1 to 255, got 300`. Unknown keys are refused, never ignored: a typo in a failover
+ * config silently falling back to a default is how a firewall pair ends up with two masters.
+ */
+import { readFileSync } from 'node:fs';
+import convict from 'convict';
+import { isIpv4 } from '../net/address.js';
+import type { ChecksumMode, VrrpAuth } from '../vrrp/packet.js';
+
+export interface ConfigIssue {
+  key: string;
+  reason: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(
+      `${source}: invalid configuration\n${issues.map((i) => `  ${i.key}: ${i.reason}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export type TransportKind = 'raw' | 'udp';
+
+export interface Vip {
+  address: string;
+  prefix: number;
+}
+
+/** One virtual router, normalised. */
+export interface InstanceConfig {
+  name: string;
+  interface: string;
+  vrid: number;
+  priority: number;
+  version: 2 | 3;
+  advertIntervalCs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  accept: boolean;
+  reassertOnLower: boolean;
+  transport: TransportKind;
+  udpPort: number;
+  unicastPeers: string[];
+  checksum: ChecksumMode;
+  auth: VrrpAuth | undefined;
+  vips: Vip[];
+}
+
+export interface VipdConfig {
+  node: { name: string };
+  log: { level: LogLevel };
+  instances: InstanceConfig[];
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+function integerIn(min: number, max: number): (v: unknown) => void {
+  return (v) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new Error(`must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+  };
+}
+
+function nonEmptyString(v: unknown): void {
+  if (typeof v !== 'string' || v.length === 0) throw new Error('must be a non-empty string');
+}
+
+function boolean(v: unknown): void {
+  if (typeof v !== 'boolean') throw new Error(`must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function arrayOf(what: string, check: (item: unknown) => boolean): (v: unknown) => void {
+  return (v) => {
+    if (!Array.isArray(v)) throw new Error(`must be a list of ${what}`);
+    const bad = v.filter((item) => !check(item));
+    if (bad.length > 0)
+      throw new Error(`must be a list of ${what}; not valid: ${JSON.stringify(bad)}`);
+  };
+}
+
+/** `a.b.c.d/nn`; the prefix is mandatory so nobody gets a /32 by accident where a /24 was meant. */
+function isCidr(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const [address, prefix, ...rest] = v.split('/');
+  return (
+    rest.length === 0 &&
+    address !== undefined &&
+    isIpv4(address) &&
+    prefix !== undefined &&
+    /^\d{1,2}$/.test(prefix) &&
+    Number(prefix) <= 32
+  );
+}
+
+const topSchema = {
+  node: {
+    name: { doc: 'Name of this box in logs and status', format: nonEmptyString, default: 'vipd' },
+  },
+  log: {
+    level: { doc: 'pino log level', format: [...LOG_LEVELS], default: 'info' },
+  },
+  instances: {
+    doc: 'Virtual routers (checked one by one with the instance schema)',
+    format: Array,
+    default: [] as unknown[],
+  },
+};
+
+const instanceSchema = {
+  name: { doc: 'Instance name, unique', format: nonEmptyString, default: null as string | null },
+  interface: {
+    doc: 'Interface carrying the election',
+    format: nonEmptyString,
+    default: null as string | null,
+  },
+  vrid: { doc: 'Virtual router id', format: integerIn(1, 255), default: null as number | null },
+  priority: { doc: '1..254, 255 = address owner', format: integerIn(1, 255), default: 100 },
+  version: { doc: 'VRRP version', format: [2, 3], default: 3 },
+  advertInterval: {
+    doc: 'Advertisement interval in seconds (v2: whole seconds 1..255, v3: 0.01..40.95 in 0.01 steps)',
+    format: (v: unknown) => {
+      if (typeof v !== 'number' || !(v > 0))
+        throw new Error(`must be a positive number of seconds, got ${JSON.stringify(v)}`);
+    },
+    default: 1,
+  },
+  preempt: {
+    doc: 'A higher-priority backup takes over from a lower master',
+    format: boolean,
+    default: true,
+  },
+  preemptDelay: {
+    doc: 'Seconds after entering backup before preempting a lower master',
+    format: (v: unknown) => {
+      if (typeof v !== 'number' || !(v >= 0) || v > 3600)
+        throw new Error(`must be from 0 to 3600 seconds, got ${JSON.stringify(v)}`);
+    },
+    default: 0,
+  },
+  accept: {
+    doc: 'Accept_Mode: answer traffic to VIPs this box does not own',
+    format: boolean,
+    default: false,
+  },
+  reassertOnLower: {
+    doc: 'RFC 9568: a master answers a lower-priority advert at once',
+    format: boolean,
+    default: true,
+  },
+  transport: {
+    doc: 'raw = IP protocol 112 (VRRP on the wire); udp = VRRP packets in UDP',
+    format: ['raw', 'udp'],
+    default: 'raw',
+  },
+  udpPort: { doc: 'UDP port of the udp transport', format: integerIn(1, 65535), default: 11200 },
+  unicastPeers: {
+    doc: 'Send to these addresses instead of 224.0.0.18 and accept adverts only from them',
+    format: arrayOf('IPv4 addresses', (a) => typeof a === 'string' && isIpv4(a)),
+    default: [] as string[],
+  },
+  checksum: {
+    doc: 'v3 checksum on send: rfc5798 (with IPv4 pseudo-header, keepalived/FRR) or rfc9568 (without)',
+    format: ['rfc5798', 'rfc9568'],
+    default: 'rfc5798',
+  },
+  authPassword: {
+    doc: 'v2 only: keepalived auth_type PASS password (1..8 bytes). Sent in clear: no protection.',
+    format: (v: unknown) => {
+      if (v === null) return;
+      if (typeof v !== 'string' || v.length === 0 || Buffer.byteLength(v) > 8) {
+        throw new Error('must be a string of 1 to 8 bytes');
+      }
+    },
+    default: null as string | null,
+  },
+  vips: {
+    doc: 'Virtual addresses as CIDR (10.99.0.100/24)',
+    format: arrayOf('CIDR strings like 10.99.0.100/24', isCidr),
+    default: null as string[] | null,
+  },
+};
+
+interface ConvictErrorHolder {
+  message: string;
+}
+
+/** convict reports all problems as one message, a line per problem; turn it back into a list. */
+function convictIssues(err: ConvictErrorHolder, prefix: string): ConfigIssue[] {
+  return err.message
+    .split('\n')
+    .filter((line) => line.trim().length > 0)
+    .map((line) => {
+      const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
+      if (undeclared?.[1] !== undefined)
+        return { key: prefix + undeclared[1], reason: 'unknown key' };
+      const missing = /^configuration param '(.+)' missing from config/.exec(line);
+      if (missing?.[1] !== undefined) return { key: prefix + missing[1], reason: 'missing' };
+      const match = /^([^:]+): (.*?)(?:: value was .*)?$/.exec(line);
+      if (match?.[1] !== undefined && match[2] !== undefined) {
+        const reason = match[2].trim();
+        return { key: prefix + match[1], reason: reason === '' ? 'invalid value' : reason };
+      }
+      return { key: prefix.replace(/\.$/, '') || '(config)', reason: line };
+    });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+type RawInstance = {
+  [K in keyof typeof instanceSchema]: (typeof instanceSchema)[K]['default'];
+};
+
+function checkedInstance(
+  raw: unknown,
+  prefix: string,
+  issues: ConfigIssue[],
+): RawInstance | undefined {
+  if (!isPlainObject(raw)) {
+    issues.push({ key: prefix.replace(/\.$/, ''), reason: 'must be an object' });
+    return undefined;
+  }
+  const conf = convict(instanceSchema);
+  try {
+    conf.load(raw);
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    issues.push(...convictIssues(err as ConvictErrorHolder, prefix));
+    return undefined;
+  }
+  return conf.getProperties() as RawInstance;
+}
+
+function normaliseInstance(
+  raw: RawInstance,
+  prefix: string,
+  issues: ConfigIssue[],
+): InstanceConfig | undefined {
+  const before = issues.length;
+  const version = raw.version as 2 | 3;
+  const centis = (raw.advertInterval as number) * 100;
+  const advertIntervalCs = Math.round(centis);
+  if (Math.abs(centis - advertIntervalCs) > 1e-6) {
+    issues.push({ key: `${prefix}advertInterval`, reason: 'must be a multiple of 0.01 s' });
+  } else if (version === 2 && (advertIntervalCs % 100 !== 0 || advertIntervalCs > 25500)) {
+    issues.push({
+      key: `${prefix}advertInterval`,
+      reason: `VRRPv2 carries whole seconds from 1 to 255, got ${String(raw.advertInterval)}`,
+    });
+  } else if (version === 3 && advertIntervalCs > 4095) {
+    issues.push({
+      key: `${prefix}advertInterval`,
+      reason: `VRRPv3 allows at most 40.95 s, got ${String(raw.advertInterval)}`,
+    });
+  }
+  if (raw.authPassword !== null && version !== 2) {
+    issues.push({
+      key: `${prefix}authPassword`,
+      reason: 'only VRRPv2 has authentication; remove it or set version 2',
+    });
+  }
+  const vips = (raw.vips ?? []).map((cidr) => {
+    const [address = '', prefixLength = '32'] = cidr.split('/');
+    return { address, prefix: Number(prefixLength) };
+  });
+  if (vips.length === 0)
+    issues.push({ key: `${prefix}vips`, reason: 'at least one virtual address is required' });
+  if (vips.length > 255) {
+    // The count field is 8 bits; more VIPs than that cannot be advertised in one packet.
+    issues.push({
+      key: `${prefix}vips`,
+      reason: `at most 255 addresses fit in an advert, got ${vips.length}`,
+    });
+  }
+  const seen = new Set<string>();
+  for (const vip of vips) {
+    if (seen.has(vip.address))
+      issues.push({ key: `${prefix}vips`, reason: `${vip.address} is listed twice` });
+    seen.add(vip.address);
+  }
+  if (issues.length > before) return undefined;
+  return {
+    name: raw.name as string,
+    interface: raw.interface as string,
+    vrid: raw.vrid as number,
+    priority: raw.priority,
+    version,
+    advertIntervalCs,
+    preempt: raw.preempt,
+    preemptDelayMs: Math.round(raw.preemptDelay * 1000),
+    accept: raw.accept,
+    reassertOnLower: raw.reassertOnLower,
+    transport: raw.transport as TransportKind,
+    udpPort: raw.udpPort,
+    unicastPeers: raw.unicastPeers,
+    checksum: raw.checksum as ChecksumMode,
+    auth:
+      version === 2
+        ? raw.authPassword === null
+          ? { type: 0 }
+          : { type: 1, password: raw.authPassword }
+        : undefined,
+    vips,
+  };
+}
+
+function crossCheck(instances: InstanceConfig[], issues: ConfigIssue[]): void {
+  const names = new Map<string, number>();
+  const routers = new Map<string, number>();
+  instances.forEach((inst, i) => {
+    const prior = names.get(inst.name);
+    if (prior !== undefined)
+      issues.push({
+        key: `instances[${i}].name`,
+        reason: `"${inst.name}" is already used by instances[${prior}]`,
+      });
+    names.set(inst.name, i);
+    // Two instances with one VRID on one link would answer each other's adverts.
+    const router = `${inst.interface}/${inst.vrid}`;
+    const same = routers.get(router);
+    if (same !== undefined) {
+      issues.push({
+        key: `instances[${i}].vrid`,
+        reason: `VRID ${inst.vrid} on ${inst.interface} is already used by instances[${same}]`,
+      });
+    }
+    routers.set(router, i);
+  });
+}
+
+/** Validate and normalise a parsed JSON document. */
+export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
+  const issues: ConfigIssue[] = [];
+  if (!isPlainObject(doc))
+    throw new ConfigError(source, [{ key: '(config)', reason: 'must be a JSON object' }]);
+  const top = convict(topSchema);
+  try {
+    top.load(doc);
+    top.validate({ allowed: 'strict' });
+  } catch (err) {
+    issues.push(...convictIssues(err as ConvictErrorHolder, ''));
+  }
+  const props = top.getProperties();
+  const rawInstances = Array.isArray(props.instances) ? props.instances : [];
+  const instances: InstanceConfig[] = [];
+  rawInstances.forEach((raw, i) => {
+    const prefix = `instances[${i}].`;
+    const checked = checkedInstance(raw, prefix, issues);
+    const inst = checked === undefined ? undefined : normaliseInstance(checked, prefix, issues);
+    if (inst !== undefined) instances.push(inst);
+  });
+  if (props.instances.length === 0)
+    issues.push({ key: 'instances', reason: 'at least one instance is required' });
+  if (issues.length === 0) crossCheck(instances, issues);
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  return { node: props.node, log: { level: props.log.level as LogLevel }, instances };
+}
+
+export function loadConfigFile(path: string): VipdConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [
+      { key: '(file)', reason: `cannot read: ${(err as Error).message}` },
+    ]);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, [
+      { key: '(file)', reason: `not valid JSON: ${(err as Error).message}` },
+    ]);
+  }
+  return parseConfig(doc, path);
+}
+
+/** The normalised config in the file's own shape (seconds, CIDR strings): what `vipd check` prints. */
+export function toFileShape(config: VipdConfig): unknown {
+  return {
+    node: config.node,
+    log: config.log,
+    instances: config.instances.map((i) => ({
+      name: i.name,
+      interface: i.interface,
+      vrid: i.vrid,
+      priority: i.priority,
+      version: i.version,
+      advertInterval: i.advertIntervalCs / 100,
+      preempt: i.preempt,
+      preemptDelay: i.preemptDelayMs / 1000,
+      accept: i.accept,
+      reassertOnLower: i.reassertOnLower,
+      transport: i.transport,
+      udpPort: i.udpPort,
+      unicastPeers: i.unicastPeers,
+      checksum: i.checksum,
+      // Masked: this output ends up in tickets; the password is in the file for whoever needs it.
+      ...(i.auth?.type === 1 ? { authPassword: '********' } : {}),
+      vips: i.vips.map((v) => `${v.address}/${v.prefix}`),
+    })),
+  };
+}

@@ -1,0 +1,38 @@
+// The parts of the untyped `raw-socket` package vipd uses (see node_modules/raw-socket/index.js).
+declare module 'raw-socket' {
+  import { EventEmitter } from 'node:events';
+
+  export interface SocketOptions {
+    protocol?: number;
+    addressFamily?: number;
+    bufferSize?: number;
+  }
+
+  export class Socket extends EventEmitter {
+    send(
+      buffer: Buffer,
+      offset: number,
+      length: number,
+      address: string,
+      afterCallback: (error: Error | null, bytes: number) => void,
+    ): this;
+    setOption(level: number, option: number, value: number): void;
+    setOption(level: number, option: number, value: Buffer, length: number): void;
+    close(): this;
+    on(event: 'message', listener: (buffer: Buffer, source: string) => void): this;
+    on(event: 'error', listener: (error: Error) => void): this;
+    on(event: 'close', listener: () => void): this;
+  }
+
+  export function createSocket(options?: SocketOptions): Socket;
+
+  export const AddressFamily: { IPv4: number; IPv6: number };
+  export const SocketLevel: { SOL_SOCKET: number; IPPROTO_IP: number; IPPROTO_IPV6: number };
+  export const SocketOption: {
+    SO_BINDTODEVICE: number;
+    SO_RCVBUF: number;
+    IP_HDRINCL: number;
+    IP_TOS: number;
+    IP_TTL: number;
+  };
+}

@@ -1,0 +1,341 @@
+/**
+ * VRRP protocol state machine: RFC 3768 section 6.4 for VRRPv2, RFC 5798 / RFC 9568 section 6.4
+ * for VRRPv3.
+ *
+ * Contract: `step` is a pure function of (config, state, event, now). It performs no I/O, reads no
+ * clock and arms no timer: `now` is the caller's clock in milliseconds (fractions allowed), the
+ * caller delivers a 'timer' event once `now >= nextDeadline(state)`, and an early or spurious
+ * 'timer' is a no-op. States are never mutated; a step that changes nothing returns the state it
+ * was given. Actions are listed in the order the caller must perform them: the advert goes out
+ * before the transition, on whose announcement the caller sends gratuitous ARP and moves the VIPs.
+ * Adverts reaching `step` must already be validated (VRID, version, auth, checksum, TTL).
+ */
+
+export type VrrpState = 'initialize' | 'backup' | 'master';
+
+export interface FsmConfig {
+  version: 2 | 3;
+  /** 1..255; 255 = address owner. */
+  priority: number;
+  /** Configured Advertisement_Interval in centiseconds (v2: a multiple of 100). */
+  advertIntervalCs: number;
+  preempt: boolean;
+  /** A backup does not preempt a lower-priority master until this long after it entered backup. */
+  preemptDelayMs: number;
+  /** Accept_Mode: only carried for the shell, which decides whether a master answers VIP traffic. */
+  accept: boolean;
+  /** Primary IPv4 address as an unsigned 32-bit number (10.0.0.1 = 0x0a000001). */
+  primaryAddress: number;
+  /** RFC 9568: a master that hears a lower-priority advert asserts itself with an advert at once. */
+  reassertOnLower: boolean;
+}
+
+export interface Peer {
+  address: number;
+  priority: number;
+}
+
+/** Why a backup would take over if its Master_Down_Timer fired now. */
+export type TakeoverReason =
+  /** No acceptable advert for Master_Down_Interval (also: none at all since startup). */
+  | 'master-down'
+  /** The master resigned with a priority-0 advert, so the timer was cut to Skew_Time. */
+  | 'priority-zero-heard'
+  /** Preempt_Mode: the adverts of a lower-priority master were discarded, so the timer ran out. */
+  | 'preempt-lower-priority';
+
+export type TransitionReason =
+  | 'owner-startup'
+  | 'startup'
+  | TakeoverReason
+  | 'higher-priority'
+  | 'equal-priority-higher-address'
+  | 'shutdown';
+
+export interface FsmState {
+  state: VrrpState;
+  /** v3: learned from the current master's adverts while backup; v2: always the configured one. */
+  masterAdverIntervalCs: number;
+  /** Backup only: when Master_Down_Timer fires. */
+  masterDownAt: number | undefined;
+  /** Master only: when Adver_Timer fires. */
+  advertAt: number | undefined;
+  /** Backup only: when this router entered backup (the preempt delay counts from here). */
+  backupSince: number | undefined;
+  /**
+   * Backup only: the router whose last advert decided our Master_Down_Timer: the master we
+   * accepted, the master that resigned (kept with priority 0), or the lower-priority master whose
+   * adverts we discard to preempt it. It is the `peer` of our eventual takeover transition.
+   */
+  master: Peer | undefined;
+  /** Backup only: the reason our takeover transition will give if Master_Down_Timer fires. */
+  takeoverReason: TakeoverReason | undefined;
+}
+
+export type FsmEvent =
+  | { type: 'startup' }
+  | { type: 'shutdown' }
+  | { type: 'advert'; src: number; priority: number; intervalCs: number }
+  | { type: 'timer' };
+
+export type AdvertCause =
+  'adver-timer' | 'became-master' | 'reassert-lower' | 'answer-priority-zero' | 'shutdown';
+
+export type FsmAction =
+  | { type: 'send-advert'; priority: number; cause: AdvertCause }
+  | {
+      type: 'transition';
+      from: VrrpState;
+      to: VrrpState;
+      reason: TransitionReason;
+      peer: Peer | undefined;
+    };
+
+export interface FsmResult {
+  state: FsmState;
+  actions: FsmAction[];
+}
+
+type AdvertEvent = Extract<FsmEvent, { type: 'advert' }>;
+
+const MS_PER_CS = 10;
+const PRIORITY_RESIGN = 0;
+const PRIORITY_OWNER = 255;
+
+export function initialState(config: FsmConfig): FsmState {
+  return {
+    state: 'initialize',
+    masterAdverIntervalCs: config.advertIntervalCs,
+    masterDownAt: undefined,
+    advertAt: undefined,
+    backupSince: undefined,
+    master: undefined,
+    takeoverReason: undefined,
+  };
+}
+
+/** Not rounded: sub-millisecond skews are what keep backups of close priorities apart. */
+export function skewTimeMs(config: FsmConfig, masterAdverIntervalCs: number): number {
+  // RFC 3768 defines the v2 skew in seconds, independent of the advertisement interval.
+  if (config.version === 2) return ((256 - config.priority) * 1000) / 256;
+  return ((256 - config.priority) * masterAdverIntervalCs * MS_PER_CS) / 256;
+}
+
+export function masterDownIntervalMs(config: FsmConfig, masterAdverIntervalCs: number): number {
+  return 3 * masterAdverIntervalCs * MS_PER_CS + skewTimeMs(config, masterAdverIntervalCs);
+}
+
+export function nextDeadline(state: FsmState): number | undefined {
+  switch (state.state) {
+    case 'initialize':
+      return undefined;
+    case 'backup':
+      return state.masterDownAt;
+    case 'master':
+      return state.advertAt;
+  }
+}
+
+export function step(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
+  // Our own multicast echo is dropped by the shell; should one slip through, it must not count
+  // as an equal-priority rival.
+  if (event.type === 'advert' && event.src === config.primaryAddress) return unchanged(state);
+  switch (state.state) {
+    case 'initialize':
+      return event.type === 'startup' ? startup(config, now) : unchanged(state);
+    case 'backup':
+      return backupStep(config, state, event, now);
+    case 'master':
+      return masterStep(config, state, event, now);
+  }
+}
+
+function startup(config: FsmConfig, now: number): FsmResult {
+  if (config.priority === PRIORITY_OWNER) {
+    return becomeMaster(config, now, 'initialize', 'owner-startup', undefined);
+  }
+  return {
+    state: enterBackup(config, now, config.advertIntervalCs, undefined),
+    actions: [transition('initialize', 'backup', 'startup', undefined)],
+  };
+}
+
+function backupStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
+  switch (event.type) {
+    case 'startup':
+      return unchanged(state);
+    case 'shutdown':
+      return {
+        state: initialState(config),
+        actions: [transition('backup', 'initialize', 'shutdown', undefined)],
+      };
+    case 'timer':
+      if (state.masterDownAt === undefined || now < state.masterDownAt) return unchanged(state);
+      return becomeMaster(
+        config,
+        now,
+        'backup',
+        state.takeoverReason ?? 'master-down',
+        state.master,
+      );
+    case 'advert':
+      return { state: backupAdvert(config, state, event, now), actions: [] };
+  }
+}
+
+function backupAdvert(
+  config: FsmConfig,
+  state: FsmState,
+  event: AdvertEvent,
+  now: number,
+): FsmState {
+  const sender: Peer = { address: event.src, priority: event.priority };
+  if (event.priority === PRIORITY_RESIGN) {
+    return {
+      ...state,
+      masterDownAt: now + skewTimeMs(config, state.masterAdverIntervalCs),
+      master: sender,
+      takeoverReason: 'priority-zero-heard',
+    };
+  }
+  const preemptDelayOver = now >= (state.backupSince ?? now) + config.preemptDelayMs;
+  if (config.preempt && event.priority < config.priority && preemptDelayOver) {
+    // Discarding the advert lets the running Master_Down_Timer expire: that is the preemption.
+    return { ...state, master: sender, takeoverReason: 'preempt-lower-priority' };
+  }
+  const intervalCs = learnedIntervalCs(config, event);
+  return {
+    ...state,
+    masterAdverIntervalCs: intervalCs,
+    masterDownAt: now + masterDownIntervalMs(config, intervalCs),
+    master: sender,
+    takeoverReason: 'master-down',
+  };
+}
+
+function masterStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
+  switch (event.type) {
+    case 'startup':
+      return unchanged(state);
+    case 'shutdown':
+      return {
+        state: initialState(config),
+        actions: [
+          sendAdvert(PRIORITY_RESIGN, 'shutdown'),
+          transition('master', 'initialize', 'shutdown', undefined),
+        ],
+      };
+    case 'timer':
+      if (state.advertAt === undefined || now < state.advertAt) return unchanged(state);
+      return readvertise(config, state, now, 'adver-timer');
+    case 'advert':
+      return masterAdvert(config, state, event, now);
+  }
+}
+
+function masterAdvert(
+  config: FsmConfig,
+  state: FsmState,
+  event: AdvertEvent,
+  now: number,
+): FsmResult {
+  if (event.priority === PRIORITY_RESIGN) {
+    return readvertise(config, state, now, 'answer-priority-zero');
+  }
+  const reason = yieldReason(config, event);
+  if (reason !== undefined) {
+    const sender: Peer = { address: event.src, priority: event.priority };
+    return {
+      state: enterBackup(config, now, learnedIntervalCs(config, event), sender),
+      actions: [transition('master', 'backup', reason, sender)],
+    };
+  }
+  return config.reassertOnLower
+    ? readvertise(config, state, now, 'reassert-lower')
+    : unchanged(state);
+}
+
+/** Why a master must step down for this advert, or undefined when the sender ranks lower. */
+function yieldReason(config: FsmConfig, event: AdvertEvent): TransitionReason | undefined {
+  if (event.priority > config.priority) return 'higher-priority';
+  // `>>> 0` keeps the comparison unsigned even if a caller hands in a signed 32-bit read.
+  if (event.priority === config.priority && event.src >>> 0 > config.primaryAddress >>> 0) {
+    return 'equal-priority-higher-address';
+  }
+  return undefined;
+}
+
+/** RFC 3768 carries the interval only for troubleshooting; v3 backups adopt the master's. */
+function learnedIntervalCs(config: FsmConfig, event: AdvertEvent): number {
+  return config.version === 3 ? event.intervalCs : config.advertIntervalCs;
+}
+
+function enterBackup(
+  config: FsmConfig,
+  now: number,
+  masterAdverIntervalCs: number,
+  master: Peer | undefined,
+): FsmState {
+  return {
+    state: 'backup',
+    masterAdverIntervalCs,
+    masterDownAt: now + masterDownIntervalMs(config, masterAdverIntervalCs),
+    advertAt: undefined,
+    backupSince: now,
+    master,
+    takeoverReason: 'master-down',
+  };
+}
+
+function becomeMaster(
+  config: FsmConfig,
+  now: number,
+  from: VrrpState,
+  reason: TransitionReason,
+  peer: Peer | undefined,
+): FsmResult {
+  return {
+    state: {
+      state: 'master',
+      masterAdverIntervalCs: config.advertIntervalCs,
+      masterDownAt: undefined,
+      advertAt: now + config.advertIntervalCs * MS_PER_CS,
+      backupSince: undefined,
+      master: undefined,
+      takeoverReason: undefined,
+    },
+    actions: [
+      sendAdvert(config.priority, 'became-master'),
+      transition(from, 'master', reason, peer),
+    ],
+  };
+}
+
+function readvertise(
+  config: FsmConfig,
+  state: FsmState,
+  now: number,
+  cause: AdvertCause,
+): FsmResult {
+  return {
+    state: { ...state, advertAt: now + config.advertIntervalCs * MS_PER_CS },
+    actions: [sendAdvert(config.priority, cause)],
+  };
+}
+
+function unchanged(state: FsmState): FsmResult {
+  return { state, actions: [] };
+}
+
+function sendAdvert(priority: number, cause: AdvertCause): FsmAction {
+  return { type: 'send-advert', priority, cause };
+}
+
+function transition(
+  from: VrrpState,
+  to: VrrpState,
+  reason: TransitionReason,
+  peer: Peer | undefined,
+): FsmAction {
+  return { type: 'transition', from, to, reason, peer };
+}

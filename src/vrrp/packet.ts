@@ -1,0 +1,268 @@
+// VRRP advertisement codec for IPv4: VRRPv2 (RFC 3768, with the plain-text auth keepalived still
+// sends) and VRRPv3 (RFC 5798 / RFC 9568, either checksum form). Pure functions, no I/O.
+// decodeAdvert never throws on any payload bytes (only a malformed ctx address, a caller bug,
+// throws AddressError): it returns the advert and the checksum form that verified, or one precise
+// rejection with an operator-readable detail; checks run in a fixed order so the first fault found
+// is the one reported. encodeAdvert produces exactly the bytes keepalived sends for the same
+// advert, and throws EncodeError instead of silently truncating a field.
+
+import { checksumIsValid, internetChecksum } from '../net/checksum.js';
+import { isIpv4, readIpv4, writeIpv4 } from '../net/address.js';
+import { IPPROTO_VRRP } from '../net/ipv4.js';
+
+export type ChecksumMode = 'rfc5798' | 'rfc9568';
+export type VrrpVersion = 2 | 3;
+export type VrrpAuth = { type: 0 } | { type: 1; password: string };
+
+export interface VrrpAdvert {
+  version: VrrpVersion;
+  vrid: number;
+  priority: number;
+  /** Centiseconds; v2 carries whole seconds on the wire. */
+  intervalCs: number;
+  addresses: string[];
+  /** v2 only (type 0 when none); absent on decoded v3 adverts. */
+  auth?: VrrpAuth;
+}
+
+/** ttl undefined means the transport cannot see it (UDP), so the TTL check is skipped. */
+export interface WireContext {
+  src: string;
+  dst: string;
+  ttl?: number;
+}
+
+export type ChecksumForm = 'v2' | ChecksumMode;
+
+export const VRRP_REJECTIONS = [
+  'truncated',
+  'bad-ttl',
+  'wrong-version',
+  'wrong-type',
+  'carp',
+  'bad-length',
+  'bad-checksum',
+  'zero-vrid',
+  'zero-count',
+  'zero-interval',
+  'unsupported-auth',
+] as const;
+export type VrrpRejection = (typeof VRRP_REJECTIONS)[number];
+
+export type VrrpDecoded =
+  | { ok: true; advert: VrrpAdvert; checksum: ChecksumForm }
+  | { ok: false; reason: VrrpRejection; detail: string };
+
+export class EncodeError extends Error {
+  override name = 'EncodeError';
+}
+
+const REQUIRED_TTL = 255;
+const TYPE_ADVERTISEMENT = 1;
+const HEADER_LENGTH = 8;
+const AUTH_DATA_LENGTH = 8;
+const MAX_ADDRESSES = 255;
+const V3_MAX_INTERVAL_CS = 0x0fff;
+const V2_MAX_INTERVAL_S = 255;
+// ucarp/OpenBSD CARP: same protocol, same 0x21 first byte, fixed 36 bytes, authlen byte 7.
+const CARP_LENGTH = 36;
+const CARP_AUTHLEN = 7;
+
+export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
+  const reject = (reason: VrrpRejection, detail: string): VrrpDecoded => ({
+    ok: false,
+    reason,
+    detail,
+  });
+  if (payload.length < HEADER_LENGTH) {
+    return reject('truncated', `${payload.length} bytes is shorter than the 8-byte VRRP header`);
+  }
+  if (ctx.ttl !== undefined && ctx.ttl !== REQUIRED_TTL) {
+    return reject('bad-ttl', `TTL ${ctx.ttl} is not 255, so the packet came from off-link`);
+  }
+  const b0 = payload.readUInt8(0);
+  const version = b0 >> 4;
+  if (version !== 2 && version !== 3) {
+    return reject('wrong-version', `version ${version} is neither VRRPv2 nor VRRPv3`);
+  }
+  const type = b0 & 0x0f;
+  if (type !== TYPE_ADVERTISEMENT) {
+    return reject('wrong-type', `type ${type} is not 1 (advertisement)`);
+  }
+  // Before the length check: a CARP packet would otherwise be misreported as a broken VRRPv2 one.
+  if (version === 2 && isCarp(payload)) {
+    return reject('carp', 'CARP advertisement (ucarp/OpenBSD), not VRRP, on protocol 112');
+  }
+  const count = payload.readUInt8(3);
+  const fixed = version === 2 ? HEADER_LENGTH + AUTH_DATA_LENGTH : HEADER_LENGTH;
+  if (payload.length !== fixed + 4 * count) {
+    return reject(
+      'bad-length',
+      `length ${payload.length} does not match ${fixed} + 4 x ${count} addresses`,
+    );
+  }
+  const form = verifiedChecksumForm(version, payload, ctx);
+  if (form === undefined) {
+    const field = payload.readUInt16BE(6).toString(16).padStart(4, '0');
+    return reject(
+      'bad-checksum',
+      version === 2
+        ? `checksum 0x${field} does not verify`
+        : `checksum 0x${field} verifies neither with nor without the IPv4 pseudo-header`,
+    );
+  }
+  const vrid = payload.readUInt8(1);
+  if (vrid === 0) return reject('zero-vrid', 'VRID 0 is not a valid virtual router');
+  if (count === 0) return reject('zero-count', 'advertisement carries no addresses');
+  const intervalCs = version === 2 ? payload.readUInt8(5) * 100 : payload.readUInt16BE(4) & 0x0fff;
+  if (intervalCs === 0) return reject('zero-interval', 'advertisement interval is 0');
+  const addresses = Array.from({ length: count }, (_, i) =>
+    readIpv4(payload, HEADER_LENGTH + 4 * i),
+  );
+  const advert: VrrpAdvert = {
+    version,
+    vrid,
+    priority: payload.readUInt8(2),
+    intervalCs,
+    addresses,
+  };
+  if (version === 2) {
+    const authType = payload.readUInt8(4);
+    if (authType === 0) {
+      advert.auth = { type: 0 };
+    } else if (authType === 1) {
+      const authData = payload.subarray(payload.length - AUTH_DATA_LENGTH);
+      advert.auth = { type: 1, password: decodePassword(authData) };
+    } else {
+      return reject(
+        'unsupported-auth',
+        `auth type ${authType} is not supported (only 0 none and 1 plain text)`,
+      );
+    }
+  }
+  return { ok: true, advert, checksum: form };
+}
+
+/**
+ * ctx.checksum is ignored for v2. A v3 advert may carry auth type 0 (ignored, v3 has no auth
+ * field) but not a password, which would otherwise be dropped without notice.
+ */
+export function encodeAdvert(
+  advert: VrrpAdvert,
+  ctx: { src: string; dst: string; checksum: ChecksumMode },
+): Buffer {
+  const { version, vrid, priority, intervalCs, addresses } = advert;
+  if (version !== 2 && version !== 3) {
+    throw new EncodeError(`version ${String(version)} is not 2 or 3`);
+  }
+  requireInteger('vrid', vrid, 1, 255);
+  requireInteger('priority', priority, 0, 255);
+  if (addresses.length < 1 || addresses.length > MAX_ADDRESSES) {
+    throw new EncodeError(
+      `addresses has ${addresses.length} entries, expected 1..${MAX_ADDRESSES}`,
+    );
+  }
+  addresses.forEach((address, i) => requireAddress(`addresses[${i}]`, address));
+
+  const fixed = version === 2 ? HEADER_LENGTH + AUTH_DATA_LENGTH : HEADER_LENGTH;
+  const message = Buffer.alloc(fixed + 4 * addresses.length);
+  message.writeUInt8((version << 4) | TYPE_ADVERTISEMENT, 0);
+  message.writeUInt8(vrid, 1);
+  message.writeUInt8(priority, 2);
+  message.writeUInt8(addresses.length, 3);
+  addresses.forEach((address, i) => writeIpv4(message, HEADER_LENGTH + 4 * i, address));
+
+  if (version === 2) {
+    const seconds = intervalCs / 100;
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > V2_MAX_INTERVAL_S) {
+      throw new EncodeError(
+        `intervalCs ${intervalCs} is not a whole number of seconds in 1..${V2_MAX_INTERVAL_S} s (VRRPv2)`,
+      );
+    }
+    const auth = advert.auth ?? { type: 0 };
+    message.writeUInt8(auth.type, 4);
+    message.writeUInt8(seconds, 5);
+    if (auth.type === 1) {
+      encodePassword(auth.password).copy(message, message.length - AUTH_DATA_LENGTH);
+    }
+    message.writeUInt16BE(internetChecksum(message), 6);
+    return message;
+  }
+
+  requireInteger('intervalCs', intervalCs, 1, V3_MAX_INTERVAL_CS);
+  if (advert.auth?.type === 1) throw new EncodeError('auth password cannot be sent in VRRPv3');
+  message.writeUInt16BE(intervalCs, 4);
+  let checksum: number;
+  if (ctx.checksum === 'rfc5798') {
+    requireAddress('src', ctx.src);
+    requireAddress('dst', ctx.dst);
+    checksum = internetChecksum(pseudoHeader(ctx.src, ctx.dst, message.length), message);
+  } else {
+    checksum = internetChecksum(message);
+  }
+  message.writeUInt16BE(checksum, 6);
+  return message;
+}
+
+function isCarp(payload: Buffer): boolean {
+  return (
+    payload.length === CARP_LENGTH &&
+    payload.readUInt8(3) === CARP_AUTHLEN &&
+    checksumIsValid(payload)
+  );
+}
+
+function verifiedChecksumForm(
+  version: VrrpVersion,
+  payload: Buffer,
+  ctx: WireContext,
+): ChecksumForm | undefined {
+  if (version === 2) return checksumIsValid(payload) ? 'v2' : undefined;
+  // RFC 5798 is tried first because it is what keepalived and FRR send by default; a packet can
+  // verify under both only when the pseudo-header happens to sum to zero.
+  const pseudo = pseudoHeader(ctx.src, ctx.dst, payload.length);
+  if (checksumIsValid(pseudo, payload)) return 'rfc5798';
+  return checksumIsValid(payload) ? 'rfc9568' : undefined;
+}
+
+/** IPv4 pseudo-header of RFC 5798 section 5.2.8: src, dst, zero, protocol, VRRP length. */
+function pseudoHeader(src: string, dst: string, length: number): Buffer {
+  const pseudo = Buffer.alloc(12);
+  writeIpv4(pseudo, 0, src);
+  writeIpv4(pseudo, 4, dst);
+  pseudo.writeUInt8(IPPROTO_VRRP, 9);
+  pseudo.writeUInt16BE(length, 10);
+  return pseudo;
+}
+
+// Trailing NULs are padding (RFC 2338 zero-fills the 8 bytes); keepalived sends the password as
+// raw bytes, so UTF-8 matches it for any password its config file can hold.
+function decodePassword(authData: Buffer): string {
+  let end = authData.length;
+  while (end > 0 && authData[end - 1] === 0) end--;
+  return authData.subarray(0, end).toString('utf8');
+}
+
+function encodePassword(password: string): Buffer {
+  const bytes = Buffer.from(password, 'utf8');
+  if (bytes.length > AUTH_DATA_LENGTH) {
+    throw new EncodeError(`auth password is ${bytes.length} bytes, at most 8 fit`);
+  }
+  // A password the receiver would read back differently (trailing NUL, lone surrogate) could
+  // never match on the peer, so it is refused here rather than debugged on the wire.
+  if (decodePassword(bytes) !== password) {
+    throw new EncodeError(`auth password ${JSON.stringify(password)} does not survive encoding`);
+  }
+  return bytes;
+}
+
+function requireInteger(field: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new EncodeError(`${field} ${value} is not an integer in ${min}..${max}`);
+  }
+}
+
+function requireAddress(field: string, value: string): void {
+  if (!isIpv4(value))
+    throw new EncodeError(`${field} ${JSON.stringify(value)} is not an IPv4 address`);
+}

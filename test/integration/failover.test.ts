@@ -1,0 +1,120 @@
+/**
+ * Two vipd boxes on a namespace LAN: election, crash failover and graceful hand-over, over the
+ * raw transport (VRRPv3 and v2) and the udp transport. Times are measured from the signal to
+ * the kernel reporting the VIP on the backup, and checked against the protocol's bounds.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Lab, type LabProcess } from '../lab/lab.js';
+import { startVipd, transitions } from '../support/vipd.js';
+
+const VIP = '10.99.0.100';
+// Backup priority 100 at a 1 s interval: Skew_Time = 156/256 s, Master_Down_Interval = 3 s + skew.
+const SKEW_MS = (156 / 256) * 1000;
+const MASTER_DOWN_MS = 3000 + SKEW_MS;
+const SLACK_MS = 300;
+
+const variants = [
+  { transport: 'raw', version: 3 },
+  { transport: 'raw', version: 2 },
+  { transport: 'udp', version: 3 },
+] as const;
+
+describe.each(variants)(
+  'two vipd, $transport transport, VRRPv$version',
+  ({ transport, version }) => {
+    let lab: Lab;
+    let procs: LabProcess[] = [];
+    const start = (host: string, priority: number): LabProcess => {
+      const p = startVipd(lab, host, [{ priority, version, transport, advertInterval: 1 }]);
+      procs.push(p);
+      return p;
+    };
+
+    /** Starts fw1 (150) and fw2 (100) and waits until fw1 is master with the VIP. */
+    async function electedPair(): Promise<{ fw1: LabProcess; fw2: LabProcess }> {
+      const fw1 = start('fw1', 150);
+      const fw2 = start('fw2', 100);
+      await fw1.waitForLine(/"to":"master"/, 15_000);
+      await fw2.waitForLine(/"to":"backup"/, 15_000);
+      const appeared = await lab.watchAddress('fw1', VIP);
+      await appeared(5_000).catch(async () => {
+        if (!(await lab.hasAddress('fw1', VIP))) throw new Error('VIP never appeared on fw1');
+        return 0;
+      });
+      return { fw1, fw2 };
+    }
+
+    beforeAll(async () => {
+      lab = await Lab.create({ hosts: ['fw1', 'fw2'] });
+    });
+    afterEach(async () => {
+      await Promise.all(procs.map((p) => p.stop()));
+      procs = [];
+    });
+    afterAll(async () => {
+      await lab?.destroy();
+    });
+
+    it('elects exactly one master, the higher priority, and holds the VIP only there', async () => {
+      const { fw2 } = await electedPair();
+      // Two more advert intervals: a second master would have shown itself by now.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await lab.hasAddress('fw1', VIP)).toBe(true);
+      expect(await lab.hasAddress('fw2', VIP)).toBe(false);
+      expect(transitions(fw2).filter((t) => t.to === 'master')).toEqual([]);
+    });
+
+    it('SIGKILL of the master: the backup holds the VIP within master-down interval + 300 ms', async () => {
+      const { fw1, fw2 } = await electedPair();
+      const appeared = await lab.watchAddress('fw2', VIP);
+      const t0 = performance.now();
+      fw1.kill('SIGKILL');
+      const t1 = await appeared(MASTER_DOWN_MS + 2_000);
+      const ms = t1 - t0;
+      console.log(
+        `[measure] ${transport} v${version} SIGKILL failover: ${ms.toFixed(0)} ms (bound ${(MASTER_DOWN_MS + SLACK_MS).toFixed(0)})`,
+      );
+      expect(ms).toBeLessThanOrEqual(MASTER_DOWN_MS + SLACK_MS);
+      expect(transitions(fw2).at(-1)).toMatchObject({
+        from: 'backup',
+        to: 'master',
+        reason: 'master-down',
+      });
+    });
+
+    it('a restarted box removes the VIP its crash left behind, then preempts', async () => {
+      const { fw1, fw2 } = await electedPair();
+      fw1.kill('SIGKILL');
+      await fw1.exited;
+      // A killed process cannot clean up: the VIP stays on fw1 until vipd runs there again.
+      expect(await lab.hasAddress('fw1', VIP)).toBe(true);
+      await fw2.waitForLine(/"to":"master"/, MASTER_DOWN_MS + 2_000);
+      const again = start('fw1', 150);
+      await again.waitForLine(/"event":"stale-vips-removed"/, 10_000);
+      await again.waitForLine(/"to":"master"/, 10_000);
+      await fw2.waitForLine(/"from":"master","to":"backup"/, 5_000);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await lab.hasAddress('fw1', VIP)).toBe(true);
+      expect(await lab.hasAddress('fw2', VIP)).toBe(false);
+    });
+
+    it('SIGTERM of the master: priority-0 advert, the backup holds the VIP within skew time + 300 ms', async () => {
+      const { fw1, fw2 } = await electedPair();
+      const appeared = await lab.watchAddress('fw2', VIP);
+      const t0 = performance.now();
+      fw1.kill('SIGTERM');
+      const t1 = await appeared(MASTER_DOWN_MS);
+      const ms = t1 - t0;
+      console.log(
+        `[measure] ${transport} v${version} SIGTERM failover: ${ms.toFixed(0)} ms (bound ${(SKEW_MS + SLACK_MS).toFixed(0)})`,
+      );
+      expect(ms).toBeLessThanOrEqual(SKEW_MS + SLACK_MS);
+      expect(await fw1.exited).toBe(0);
+      expect(transitions(fw2).at(-1)).toMatchObject({
+        to: 'master',
+        reason: 'priority-zero-heard',
+      });
+      expect(await lab.hasAddress('fw1', VIP)).toBe(false);
+    });
+  },
+);

@@ -1,0 +1,374 @@
+/**
+ * The network-namespace lab every integration test, the demo and the simulations use.
+ *
+ * `Lab.create` builds a switch namespace with a bridge and one namespace per host, each host's
+ * `eth0` a veth whose other end is a bridge port, all created with their ends already in place so
+ * nothing ever appears in the host's own namespace. Names carry a unique prefix with the creating
+ * PID (`vl<pid>x<n>-<host>`), so parallel runs never collide and a later run can sweep the labs
+ * of runs that died without cleaning up.
+ *
+ * Teardown (`destroy`) kills every process the lab started (by PID: `ip netns del` does not),
+ * then deletes the namespaces. It also runs on process exit and on SIGINT/SIGTERM, so Ctrl-C
+ * leaves nothing behind. A lab that cannot be built throws with the failing command and its
+ * stderr: tests must fail with that reason, never skip.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export class LabError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LabError';
+  }
+}
+
+export interface LabHost {
+  name: string;
+  ns: string;
+  address: string;
+  /** The bridge port (in the switch namespace) this host's eth0 is plugged into. */
+  port: string;
+}
+
+export interface LabOptions {
+  hosts: string[];
+  /** First three octets of the LAN (a /24); host i (0-based) gets .(i+1). */
+  subnet?: string;
+  /** Where process output is written; default .lab/<prefix> under the working directory. */
+  logDir?: string;
+}
+
+export class LabProcess {
+  readonly lines: string[] = [];
+  readonly exited: Promise<number | null>;
+  private waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    logFile: string,
+  ) {
+    const log = createWriteStream(logFile);
+    let partial = '';
+    const onData = (chunk: Buffer): void => {
+      log.write(chunk);
+      partial += chunk.toString('utf8');
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) this.addLine(line);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        log.end();
+        resolve(code ?? (signal === null ? null : -1));
+      }),
+    );
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new LabError(`${this.name} has no PID (spawn failed)`);
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  private addLine(line: string): void {
+    this.lines.push(line);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.re.test(line)) return true;
+      w.resolve(line);
+      return false;
+    });
+  }
+
+  /** Resolves with the first line (already seen or future) matching `re`. */
+  waitForLine(re: RegExp, timeoutMs: number): Promise<string> {
+    const seen = this.lines.find((l) => re.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(
+          new LabError(
+            `${this.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join('\n')}`,
+          ),
+        );
+      }, timeoutMs);
+      timer.unref();
+      const done = (line: string): void => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+      this.waiters.push({ re, resolve: done });
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.running) return;
+    this.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+const live = new Set<Lab>();
+let counter = 0;
+
+function onExitCleanup(): void {
+  for (const lab of live) lab.destroySync();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  onExitCleanup();
+  process.kill(process.pid, signal);
+}
+
+let hooksInstalled = false;
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.once('exit', onExitCleanup);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await execa(cmd, args, { reject: false });
+  if (r.exitCode !== 0) {
+    throw new LabError(
+      `lab: \`${cmd} ${args.join(' ')}\` failed (exit ${String(r.exitCode)}): ${r.stderr.trim() || r.stdout.trim() || String(r.message)}`,
+    );
+  }
+  return r.stdout;
+}
+
+/** Kills what still runs in a namespace (`ip netns del` would leave it running), then deletes it. */
+function deleteNamespaceSync(ns: string): void {
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+    for (const pid of pids.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+  } catch {
+    // namespace already gone or its processes exited meanwhile
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  } catch {
+    // already deleted
+  }
+}
+
+/** Deletes namespaces left by lab runs whose process is gone (a crashed or killed test run). */
+async function sweepDeadLabs(): Promise<void> {
+  const out = await run('ip', ['netns', 'list']);
+  for (const line of out.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = /^vl(\d+)x\d+-/.exec(name);
+    if (m?.[1] !== undefined && !pidAlive(Number(m[1]))) deleteNamespaceSync(name);
+  }
+}
+
+export class Lab {
+  readonly switchNs: string;
+  readonly hosts = new Map<string, LabHost>();
+  private readonly namespaces: string[] = [];
+  private readonly processes: LabProcess[] = [];
+  private destroyed = false;
+
+  private constructor(
+    readonly prefix: string,
+    readonly subnet: string,
+    readonly logDir: string,
+  ) {
+    this.switchNs = `${prefix}-sw`;
+  }
+
+  static async create(opts: LabOptions): Promise<Lab> {
+    if (process.getuid?.() !== 0) {
+      throw new LabError('lab: network namespaces need root (run the tests as root, as CI does)');
+    }
+    counter += 1;
+    const prefix = `vl${process.pid}x${counter}`;
+    const lab = new Lab(
+      prefix,
+      opts.subnet ?? '10.99.0',
+      opts.logDir ?? join(process.cwd(), '.lab', prefix),
+    );
+    mkdirSync(lab.logDir, { recursive: true });
+    installHooks();
+    live.add(lab);
+    try {
+      await sweepDeadLabs();
+      await lab.addNamespace(lab.switchNs);
+      await run('ip', [
+        '-n',
+        lab.switchNs,
+        'link',
+        'add',
+        'br0',
+        'type',
+        'bridge',
+        'mcast_snooping',
+        '0',
+        'stp_state',
+        '0',
+        'forward_delay',
+        '0',
+      ]);
+      await run('ip', ['-n', lab.switchNs, 'link', 'set', 'br0', 'up']);
+      for (const [i, name] of opts.hosts.entries())
+        await lab.addHost(name, `${lab.subnet}.${i + 1}`);
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+    return lab;
+  }
+
+  private async addNamespace(ns: string): Promise<void> {
+    await run('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Adds a host namespace plugged into the bridge, with `address`/24 on its eth0. */
+  async addHost(name: string, address: string): Promise<LabHost> {
+    const ns = `${this.prefix}-${name}`;
+    const port = `p-${name}`.slice(0, 15);
+    await this.addNamespace(ns);
+    await run('ip', [
+      '-n',
+      this.switchNs,
+      'link',
+      'add',
+      port,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      ns,
+    ]);
+    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
+    await run('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    const host = { name, ns, address, port };
+    this.hosts.set(name, host);
+    return host;
+  }
+
+  host(name: string): LabHost {
+    const h = this.hosts.get(name);
+    if (h === undefined) throw new LabError(`lab has no host ${name}`);
+    return h;
+  }
+
+  /** Runs a command inside a host's namespace and returns stdout; throws with stderr on failure. */
+  exec(host: string, cmd: string, args: string[]): Promise<string> {
+    return run('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args]);
+  }
+
+  /** Starts a long-running process inside a host's namespace; output goes to a log file and to `lines`. */
+  spawn(
+    host: string,
+    name: string,
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): LabProcess {
+    const child = spawn('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    const proc = new LabProcess(name, child, join(this.logDir, `${name}.log`));
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** IPv4 addresses on a host's interface. */
+  async addresses(host: string, dev = 'eth0'): Promise<string[]> {
+    const out = await run('ip', ['-n', this.host(host).ns, '-j', '-4', 'addr', 'show', 'dev', dev]);
+    const parsed = JSON.parse(out) as { addr_info?: { local?: string }[] }[];
+    return (parsed[0]?.addr_info ?? []).map((a) => a.local ?? '');
+  }
+
+  async hasAddress(host: string, address: string): Promise<boolean> {
+    return (await this.addresses(host)).includes(address);
+  }
+
+  /**
+   * Starts watching a host's eth0 for `address` to appear and returns a function that resolves
+   * with the (performance.now) time it did. Event-driven (`ip monitor`), so a measured failover
+   * time is the time the kernel reported the address, not a polling step. Call it BEFORE the
+   * event whose effect you time.
+   */
+  async watchAddress(
+    host: string,
+    address: string,
+  ): Promise<(timeoutMs: number) => Promise<number>> {
+    const monitor = this.spawn(host, `monitor-${host}-${this.processes.length}`, 'ip', [
+      'monitor',
+      'address',
+    ]);
+    // ip monitor prints nothing when ready; give it time to subscribe before the caller acts.
+    await new Promise((r) => setTimeout(r, 100));
+    const escaped = address.replace(/\./g, '\\.');
+    const seen = monitor
+      .waitForLine(new RegExp(`^(?!Deleted).*inet ${escaped}/`), 120_000)
+      .then(() => performance.now());
+    seen.catch(() => undefined);
+    return async (timeoutMs) => {
+      try {
+        return await Promise.race([
+          seen,
+          new Promise<number>((_, reject) =>
+            setTimeout(
+              () =>
+                reject(new LabError(`${address} did not appear on ${host} within ${timeoutMs} ms`)),
+              timeoutMs,
+            ),
+          ),
+        ]);
+      } finally {
+        monitor.kill('SIGKILL');
+      }
+    };
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    for (const p of this.processes) p.kill('SIGKILL');
+    await Promise.all(this.processes.map((p) => p.exited));
+    this.destroySync();
+  }
+
+  /** The same without waiting for exits, for process-exit and signal handlers. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    for (const p of this.processes) p.kill('SIGKILL');
+    for (const ns of [...this.namespaces].reverse()) deleteNamespaceSync(ns);
+    this.destroyed = true;
+    live.delete(this);
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Vitest global setup: compiles the project once before any test, so integration tests run the
+ * same `dist/` artifact operators install, never a stale one.
+ */
+import { execFileSync } from 'node:child_process';
+import { REPO_ROOT } from './paths.js';
+
+export function setup(): void {
+  execFileSync(
+    process.execPath,
+    [`${REPO_ROOT}/node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json'],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * Starting vipd inside a lab host for tests, the demo and benchmarks: writes the host's config
+ * file into the lab's log directory and runs the built CLI (dist/, compiled by the test run's
+ * global setup or the demo script) exactly as an operator would.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab, LabProcess } from '../lab/lab.js';
+import { VIPD_CLI } from './paths.js';
+
+export interface InstanceOptions {
+  name?: string;
+  vrid?: number;
+  priority: number;
+  version?: 2 | 3;
+  advertInterval?: number;
+  transport?: 'raw' | 'udp';
+  vips?: string[];
+  [key: string]: unknown;
+}
+
+export function vipdConfig(node: string, instances: InstanceOptions[]): unknown {
+  return {
+    node: { name: node },
+    log: { level: process.env.VIPD_TEST_LOG_LEVEL ?? 'info' },
+    instances: instances.map((i) => ({
+      name: 'VI_1',
+      interface: 'eth0',
+      vrid: 51,
+      vips: ['10.99.0.100/24'],
+      ...i,
+    })),
+  };
+}
+
+export function startVipd(lab: Lab, host: string, instances: InstanceOptions[]): LabProcess {
+  const file = join(lab.logDir, `${host}.json`);
+  writeFileSync(file, JSON.stringify(vipdConfig(host, instances), null, 2));
+  return lab.spawn(host, `vipd-${host}`, process.execPath, [VIPD_CLI, 'run', '--config', file]);
+}
+
+export interface TransitionLine {
+  instance: string;
+  from: string;
+  to: string;
+  reason: string;
+  peer?: string;
+}
+
+/** The transitions a vipd process has logged so far (its JSON lines with event "transition"). */
+export function transitions(proc: LabProcess): TransitionLine[] {
+  return proc.lines.flatMap((line) => {
+    try {
+      const obj = JSON.parse(line) as { event?: string } & TransitionLine;
+      return obj.event === 'transition' ? [obj] : [];
+    } catch {
+      return [];
+    }
+  });
+}
