@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     fw1.kill('SIGKILL');
     const took = (await onFw2(10_000)) - killAt;
     say(
-      `fw2 holds the VIP ${took.toFixed(0)} ms after the crash (bound: master-down interval 3609 ms)`,
+      `fw2 holds the VIP ${took.toFixed(0)} ms after the crash (protocol: master-down interval 3609 ms)`,
     );
     await sleep(1_200);
     await holders(lab);
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     fw1.kill('SIGTERM');
     const fast = (await again(10_000)) - termAt;
     say(
-      `fw2 holds the VIP ${fast.toFixed(0)} ms after SIGTERM (bound: skew time 609 ms); fw1 exited ${String(await fw1.exited)}`,
+      `fw2 holds the VIP ${fast.toFixed(0)} ms after SIGTERM (protocol: skew time 609 ms); fw1 exited ${String(await fw1.exited)}`,
     );
     await sleep(1_200);
     await holders(lab);

@@ -14,18 +14,23 @@ const MASTER_DOWN_MS = 3000 + SKEW_MS;
 const SLACK_MS = 300;
 
 const variants = [
-  { transport: 'raw', version: 3 },
-  { transport: 'raw', version: 2 },
-  { transport: 'udp', version: 3 },
+  { transport: 'raw', version: 3, unicast: false },
+  { transport: 'raw', version: 2, unicast: false },
+  { transport: 'udp', version: 3, unicast: false },
+  { transport: 'raw', version: 3, unicast: true },
 ] as const;
+const PEER: Record<string, string> = { fw1: '10.99.0.2', fw2: '10.99.0.1' };
 
 describe.each(variants)(
-  'two vipd, $transport transport, VRRPv$version',
-  ({ transport, version }) => {
+  'two vipd, $transport transport, VRRPv$version, unicast $unicast',
+  ({ transport, version, unicast }) => {
     let lab: Lab;
     let procs: LabProcess[] = [];
     const start = (host: string, priority: number): LabProcess => {
-      const p = startVipd(lab, host, [{ priority, version, transport, advertInterval: 1 }]);
+      const peers = unicast ? { unicastPeers: [PEER[host]] } : {};
+      const p = startVipd(lab, host, [
+        { priority, version, transport, advertInterval: 1, ...peers },
+      ]);
       procs.push(p);
       return p;
     };
@@ -62,6 +67,15 @@ describe.each(variants)(
       expect(await lab.hasAddress('fw1', VIP)).toBe(true);
       expect(await lab.hasAddress('fw2', VIP)).toBe(false);
       expect(transitions(fw2).filter((t) => t.to === 'master')).toEqual([]);
+      if (transport === 'raw') {
+        // Unicast peers must not fall back to the group; multicast must not leak to unicast.
+        const group = await lab.countPackets('ip proto 112 and dst host 224.0.0.18', 1_500);
+        const direct = await lab.countPackets('ip proto 112 and dst host 10.99.0.2', 1_500);
+        expect({ group: group > 0, direct: direct > 0 }).toEqual({
+          group: !unicast,
+          direct: unicast,
+        });
+      }
     });
 
     it('SIGKILL of the master: the backup holds the VIP within master-down interval + 300 ms', async () => {
@@ -72,7 +86,7 @@ describe.each(variants)(
       const t1 = await appeared(MASTER_DOWN_MS + 2_000);
       const ms = t1 - t0;
       console.log(
-        `[measure] ${transport} v${version} SIGKILL failover: ${ms.toFixed(0)} ms (bound ${(MASTER_DOWN_MS + SLACK_MS).toFixed(0)})`,
+        `[measure] ${transport}${unicast ? ' unicast' : ''} v${version} SIGKILL failover: ${ms.toFixed(0)} ms (bound ${(MASTER_DOWN_MS + SLACK_MS).toFixed(0)})`,
       );
       expect(ms).toBeLessThanOrEqual(MASTER_DOWN_MS + SLACK_MS);
       expect(transitions(fw2).at(-1)).toMatchObject({
@@ -106,7 +120,7 @@ describe.each(variants)(
       const t1 = await appeared(MASTER_DOWN_MS);
       const ms = t1 - t0;
       console.log(
-        `[measure] ${transport} v${version} SIGTERM failover: ${ms.toFixed(0)} ms (bound ${(SKEW_MS + SLACK_MS).toFixed(0)})`,
+        `[measure] ${transport}${unicast ? ' unicast' : ''} v${version} SIGTERM failover: ${ms.toFixed(0)} ms (bound ${(SKEW_MS + SLACK_MS).toFixed(0)})`,
       );
       expect(ms).toBeLessThanOrEqual(SKEW_MS + SLACK_MS);
       expect(await fw1.exited).toBe(0);

@@ -297,7 +297,17 @@ export class Lab {
     args: string[],
     env: NodeJS.ProcessEnv = {},
   ): LabProcess {
-    const child = spawn('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args], {
+    return this.spawnIn(this.host(host).ns, name, cmd, args, env);
+  }
+
+  private spawnIn(
+    ns: string,
+    name: string,
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): LabProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -354,6 +364,22 @@ export class Lab {
         monitor.kill('SIGKILL');
       }
     };
+  }
+
+  /** Counts packets matching a tcpdump filter crossing the switch during `ms`. */
+  async countPackets(filter: string, ms: number): Promise<number> {
+    const dump = this.spawnIn(this.switchNs, `tcpdump-${this.processes.length}`, 'tcpdump', [
+      '-i',
+      'br0',
+      '-nn',
+      '-l',
+      filter,
+    ]);
+    await dump.waitForLine(/listening on/, 5_000);
+    await new Promise((r) => setTimeout(r, ms));
+    dump.kill('SIGINT');
+    await dump.exited;
+    return dump.lines.filter((l) => /^\d\d:\d\d:/.test(l)).length;
   }
 
   async destroy(): Promise<void> {

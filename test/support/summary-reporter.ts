@@ -11,7 +11,8 @@ export class SummaryReporter implements Reporter {
     unhandledErrors: ReadonlyArray<SerializedError>,
   ): void {
     let passed = 0;
-    let failed = unhandledErrors.length;
+    // No module at all means the run itself broke (e.g. the global setup's build failed).
+    let failed = unhandledErrors.length + (testModules.length === 0 ? 1 : 0);
     let skipped = 0;
     for (const mod of testModules) {
       let tests = 0;
