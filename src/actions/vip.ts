@@ -1,8 +1,9 @@
 /**
- * Adds and removes virtual addresses on an interface. Each call reads what the kernel has,
- * computes the difference (pure, `vipChanges`) and applies it in ONE `ip -batch` run, so 1,000
- * VIPs cost one process, and re-running a call is a no-op (nothing duplicated, nothing fails
- * because it was already done).
+ * Adds and removes virtual addresses on an interface, each call ONE `ip -batch` run whatever the
+ * number of VIPs (1,000 VIPs cost one process), and each call idempotent: adding uses
+ * `addr replace`, which succeeds whether or not the address is there, so the hot path of a
+ * failover spawns one process and reads nothing first; removing reads what the kernel has and
+ * deletes only our VIPs that are present (whatever prefix a crashed run left them with).
  */
 import { execa } from 'execa';
 import type { Vip } from '../config/config.js';
@@ -15,51 +16,30 @@ export class VipError extends Error {
   }
 }
 
-export interface VipChange {
-  op: 'add' | 'del';
-  vip: Vip;
+/** Our VIPs that are on the interface, with the prefix they actually have there. */
+export function vipsPresent(vips: readonly Vip[], present: readonly InterfaceAddress[]): Vip[] {
+  const prefixOf = new Map(present.map((a) => [a.address, a.prefix]));
+  return vips.flatMap((v) => {
+    const prefix = prefixOf.get(v.address);
+    return prefix === undefined ? [] : [{ address: v.address, prefix }];
+  });
 }
 
-/** The `ip` commands that take `present` to the wanted state for `vips`. */
-export function vipChanges(
-  vips: readonly Vip[],
-  present: readonly InterfaceAddress[],
-  want: 'present' | 'absent',
-): VipChange[] {
-  const have = new Set(present.map((a) => `${a.address}/${a.prefix}`));
-  const haveAddress = new Map(present.map((a) => [a.address, a.prefix]));
-  const changes: VipChange[] = [];
-  for (const vip of vips) {
-    const exact = have.has(`${vip.address}/${vip.prefix}`);
-    if (want === 'present' && !exact) {
-      const stalePrefix = haveAddress.get(vip.address);
-      // Same address with another prefix (config changed since a crash): replace it.
-      if (stalePrefix !== undefined)
-        changes.push({ op: 'del', vip: { address: vip.address, prefix: stalePrefix } });
-      changes.push({ op: 'add', vip });
-    }
-    if (want === 'absent') {
-      const prefix = haveAddress.get(vip.address);
-      if (prefix !== undefined) changes.push({ op: 'del', vip: { address: vip.address, prefix } });
-    }
-  }
-  return changes;
-}
-
-export async function setVips(
-  ifname: string,
-  vips: readonly Vip[],
-  want: 'present' | 'absent',
-): Promise<VipChange[]> {
-  const info = await readInterface(ifname);
-  const changes = vipChanges(vips, info.addresses, want);
-  if (changes.length === 0) return changes;
+async function batch(ifname: string, op: 'replace' | 'del', vips: readonly Vip[]): Promise<void> {
   const script =
-    changes.map((c) => `addr ${c.op} ${c.vip.address}/${c.vip.prefix} dev ${ifname}`).join('\n') +
-    '\n';
+    vips.map((v) => `addr ${op} ${v.address}/${v.prefix} dev ${ifname}`).join('\n') + '\n';
   const result = await execa('ip', ['-batch', '-'], { input: script, reject: false });
-  if (result.exitCode !== 0) {
-    throw new VipError(`ip -batch on ${ifname} failed: ${result.stderr.trim()}`);
-  }
-  return changes;
+  if (result.exitCode !== 0)
+    throw new VipError(`ip -batch (${op}) on ${ifname} failed: ${result.stderr.trim()}`);
+}
+
+export async function addVips(ifname: string, vips: readonly Vip[]): Promise<void> {
+  if (vips.length > 0) await batch(ifname, 'replace', vips);
+}
+
+/** Removes our VIPs from the interface; returns the ones that were there. */
+export async function removeVips(ifname: string, vips: readonly Vip[]): Promise<Vip[]> {
+  const there = vipsPresent(vips, (await readInterface(ifname)).addresses);
+  if (there.length > 0) await batch(ifname, 'del', there);
+  return there;
 }

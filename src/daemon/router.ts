@@ -10,7 +10,7 @@
 import type { InstanceConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { announceVips } from '../actions/garp.js';
-import { setVips } from '../actions/vip.js';
+import { addVips, removeVips } from '../actions/vip.js';
 import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
 import type { InterfaceAddress } from '../net/interface.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
@@ -94,10 +94,10 @@ export class VirtualRouter {
 
   /** Removes VIPs a crashed run left behind, then starts the election. */
   async start(): Promise<void> {
-    const stale = await setVips(this.cfg.interface, this.cfg.vips, 'absent');
+    const stale = await removeVips(this.cfg.interface, this.cfg.vips);
     if (stale.length > 0) {
       this.log.warn(
-        { event: 'stale-vips-removed', vips: stale.map((c) => c.vip.address) },
+        { event: 'stale-vips-removed', vips: stale.map((v) => v.address) },
         'removed VIPs left on the interface by an earlier run',
       );
     }
@@ -197,16 +197,17 @@ export class VirtualRouter {
 
   private queueAddresses(want: 'present' | 'absent'): void {
     this.addressWork = this.addressWork.then(async () => {
+      // Spawning `ip` blocks the event loop for several milliseconds; the advert that came with
+      // this transition (priority 0 on shutdown, the new master's first) must leave first.
+      await Promise.allSettled([...this.inFlight]);
       const started = this.deps.clock.now();
       try {
-        const changes = await setVips(this.cfg.interface, this.cfg.vips, want);
+        // `replace` makes adding idempotent without reading first: the failover hot path.
+        let vips = this.cfg.vips.length;
+        if (want === 'present') await addVips(this.cfg.interface, this.cfg.vips);
+        else vips = (await removeVips(this.cfg.interface, this.cfg.vips)).length;
         this.log.info(
-          {
-            event: 'vips',
-            want,
-            changed: changes.length,
-            ms: Math.round(this.deps.clock.now() - started),
-          },
+          { event: 'vips', want, vips, ms: Math.round(this.deps.clock.now() - started) },
           `VIPs ${want} on ${this.cfg.interface}`,
         );
         if (want === 'present' && this.fsm.state === 'master') {

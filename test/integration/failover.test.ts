@@ -3,8 +3,9 @@
  * raw transport (VRRPv3 and v2) and the udp transport. Times are measured from the signal to
  * the kernel reporting the VIP on the backup, and checked against the protocol's bounds.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, type LabProcess } from '../lab/lab.js';
+import { describe, expect, it } from 'vitest';
+import type { LabProcess } from '../lab/lab.js';
+import { useLab } from '../support/lab-fixture.js';
 import { startVipd, transitions } from '../support/vipd.js';
 
 const VIP = '10.99.0.100';
@@ -24,15 +25,13 @@ const PEER: Record<string, string> = { fw1: '10.99.0.2', fw2: '10.99.0.1' };
 describe.each(variants)(
   'two vipd, $transport transport, VRRPv$version, unicast $unicast',
   ({ transport, version, unicast }) => {
-    let lab: Lab;
-    let procs: LabProcess[] = [];
+    const fx = useLab(['fw1', 'fw2']);
     const start = (host: string, priority: number): LabProcess => {
       const peers = unicast ? { unicastPeers: [PEER[host]] } : {};
-      const p = startVipd(lab, host, [
+      const p = startVipd(fx.lab, host, [
         { priority, version, transport, advertInterval: 1, ...peers },
       ]);
-      procs.push(p);
-      return p;
+      return fx.track(p);
     };
 
     /** Starts fw1 (150) and fw2 (100) and waits until fw1 is master with the VIP. */
@@ -41,36 +40,25 @@ describe.each(variants)(
       const fw2 = start('fw2', 100);
       await fw1.waitForLine(/"to":"master"/, 15_000);
       await fw2.waitForLine(/"to":"backup"/, 15_000);
-      const appeared = await lab.watchAddress('fw1', VIP);
+      const appeared = await fx.lab.watchAddress('fw1', VIP);
       await appeared(5_000).catch(async () => {
-        if (!(await lab.hasAddress('fw1', VIP))) throw new Error('VIP never appeared on fw1');
+        if (!(await fx.lab.hasAddress('fw1', VIP))) throw new Error('VIP never appeared on fw1');
         return 0;
       });
       return { fw1, fw2 };
     }
 
-    beforeAll(async () => {
-      lab = await Lab.create({ hosts: ['fw1', 'fw2'] });
-    });
-    afterEach(async () => {
-      await Promise.all(procs.map((p) => p.stop()));
-      procs = [];
-    });
-    afterAll(async () => {
-      await lab?.destroy();
-    });
-
     it('elects exactly one master, the higher priority, and holds the VIP only there', async () => {
       const { fw2 } = await electedPair();
       // Two more advert intervals: a second master would have shown itself by now.
       await new Promise((r) => setTimeout(r, 2_000));
-      expect(await lab.hasAddress('fw1', VIP)).toBe(true);
-      expect(await lab.hasAddress('fw2', VIP)).toBe(false);
+      expect(await fx.lab.hasAddress('fw1', VIP)).toBe(true);
+      expect(await fx.lab.hasAddress('fw2', VIP)).toBe(false);
       expect(transitions(fw2).filter((t) => t.to === 'master')).toEqual([]);
       if (transport === 'raw') {
         // Unicast peers must not fall back to the group; multicast must not leak to unicast.
-        const group = await lab.countPackets('ip proto 112 and dst host 224.0.0.18', 1_500);
-        const direct = await lab.countPackets('ip proto 112 and dst host 10.99.0.2', 1_500);
+        const group = await fx.lab.countPackets('ip proto 112 and dst host 224.0.0.18', 1_500);
+        const direct = await fx.lab.countPackets('ip proto 112 and dst host 10.99.0.2', 1_500);
         expect({ group: group > 0, direct: direct > 0 }).toEqual({
           group: !unicast,
           direct: unicast,
@@ -80,7 +68,7 @@ describe.each(variants)(
 
     it('SIGKILL of the master: the backup holds the VIP within master-down interval + 300 ms', async () => {
       const { fw1, fw2 } = await electedPair();
-      const appeared = await lab.watchAddress('fw2', VIP);
+      const appeared = await fx.lab.watchAddress('fw2', VIP);
       const t0 = performance.now();
       fw1.kill('SIGKILL');
       const t1 = await appeared(MASTER_DOWN_MS + 2_000);
@@ -101,20 +89,20 @@ describe.each(variants)(
       fw1.kill('SIGKILL');
       await fw1.exited;
       // A killed process cannot clean up: the VIP stays on fw1 until vipd runs there again.
-      expect(await lab.hasAddress('fw1', VIP)).toBe(true);
+      expect(await fx.lab.hasAddress('fw1', VIP)).toBe(true);
       await fw2.waitForLine(/"to":"master"/, MASTER_DOWN_MS + 2_000);
       const again = start('fw1', 150);
       await again.waitForLine(/"event":"stale-vips-removed"/, 10_000);
       await again.waitForLine(/"to":"master"/, 10_000);
       await fw2.waitForLine(/"from":"master","to":"backup"/, 5_000);
       await new Promise((r) => setTimeout(r, 1_000));
-      expect(await lab.hasAddress('fw1', VIP)).toBe(true);
-      expect(await lab.hasAddress('fw2', VIP)).toBe(false);
+      expect(await fx.lab.hasAddress('fw1', VIP)).toBe(true);
+      expect(await fx.lab.hasAddress('fw2', VIP)).toBe(false);
     });
 
     it('SIGTERM of the master: priority-0 advert, the backup holds the VIP within skew time + 300 ms', async () => {
       const { fw1, fw2 } = await electedPair();
-      const appeared = await lab.watchAddress('fw2', VIP);
+      const appeared = await fx.lab.watchAddress('fw2', VIP);
       const t0 = performance.now();
       fw1.kill('SIGTERM');
       const t1 = await appeared(MASTER_DOWN_MS);
@@ -128,7 +116,7 @@ describe.each(variants)(
         to: 'master',
         reason: 'priority-zero-heard',
       });
-      expect(await lab.hasAddress('fw1', VIP)).toBe(false);
+      expect(await fx.lab.hasAddress('fw1', VIP)).toBe(false);
     });
   },
 );

@@ -3,8 +3,9 @@
  * (and v2 with keepalived's PASS authentication): vipd and keepalived on one LAN elect exactly
  * one master, the higher priority, and keepalived's own log shows it accepted vipd's adverts.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, type LabProcess } from '../lab/lab.js';
+import { describe, expect, it } from 'vitest';
+import type { LabProcess } from '../lab/lab.js';
+import { useLab } from '../support/lab-fixture.js';
 import { KEEPALIVED_PACKET_ERRORS, startKeepalived } from '../support/keepalived.js';
 import { startVipd, transitions } from '../support/vipd.js';
 
@@ -18,10 +19,9 @@ const variants = [
 describe.each(variants)(
   'vipd and keepalived, VRRPv$version, password $password',
   ({ version, password }) => {
-    let lab: Lab;
-    let procs: LabProcess[] = [];
+    const fx = useLab(['fw1', 'fw2']);
     const vipd = (priority: number): LabProcess => {
-      const p = startVipd(lab, 'fw1', [
+      const p = startVipd(fx.lab, 'fw1', [
         {
           priority,
           version,
@@ -29,36 +29,23 @@ describe.each(variants)(
           ...(password === undefined ? {} : { authPassword: password }),
         },
       ]);
-      procs.push(p);
-      return p;
+      return fx.track(p);
     };
     const keepalived = (priority: number): LabProcess => {
-      const p = startKeepalived(lab, 'fw2', {
+      const p = startKeepalived(fx.lab, 'fw2', {
         priority,
         version,
         ...(password === undefined ? {} : { authPassword: password }),
       });
-      procs.push(p);
-      return p;
+      return fx.track(p);
     };
     async function onlyHolder(host: 'fw1' | 'fw2'): Promise<void> {
       const other = host === 'fw1' ? 'fw2' : 'fw1';
       // Two advert intervals after convergence: a second master would show by now.
       await new Promise((r) => setTimeout(r, 2_000));
-      expect(await lab.hasAddress(host, VIP)).toBe(true);
-      expect(await lab.hasAddress(other, VIP)).toBe(false);
+      expect(await fx.lab.hasAddress(host, VIP)).toBe(true);
+      expect(await fx.lab.hasAddress(other, VIP)).toBe(false);
     }
-
-    beforeAll(async () => {
-      lab = await Lab.create({ hosts: ['fw1', 'fw2'] });
-    });
-    afterEach(async () => {
-      await Promise.all(procs.map((p) => p.stop()));
-      procs = [];
-    });
-    afterAll(async () => {
-      await lab?.destroy();
-    });
 
     it('vipd with the higher priority takes over from a keepalived master', async () => {
       const ka = keepalived(100);
@@ -96,7 +83,7 @@ describe.each(variants)(
       const v = vipd(100);
       await v.waitForLine(/"to":"backup"/, 10_000);
       await new Promise((r) => setTimeout(r, 1_500));
-      const appeared = await lab.watchAddress('fw1', VIP);
+      const appeared = await fx.lab.watchAddress('fw1', VIP);
       const t0 = performance.now();
       ka.kill('SIGTERM');
       const ms = (await appeared(5_000)) - t0;

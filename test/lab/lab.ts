@@ -366,6 +366,21 @@ export class Lab {
     };
   }
 
+  /**
+   * Sends `signal` to every process in a host's namespace: a daemon that forks (keepalived's
+   * VRRP child) dies as a whole, as when the box itself crashes.
+   */
+  async signalHost(host: string, signal: NodeJS.Signals): Promise<void> {
+    const pids = await run('ip', ['netns', 'pids', this.host(host).ns]);
+    for (const pid of pids.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+
   /** Counts packets matching a tcpdump filter crossing the switch during `ms`. */
   async countPackets(filter: string, ms: number): Promise<number> {
     const dump = this.spawnIn(this.switchNs, `tcpdump-${this.processes.length}`, 'tcpdump', [
