@@ -23,8 +23,14 @@ function start(lab: Lab, daemon: Daemon, host: string, priority: number): LabPro
     : startKeepalived(lab, host, { priority, version: 3 });
 }
 
-const MASTER: Record<Daemon, RegExp> = { vipd: /"to":"master"/, keepalived: /Entering MASTER STATE/ };
-const BACKUP: Record<Daemon, RegExp> = { vipd: /"to":"backup"/, keepalived: /Entering BACKUP STATE/ };
+const MASTER: Record<Daemon, RegExp> = {
+  vipd: /"to":"master"/,
+  keepalived: /Entering MASTER STATE/,
+};
+const BACKUP: Record<Daemon, RegExp> = {
+  vipd: /"to":"backup"/,
+  keepalived: /Entering BACKUP STATE/,
+};
 
 async function once(lab: Lab, daemon: Daemon, way: Way): Promise<number> {
   const fw1 = start(lab, daemon, 'fw1', 150);
@@ -48,7 +54,11 @@ async function once(lab: Lab, daemon: Daemon, way: Way): Promise<number> {
 
 function stats(xs: number[]): { min: number; median: number; max: number } {
   const s = [...xs].sort((a, b) => a - b);
-  return { min: s[0] ?? NaN, median: s[Math.floor(s.length / 2)] ?? NaN, max: s[s.length - 1] ?? NaN };
+  return {
+    min: s[0] ?? NaN,
+    median: s[Math.floor(s.length / 2)] ?? NaN,
+    max: s[s.length - 1] ?? NaN,
+  };
 }
 
 async function main(): Promise<void> {
@@ -61,7 +71,9 @@ async function main(): Promise<void> {
         results[key] = [];
         for (let i = 0; i < RUNS; i += 1) {
           results[key].push(await once(lab, daemon, way));
-          process.stderr.write(`${key} run ${i + 1}/${RUNS}: ${results[key].at(-1)?.toFixed(0)} ms\n`);
+          process.stderr.write(
+            `${key} run ${i + 1}/${RUNS}: ${results[key].at(-1)?.toFixed(0)} ms\n`,
+          );
         }
       }
     }
@@ -69,13 +81,17 @@ async function main(): Promise<void> {
     await lab.destroy();
   }
   const bound: Record<Way, number> = { SIGKILL: 3609, SIGTERM: 609 };
-  console.log(`\nfailover to the backup holding the VIP, ${RUNS} runs, VRRPv3 advert 1 s, backup priority 100`);
+  console.log(
+    `\nfailover to the backup holding the VIP, ${RUNS} runs, VRRPv3 advert 1 s, backup priority 100`,
+  );
   console.log('| daemon | master goes away by | min ms | median ms | max ms | protocol bound ms |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   const summary = Object.entries(results).map(([key, xs]) => {
     const [daemon, way] = key.split(' ') as [Daemon, Way];
     const s = stats(xs);
-    console.log(`| ${daemon} | ${way} | ${s.min.toFixed(0)} | ${s.median.toFixed(0)} | ${s.max.toFixed(0)} | ${bound[way]} |`);
+    console.log(
+      `| ${daemon} | ${way} | ${s.min.toFixed(0)} | ${s.median.toFixed(0)} | ${s.max.toFixed(0)} | ${bound[way]} |`,
+    );
     return { daemon, way, runs: xs, ...s, bound: bound[way] };
   });
   mkdirSync('bench-results', { recursive: true });

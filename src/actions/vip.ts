@@ -25,21 +25,40 @@ export function vipsPresent(vips: readonly Vip[], present: readonly InterfaceAdd
   });
 }
 
-async function batch(ifname: string, op: 'replace' | 'del', vips: readonly Vip[]): Promise<void> {
+async function batch(
+  ifname: string,
+  op: 'replace' | 'del',
+  vips: readonly Vip[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const script =
     vips.map((v) => `addr ${op} ${v.address}/${v.prefix} dev ${ifname}`).join('\n') + '\n';
-  const result = await execa('ip', ['-batch', '-'], { input: script, reject: false });
-  if (result.exitCode !== 0)
-    throw new VipError(`ip -batch (${op}) on ${ifname} failed: ${result.stderr.trim()}`);
+  const result = await execa('ip', ['-batch', '-'], {
+    input: script,
+    reject: false,
+    cancelSignal: signal,
+  });
+  if (result.exitCode !== 0) {
+    const why = result.isCanceled ? 'killed at its timeout' : result.stderr.trim();
+    throw new VipError(`ip -batch (${op}) on ${ifname} failed: ${why}`);
+  }
 }
 
-export async function addVips(ifname: string, vips: readonly Vip[]): Promise<void> {
-  if (vips.length > 0) await batch(ifname, 'replace', vips);
+export async function addVips(
+  ifname: string,
+  vips: readonly Vip[],
+  signal?: AbortSignal,
+): Promise<void> {
+  if (vips.length > 0) await batch(ifname, 'replace', vips, signal);
 }
 
 /** Removes our VIPs from the interface; returns the ones that were there. */
-export async function removeVips(ifname: string, vips: readonly Vip[]): Promise<Vip[]> {
+export async function removeVips(
+  ifname: string,
+  vips: readonly Vip[],
+  signal?: AbortSignal,
+): Promise<Vip[]> {
   const there = vipsPresent(vips, (await readInterface(ifname)).addresses);
-  if (there.length > 0) await batch(ifname, 'del', there);
+  if (there.length > 0) await batch(ifname, 'del', there, signal);
   return there;
 }

@@ -36,6 +36,31 @@ export interface Vip {
   prefix: number;
 }
 
+export interface GarpConfig {
+  /** Rounds of one frame per VIP on becoming master (and on re-asserting against another master). */
+  count: number;
+  intervalMs: number;
+  /** Repeat a round this often while master; 0 = never. */
+  refreshMs: number;
+}
+
+export interface HooksConfig {
+  /** ucarp-style scripts, called as `<interface> <vip> [extra]`. */
+  up: string | null;
+  down: string | null;
+  extra: string | null;
+  /** true: once per VIP, as ucarp does; false: once per transition with the first VIP and all in VIPD_VIPS. */
+  perVip: boolean;
+  timeoutMs: number;
+}
+
+export interface ConntrackdConfig {
+  enabled: boolean;
+  binary: string;
+  config: string;
+  timeoutMs: number;
+}
+
 /** One virtual router, normalised. */
 export interface InstanceConfig {
   name: string;
@@ -54,6 +79,13 @@ export interface InstanceConfig {
   checksum: ChecksumMode;
   auth: VrrpAuth | undefined;
   vips: Vip[];
+  garp: GarpConfig;
+  hooks: HooksConfig;
+  conntrackd: ConntrackdConfig;
+  /** Each step of a transition's action plan is killed and rolled back after this long. */
+  stepTimeoutMs: number;
+  /** How long FAULT lasts before the election is tried again. */
+  faultRecoveryMs: number;
 }
 
 export interface VipdConfig {
@@ -117,6 +149,21 @@ const topSchema = {
     default: [] as unknown[],
   },
 };
+
+function seconds(min: number, max: number): (v: unknown) => void {
+  return (v) => {
+    if (typeof v !== 'number' || !(v >= min) || v > max) {
+      throw new Error(
+        `must be a number of seconds from ${min} to ${max}, got ${JSON.stringify(v)}`,
+      );
+    }
+  };
+}
+
+function optionalPath(v: unknown): void {
+  if (v !== null && (typeof v !== 'string' || !v.startsWith('/')))
+    throw new Error('must be an absolute path or null');
+}
 
 const instanceSchema = {
   name: { doc: 'Instance name, unique', format: nonEmptyString, default: null as string | null },
@@ -190,6 +237,72 @@ const instanceSchema = {
     format: arrayOf('CIDR strings like 10.99.0.100/24', isCidr),
     default: null as string[] | null,
   },
+  garp: {
+    count: {
+      doc: 'Gratuitous ARP rounds on becoming master',
+      format: integerIn(1, 100),
+      default: 2,
+    },
+    interval: { doc: 'Seconds between rounds', format: seconds(0, 60), default: 0.1 },
+    refresh: {
+      doc: 'Seconds between refresh rounds while master (0 = off)',
+      format: seconds(0, 86400),
+      default: 0,
+    },
+  },
+  hooks: {
+    up: {
+      doc: 'Script run on becoming master (ucarp --upscript)',
+      format: optionalPath,
+      default: null as string | null,
+    },
+    down: {
+      doc: 'Script run on leaving master (ucarp --downscript)',
+      format: optionalPath,
+      default: null as string | null,
+    },
+    extra: {
+      doc: 'Third argument to the scripts (ucarp --xparam)',
+      format: (v: unknown) => {
+        if (v !== null && typeof v !== 'string') throw new Error('must be a string or null');
+      },
+      default: null as string | null,
+    },
+    perVip: {
+      doc: 'Run once per VIP (ucarp) instead of once per transition',
+      format: boolean,
+      default: true,
+    },
+    timeout: {
+      doc: 'Seconds before a hook is killed (with its process group)',
+      format: seconds(0.1, 3600),
+      default: 10,
+    },
+  },
+  conntrackd: {
+    enabled: { doc: 'Flip conntrackd between primary and backup', format: boolean, default: false },
+    binary: { doc: 'conntrackd binary', format: nonEmptyString, default: 'conntrackd' },
+    config: {
+      doc: 'conntrackd config file (holds the control socket and log file)',
+      format: nonEmptyString,
+      default: '/etc/conntrackd/conntrackd.conf',
+    },
+    timeout: {
+      doc: 'Seconds a conntrackd command may take',
+      format: seconds(0.1, 600),
+      default: 10,
+    },
+  },
+  stepTimeout: {
+    doc: 'Seconds before a plan step is killed and the plan rolled back',
+    format: seconds(0.1, 3600),
+    default: 30,
+  },
+  faultRecovery: {
+    doc: 'Seconds in FAULT before the election is tried again',
+    format: seconds(1, 86400),
+    default: 30,
+  },
 };
 
 interface ConvictErrorHolder {
@@ -220,9 +333,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-type RawInstance = {
-  [K in keyof typeof instanceSchema]: (typeof instanceSchema)[K]['default'];
-};
+type Leaf = { default: unknown };
+type Props<T> = { [K in keyof T]: T[K] extends Leaf ? T[K]['default'] : Props<T[K]> };
+type RawInstance = Props<typeof instanceSchema>;
 
 function checkedInstance(
   raw: unknown,
@@ -314,8 +427,30 @@ function normaliseInstance(
           : { type: 1, password: raw.authPassword }
         : undefined,
     vips,
+    garp: {
+      count: raw.garp.count,
+      intervalMs: ms(raw.garp.interval),
+      refreshMs: ms(raw.garp.refresh),
+    },
+    hooks: {
+      up: raw.hooks.up,
+      down: raw.hooks.down,
+      extra: raw.hooks.extra,
+      perVip: raw.hooks.perVip,
+      timeoutMs: ms(raw.hooks.timeout),
+    },
+    conntrackd: {
+      enabled: raw.conntrackd.enabled,
+      binary: raw.conntrackd.binary,
+      config: raw.conntrackd.config,
+      timeoutMs: ms(raw.conntrackd.timeout),
+    },
+    stepTimeoutMs: ms(raw.stepTimeout),
+    faultRecoveryMs: ms(raw.faultRecovery),
   };
 }
+
+const ms = (secondsValue: number): number => Math.round(secondsValue * 1000);
 
 function crossCheck(instances: InstanceConfig[], issues: ConfigIssue[]): void {
   const names = new Map<string, number>();
@@ -412,6 +547,26 @@ export function toFileShape(config: VipdConfig): unknown {
       // Masked: this output ends up in tickets; the password is in the file for whoever needs it.
       ...(i.auth?.type === 1 ? { authPassword: '********' } : {}),
       vips: i.vips.map((v) => `${v.address}/${v.prefix}`),
+      garp: {
+        count: i.garp.count,
+        interval: i.garp.intervalMs / 1000,
+        refresh: i.garp.refreshMs / 1000,
+      },
+      hooks: {
+        up: i.hooks.up,
+        down: i.hooks.down,
+        extra: i.hooks.extra,
+        perVip: i.hooks.perVip,
+        timeout: i.hooks.timeoutMs / 1000,
+      },
+      conntrackd: {
+        enabled: i.conntrackd.enabled,
+        binary: i.conntrackd.binary,
+        config: i.conntrackd.config,
+        timeout: i.conntrackd.timeoutMs / 1000,
+      },
+      stepTimeout: i.stepTimeoutMs / 1000,
+      faultRecovery: i.faultRecoveryMs / 1000,
     })),
   };
 }

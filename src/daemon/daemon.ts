@@ -10,6 +10,7 @@ import type { InstanceConfig, VipdConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
+import { Garp } from '../actions/garp.js';
 import { RawTransport } from '../net/transport-raw.js';
 import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from './clock.js';
@@ -17,6 +18,7 @@ import { VirtualRouter } from './router.js';
 
 interface Link {
   transport: Transport;
+  garp: Garp;
   routers: Map<number, VirtualRouter>;
 }
 
@@ -83,13 +85,15 @@ export class Daemon {
             port: first.udpPort,
             onPacket,
           });
-    this.links.push({ transport, routers });
+    const garp = Garp.open(first.interface, info.mac);
+    this.links.push({ transport, garp, routers });
     for (const inst of instances) {
       const router = new VirtualRouter(inst, {
         clock: this.clock,
         transport,
         ttlChecked: inst.transport === 'raw',
         primary,
+        announcer: garp,
         log: this.log,
       });
       routers.set(inst.vrid, router);
@@ -117,7 +121,10 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.allSettled(this.routers.map((r) => r.stop()));
-      for (const link of this.links) link.transport.close();
+      for (const link of this.links) {
+        link.transport.close();
+        link.garp.close();
+      }
       this.log.info({ event: 'stopped' }, 'vipd stopped');
     })();
     return this.stopping;

@@ -9,10 +9,12 @@
  */
 import type { InstanceConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
-import { announceVips } from '../actions/garp.js';
-import { addVips, removeVips } from '../actions/vip.js';
+import { executePlan, type StepRunner } from '../actions/executor.js';
+import { masterPlan, releasePlan, type Role } from '../actions/plan.js';
+import { stepRunner, type Announcer } from '../actions/runner.js';
+import { removeVips } from '../actions/vip.js';
 import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
-import type { InterfaceAddress } from '../net/interface.js';
+import { readInterface, type InterfaceAddress } from '../net/interface.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
 import {
   initialState,
@@ -35,6 +37,8 @@ export interface RouterDeps {
   /** Whether the transport reports the received TTL (raw) or not (udp). */
   ttlChecked: boolean;
   primary: InterfaceAddress;
+  /** Sends gratuitous ARP on the instance's interface. */
+  announcer: Announcer;
   log: Logger;
 }
 
@@ -53,7 +57,13 @@ export class VirtualRouter {
   private readonly rejects: TroubleCounter;
   private readonly sendFailures: TroubleCounter;
   private cancelTimer: (() => void) | undefined;
-  private addressWork: Promise<void> = Promise.resolve();
+  /** Action plans run one after another, in the order of the transitions that asked for them. */
+  private planWork: Promise<void> = Promise.resolve();
+  private readonly runner: StepRunner;
+  private cancelRecovery: (() => void) | undefined;
+  private cancelRefresh: (() => void) | undefined;
+  private lastReassertGarp = -Infinity;
+  private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
   private received = 0;
@@ -77,6 +87,7 @@ export class VirtualRouter {
     this.log = deps.log.child({ instance: cfg.name, vrid: cfg.vrid });
     this.rejects = new TroubleCounter(this.log, deps.clock, 'packet-rejected');
     this.sendFailures = new TroubleCounter(this.log, deps.clock, 'send-failed');
+    this.runner = stepRunner(cfg, deps.announcer);
   }
 
   get state(): VrrpState {
@@ -106,11 +117,14 @@ export class VirtualRouter {
 
   /** Sends the priority-0 advert, removes the VIPs, and resolves when both are done. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.dispatch({ type: 'shutdown' });
     this.cancelTimer?.();
     this.cancelTimer = undefined;
+    this.cancelRecovery?.();
+    this.cancelRefresh?.();
     await Promise.allSettled([...this.inFlight]);
-    await this.addressWork;
+    await this.planWork;
   }
 
   receive(packet: InboundPacket): void {
@@ -176,6 +190,7 @@ export class VirtualRouter {
   private perform(action: FsmAction): void {
     if (action.type === 'send-advert') {
       this.sendAdvert(action.priority);
+      if (action.cause === 'reassert-lower') this.reassertGarp();
       return;
     }
     const peer = action.peer;
@@ -191,39 +206,111 @@ export class VirtualRouter {
       },
       `${this.cfg.name}: ${action.from} -> ${action.to} (${action.reason})`,
     );
-    if (action.to === 'master') this.queueAddresses('present');
-    else if (action.from === 'master') this.queueAddresses('absent');
+    this.cancelRefresh?.();
+    this.cancelRefresh = undefined;
+    if (action.to === 'master') this.queuePlan('master');
+    else if (action.to === 'fault') this.queuePlan('fault');
+    // Entering backup from anywhere but master also reconciles: start-up, recovery from fault.
+    else if (action.to === 'backup' || action.from === 'master') this.queuePlan('backup');
   }
 
-  private queueAddresses(want: 'present' | 'absent'): void {
-    this.addressWork = this.addressWork.then(async () => {
-      // Spawning `ip` blocks the event loop for several milliseconds; the advert that came with
-      // this transition (priority 0 on shutdown, the new master's first) must leave first.
-      await Promise.allSettled([...this.inFlight]);
-      const started = this.deps.clock.now();
-      try {
-        // `replace` makes adding idempotent without reading first: the failover hot path.
-        let vips = this.cfg.vips.length;
-        if (want === 'present') await addVips(this.cfg.interface, this.cfg.vips);
-        else vips = (await removeVips(this.cfg.interface, this.cfg.vips)).length;
-        this.log.info(
-          { event: 'vips', want, vips, ms: Math.round(this.deps.clock.now() - started) },
-          `VIPs ${want} on ${this.cfg.interface}`,
-        );
-        if (want === 'present' && this.fsm.state === 'master') {
-          announceVips(
-            this.cfg.interface,
-            this.cfg.vips.map((v) => v.address),
-            this.log,
-          );
-        }
-      } catch (err) {
-        this.log.error(
-          { event: 'vips-failed', want, err: (err as Error).message },
-          'changing VIPs failed',
-        );
-      }
-    });
+  private queuePlan(role: Role): void {
+    this.planWork = this.planWork.then(() => this.runPlan(role));
+  }
+
+  private async runPlan(role: Role): Promise<void> {
+    // Spawning processes blocks the event loop for milliseconds; the advert that came with this
+    // transition (priority 0 on shutdown, the new master's first) must leave first.
+    await Promise.allSettled([...this.inFlight]);
+    try {
+      const steps =
+        role === 'master'
+          ? masterPlan(this.cfg)
+          : releasePlan(role, this.cfg, {
+              addresses: new Set(
+                (await readInterface(this.cfg.interface)).addresses.map((a) => a.address),
+              ),
+            });
+      const result = await executePlan(steps, {
+        runner: this.runner,
+        timeoutMs: this.cfg.stepTimeoutMs,
+        transactional: role === 'master',
+        clock: this.deps.clock,
+        log: this.log,
+        label: `${role} plan`,
+      });
+      this.log.info(
+        {
+          event: 'plan',
+          role,
+          ok: result.ok,
+          steps: result.outcomes.length,
+          rolledBack: result.rolledBack.length,
+        },
+        `${role} plan ${result.ok ? 'done' : 'FAILED'}`,
+      );
+      if (result.ok && role === 'master') this.armRefresh();
+      if (!result.ok) this.fault(role);
+    } catch (err) {
+      this.log.error(
+        { event: 'plan', role, ok: false, err: (err as Error).message },
+        `${role} plan could not run`,
+      );
+      this.fault(role);
+    }
+  }
+
+  /**
+   * A failed plan leaves the box unable to serve: FAULT (a master resigns with priority 0, the
+   * fault plan releases everything), and the election is retried after faultRecovery.
+   */
+  private fault(role: Role): void {
+    // A plan for a state we already left (or a release during shutdown) is not a fault of ours.
+    if (this.stopped || this.fsm.state !== role) return;
+    if (this.fsm.state !== 'fault') this.dispatch({ type: 'fault' });
+    this.cancelRecovery?.();
+    this.cancelRecovery = this.deps.clock.schedule(
+      this.deps.clock.now() + this.cfg.faultRecoveryMs,
+      () => {
+        this.cancelRecovery = undefined;
+        this.dispatch({ type: 'recover' });
+      },
+    );
+  }
+
+  private announce(why: string): void {
+    const addresses = this.cfg.vips.map((v) => v.address);
+    this.deps.announcer
+      .announce(addresses, this.cfg.garp)
+      .catch((err: unknown) =>
+        this.log.warn(
+          { event: 'garp-failed', why, err: (err as Error).message },
+          'gratuitous ARP failed',
+        ),
+      );
+  }
+
+  /** Periodic gratuitous ARP while master, for neighbours that missed or expired the first. */
+  private armRefresh(): void {
+    if (this.cfg.garp.refreshMs <= 0 || this.fsm.state !== 'master') return;
+    this.cancelRefresh = this.deps.clock.schedule(
+      this.deps.clock.now() + this.cfg.garp.refreshMs,
+      () => {
+        this.announce('refresh');
+        this.armRefresh();
+      },
+    );
+  }
+
+  /**
+   * A master that answers a lower master's advert also re-points the neighbours (split brain
+   * healing: their caches may point at the other box), at most once per advert interval.
+   */
+  private reassertGarp(): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastReassertGarp < this.cfg.advertIntervalCs * 10) return;
+    this.lastReassertGarp = now;
+    this.announce('reassert');
   }
 
   private sendAdvert(priority: number): void {

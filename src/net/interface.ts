@@ -35,7 +35,7 @@ interface IpAddrJson {
 }
 
 export async function readInterface(name: string): Promise<InterfaceInfo> {
-  const result = await execa('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { reject: false });
+  const result = await execa('ip', ['-j', 'addr', 'show', 'dev', name], { reject: false });
   if (result.exitCode !== 0) {
     throw new InterfaceError(`interface ${name}: ${result.stderr.trim() || 'ip addr show failed'}`);
   }

@@ -11,7 +11,12 @@
  * Adverts reaching `step` must already be validated (VRID, version, auth, checksum, TTL).
  */
 
-export type VrrpState = 'initialize' | 'backup' | 'master';
+/**
+ * 'fault' is keepalived's FAULT: the box cannot serve (its action plan failed, or later a tracked
+ * interface or script is down). It neither advertises nor takes over until the shell says
+ * 'recover', which restarts the election like a start-up.
+ */
+export type VrrpState = 'initialize' | 'backup' | 'master' | 'fault';
 
 export interface FsmConfig {
   version: 2 | 3;
@@ -50,7 +55,9 @@ export type TransitionReason =
   | TakeoverReason
   | 'higher-priority'
   | 'equal-priority-higher-address'
-  | 'shutdown';
+  | 'shutdown'
+  | 'fault'
+  | 'recovered';
 
 export interface FsmState {
   state: VrrpState;
@@ -76,10 +83,17 @@ export type FsmEvent =
   | { type: 'startup' }
   | { type: 'shutdown' }
   | { type: 'advert'; src: number; priority: number; intervalCs: number }
-  | { type: 'timer' };
+  | { type: 'timer' }
+  | { type: 'fault' }
+  | { type: 'recover' };
 
 export type AdvertCause =
-  'adver-timer' | 'became-master' | 'reassert-lower' | 'answer-priority-zero' | 'shutdown';
+  | 'adver-timer'
+  | 'became-master'
+  | 'reassert-lower'
+  | 'answer-priority-zero'
+  | 'shutdown'
+  | 'fault';
 
 export type FsmAction =
   | { type: 'send-advert'; priority: number; cause: AdvertCause }
@@ -128,6 +142,7 @@ export function masterDownIntervalMs(config: FsmConfig, masterAdverIntervalCs: n
 export function nextDeadline(state: FsmState): number | undefined {
   switch (state.state) {
     case 'initialize':
+    case 'fault':
       return undefined;
     case 'backup':
       return state.masterDownAt;
@@ -140,9 +155,14 @@ export function step(config: FsmConfig, state: FsmState, event: FsmEvent, now: n
   // Our own multicast echo is dropped by the shell; should one slip through, it must not count
   // as an equal-priority rival.
   if (event.type === 'advert' && event.src === config.primaryAddress) return unchanged(state);
+  if (event.type === 'fault') return enterFault(config, state);
   switch (state.state) {
     case 'initialize':
-      return event.type === 'startup' ? startup(config, now) : unchanged(state);
+      return event.type === 'startup'
+        ? startup(config, now, 'initialize', 'startup')
+        : unchanged(state);
+    case 'fault':
+      return faultStep(config, state, event, now);
     case 'backup':
       return backupStep(config, state, event, now);
     case 'master':
@@ -150,19 +170,56 @@ export function step(config: FsmConfig, state: FsmState, event: FsmEvent, now: n
   }
 }
 
-function startup(config: FsmConfig, now: number): FsmResult {
+function startup(
+  config: FsmConfig,
+  now: number,
+  from: 'initialize' | 'fault',
+  reason: 'startup' | 'recovered',
+): FsmResult {
   if (config.priority === PRIORITY_OWNER) {
-    return becomeMaster(config, now, 'initialize', 'owner-startup', undefined);
+    return becomeMaster(
+      config,
+      now,
+      from,
+      from === 'initialize' ? 'owner-startup' : reason,
+      undefined,
+    );
   }
   return {
     state: enterBackup(config, now, config.advertIntervalCs, undefined),
-    actions: [transition('initialize', 'backup', 'startup', undefined)],
+    actions: [transition(from, 'backup', reason, undefined)],
   };
+}
+
+/** A master resigns with priority 0 so a backup takes over after Skew_Time, not Master_Down. */
+function enterFault(config: FsmConfig, state: FsmState): FsmResult {
+  if (state.state === 'fault') return unchanged(state);
+  const resign = state.state === 'master' ? [sendAdvert(PRIORITY_RESIGN, 'fault')] : [];
+  return {
+    state: { ...initialState(config), state: 'fault' },
+    actions: [...resign, transition(state.state, 'fault', 'fault', undefined)],
+  };
+}
+
+function faultStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
+  switch (event.type) {
+    case 'recover':
+      return startup(config, now, 'fault', 'recovered');
+    case 'shutdown':
+      return {
+        state: initialState(config),
+        actions: [transition('fault', 'initialize', 'shutdown', undefined)],
+      };
+    default:
+      return unchanged(state);
+  }
 }
 
 function backupStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
   switch (event.type) {
     case 'startup':
+    case 'fault':
+    case 'recover':
       return unchanged(state);
     case 'shutdown':
       return {
@@ -216,6 +273,8 @@ function backupAdvert(
 function masterStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
   switch (event.type) {
     case 'startup':
+    case 'fault':
+    case 'recover':
       return unchanged(state);
     case 'shutdown':
       return {

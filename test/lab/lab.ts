@@ -311,7 +311,11 @@ export class Lab {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
-    const proc = new LabProcess(name, child, join(this.logDir, `${name}.log`));
+    const proc = new LabProcess(
+      name,
+      child,
+      join(this.logDir, `${name}.${this.processes.length}.log`),
+    );
     this.processes.push(proc);
     return proc;
   }

@@ -434,3 +434,60 @@ describe('purity', () => {
     }
   });
 });
+
+describe('FAULT', () => {
+  const FAULT: FsmEvent = { type: 'fault' };
+  const RECOVER: FsmEvent = { type: 'recover' };
+
+  it('a master resigns with a priority-0 advert and goes quiet', () => {
+    const cfg = config();
+    const { state, actions } = step(cfg, master(cfg, 0), FAULT, 100);
+    expect(actions).toEqual([
+      { type: 'send-advert', priority: 0, cause: 'fault' },
+      { type: 'transition', from: 'master', to: 'fault', reason: 'fault', peer: undefined },
+    ]);
+    expect(state.state).toBe('fault');
+    expect(nextDeadline(state)).toBeUndefined();
+  });
+
+  it('a backup goes to fault without an advert; adverts and timers are ignored there', () => {
+    const cfg = config();
+    const { state, actions } = step(cfg, backup(cfg, 0), FAULT, 100);
+    expect(actions).toEqual([
+      { type: 'transition', from: 'backup', to: 'fault', reason: 'fault', peer: undefined },
+    ]);
+    expect(step(cfg, state, advert(LOWER_ADDRESS, 50), 200)).toEqual({ state, actions: [] });
+    expect(step(cfg, state, TIMER, 99_999)).toEqual({ state, actions: [] });
+    expect(step(cfg, state, FAULT, 300)).toEqual({ state, actions: [] });
+  });
+
+  it('recover restarts the election: backup with a fresh Master_Down_Timer, or master for the owner', () => {
+    const cfg = config();
+    const faulted = step(cfg, backup(cfg, 0), FAULT, 100).state;
+    const { state, actions } = step(cfg, faulted, RECOVER, 1000);
+    expect(actions).toEqual([
+      { type: 'transition', from: 'fault', to: 'backup', reason: 'recovered', peer: undefined },
+    ]);
+    // priority 100, 100 cs: 1000 + 3000 + 609.375
+    expect(state.masterDownAt).toBe(4609.375);
+    const owner = config({ priority: 255 });
+    const ownerFault = step(
+      owner,
+      step(owner, initialState(owner), STARTUP, 0).state,
+      FAULT,
+      5,
+    ).state;
+    expect(step(owner, ownerFault, RECOVER, 10).actions).toEqual([
+      { type: 'send-advert', priority: 255, cause: 'became-master' },
+      { type: 'transition', from: 'fault', to: 'master', reason: 'recovered', peer: undefined },
+    ]);
+  });
+
+  it('shutdown from fault sends nothing', () => {
+    const cfg = config();
+    const faulted = step(cfg, master(cfg, 0), FAULT, 100).state;
+    expect(step(cfg, faulted, SHUTDOWN, 200).actions).toEqual([
+      { type: 'transition', from: 'fault', to: 'initialize', reason: 'shutdown', peer: undefined },
+    ]);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * Carries out a plan: steps one after another, each awaited and bounded by a timeout (its abort
+ * signal kills whatever process the step started), each logged with its duration and result.
+ *
+ * Two modes. `transactional` (the master plan): the first failure stops the plan and every step
+ * already done is undone in reverse order, so the box is never left half a master. Best effort
+ * (backup and fault plans, which release things): every step is tried even after a failure,
+ * because stopping half-way would leave more behind, not less.
+ */
+import type { Logger } from '../log.js';
+import type { Clock } from '../daemon/clock.js';
+import { describeStep, type Step } from './plan.js';
+
+export interface StepRunner {
+  run(step: Step, signal: AbortSignal): Promise<void>;
+  /** How to revert a completed step, or undefined when there is nothing to revert (an ARP frame, a commit). */
+  revert(step: Step): ((signal: AbortSignal) => Promise<void>) | undefined;
+}
+
+export interface StepOutcome {
+  step: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export interface PlanResult {
+  ok: boolean;
+  outcomes: StepOutcome[];
+  rolledBack: StepOutcome[];
+}
+
+export class StepTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`did not finish within ${ms} ms and was killed`);
+    this.name = 'StepTimeoutError';
+  }
+}
+
+async function bounded(
+  run: (signal: AbortSignal) => Promise<void>,
+  timeoutMs: number,
+): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Reject first so the step reports the timeout, not the abort it causes.
+      reject(new StepTimeoutError(timeoutMs));
+      controller.abort(new StepTimeoutError(timeoutMs));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([run(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface ExecuteOptions {
+  runner: StepRunner;
+  timeoutMs: number;
+  transactional: boolean;
+  clock: Clock;
+  log: Logger;
+  /** Label for the log lines, e.g. 'master plan'. */
+  label: string;
+}
+
+export async function executePlan(
+  steps: readonly Step[],
+  opts: ExecuteOptions,
+): Promise<PlanResult> {
+  const outcomes: StepOutcome[] = [];
+  const done: Step[] = [];
+  const attempt = async (
+    what: string,
+    action: (signal: AbortSignal) => Promise<void>,
+  ): Promise<StepOutcome> => {
+    const started = opts.clock.now();
+    try {
+      await bounded(action, opts.timeoutMs);
+      const outcome = { step: what, ok: true, ms: Math.round(opts.clock.now() - started) };
+      opts.log.info(
+        { event: 'step', plan: opts.label, ...outcome },
+        `${opts.label}: ${what} (${outcome.ms} ms)`,
+      );
+      return outcome;
+    } catch (err) {
+      const outcome = {
+        step: what,
+        ok: false,
+        ms: Math.round(opts.clock.now() - started),
+        error: (err as Error).message,
+      };
+      opts.log.error(
+        { event: 'step', plan: opts.label, ...outcome },
+        `${opts.label}: ${what} FAILED: ${outcome.error}`,
+      );
+      return outcome;
+    }
+  };
+  for (const step of steps) {
+    const outcome = await attempt(describeStep(step), (signal) => opts.runner.run(step, signal));
+    outcomes.push(outcome);
+    if (outcome.ok) done.push(step);
+    else if (opts.transactional) break;
+  }
+  const ok = outcomes.every((o) => o.ok);
+  const rolledBack: StepOutcome[] = [];
+  if (!ok && opts.transactional) {
+    for (const step of [...done].reverse()) {
+      const revert = opts.runner.revert(step);
+      if (revert !== undefined)
+        rolledBack.push(await attempt(`undo ${describeStep(step)}`, revert));
+    }
+  }
+  return { ok, outcomes, rolledBack };
+}

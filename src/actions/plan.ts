@@ -1,0 +1,106 @@
+/**
+ * The action planner: which changes a transition makes to the box, in which order. Pure: a
+ * function of (role, instance config, the VIPs the kernel has now) that returns data; the
+ * executor (executor.ts) carries it out.
+ *
+ * Order (issue 3, after conntrackd's primary-backup.sh and keepalived #2254):
+ * - master: conntrackd commit (the synced table must be in the kernel BEFORE the VIPs draw
+ *   traffic) -> VIPs -> gratuitous ARP -> conntrackd flush/resync/bulk -> up hooks
+ * - backup: down hooks -> VIPs removed -> conntrackd backup (started if needed, -t, -n)
+ * - fault: the same as backup, conntrackd -t only
+ * Load-sharing and mark rules slot in after the VIPs (master) and before them (backup).
+ * Re-running a plan against a kernel that already matches changes nothing: the master's VIPs go
+ * in with `ip addr replace` (a no-op for an address that is there, and no read on the failover's
+ * hot path), and the releasing plans leave out VIPs the kernel does not have.
+ */
+import type { InstanceConfig, Vip } from '../config/config.js';
+
+export type Role = 'master' | 'backup' | 'fault';
+
+export type ConntrackdCommand =
+  | 'commit'
+  | 'flush-caches'
+  | 'resync-kernel'
+  | 'bulk-send'
+  | 'ensure-running'
+  | 'schedule-flush'
+  | 'request-resync';
+
+export type Step =
+  | { kind: 'conntrackd'; commands: ConntrackdCommand[] }
+  | { kind: 'vips'; want: 'present' | 'absent'; vips: Vip[] }
+  | { kind: 'garp'; addresses: string[] }
+  | { kind: 'hook'; script: string; args: string[]; env: Record<string, string> };
+
+export interface KernelView {
+  /** IPv4 addresses on the instance's interface now. */
+  addresses: ReadonlySet<string>;
+}
+
+function hookSteps(cfg: InstanceConfig, role: Role): Step[] {
+  const script = role === 'master' ? cfg.hooks.up : cfg.hooks.down;
+  if (script === null) return [];
+  const all = cfg.vips.map((v) => v.address);
+  const env = {
+    VIPD_STATE: role,
+    VIPD_INSTANCE: cfg.name,
+    VIPD_VRID: String(cfg.vrid),
+    VIPD_INTERFACE: cfg.interface,
+    VIPD_VIPS: all.join(' '),
+  };
+  const extra = cfg.hooks.extra === null ? [] : [cfg.hooks.extra];
+  // ucarp calls its scripts with one VIP; per transition, the first VIP stands in and all are in VIPD_VIPS.
+  const targets = cfg.hooks.perVip ? all : all.slice(0, 1);
+  return targets.map((vip) => ({
+    kind: 'hook',
+    script,
+    args: [cfg.interface, vip, ...extra],
+    env,
+  }));
+}
+
+function conntrackd(cfg: InstanceConfig, commands: ConntrackdCommand[]): Step[] {
+  return cfg.conntrackd.enabled ? [{ kind: 'conntrackd', commands }] : [];
+}
+
+export function masterPlan(cfg: InstanceConfig): Step[] {
+  return [
+    ...conntrackd(cfg, ['commit']),
+    { kind: 'vips', want: 'present', vips: cfg.vips },
+    { kind: 'garp', addresses: cfg.vips.map((v) => v.address) },
+    ...conntrackd(cfg, ['flush-caches', 'resync-kernel', 'bulk-send']),
+    ...hookSteps(cfg, 'master'),
+  ];
+}
+
+export function releasePlan(
+  role: 'backup' | 'fault',
+  cfg: InstanceConfig,
+  kernel: KernelView,
+): Step[] {
+  const present = cfg.vips.filter((v) => kernel.addresses.has(v.address));
+  return [
+    ...hookSteps(cfg, role),
+    ...(present.length > 0 ? [{ kind: 'vips', want: 'absent', vips: present } as const] : []),
+    ...conntrackd(
+      cfg,
+      role === 'backup'
+        ? ['ensure-running', 'schedule-flush', 'request-resync']
+        : ['schedule-flush'],
+    ),
+  ];
+}
+
+/** A one-line description of a step for logs. */
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'conntrackd':
+      return `conntrackd ${step.commands.join(', ')}`;
+    case 'vips':
+      return `VIPs ${step.want === 'present' ? 'add' : 'remove'} ${step.vips.map((v) => `${v.address}/${v.prefix}`).join(' ')}`;
+    case 'garp':
+      return `gratuitous ARP for ${step.addresses.length} VIP(s)`;
+    case 'hook':
+      return `hook ${step.script} ${step.args.join(' ')}`;
+  }
+}

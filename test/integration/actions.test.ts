@@ -1,0 +1,118 @@
+/**
+ * The action plan on real namespaces: ucarp-compatible hooks, gratuitous ARP re-pointing a
+ * client, a hanging hook ending in FAULT with nothing half-applied, and repeated flaps leaving
+ * exactly one copy of everything on exactly one box.
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useLab } from '../support/lab-fixture.js';
+import { startVipd, transitions, type InstanceOptions } from '../support/vipd.js';
+
+const VIP = '10.99.0.100';
+
+function script(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+async function mac(fx: ReturnType<typeof useLab>, host: string): Promise<string> {
+  const out = await fx.lab.exec(host, 'ip', ['-j', 'link', 'show', 'eth0']);
+  return (JSON.parse(out) as { address: string }[])[0]?.address ?? '';
+}
+
+async function neighbour(fx: ReturnType<typeof useLab>): Promise<string | undefined> {
+  const out = await fx.lab.exec('client', 'ip', ['neigh', 'show', VIP]);
+  return /lladdr (\S+)/.exec(out)?.[1];
+}
+
+describe('action plan', () => {
+  const fx = useLab(['fw1', 'fw2', 'client']);
+  const vipd = (host: string, opts: InstanceOptions) => fx.track(startVipd(fx.lab, host, [opts]));
+
+  it('runs ucarp-style up/down hooks with <interface> <vip> <extra> and the state in the environment', async () => {
+    const out = join(fx.lab.logDir, 'hooks.out');
+    const hook = (name: string): string =>
+      script(
+        fx.lab.logDir,
+        name,
+        `echo "${name} $* $VIPD_STATE $VIPD_INSTANCE $VIPD_VRID $VIPD_VIPS" >> ${out}`,
+      );
+    const fw1 = vipd('fw1', {
+      priority: 150,
+      hooks: { up: hook('up.sh'), down: hook('down.sh'), extra: 'fw1' },
+    });
+    await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    fw1.kill('SIGTERM');
+    expect(await fw1.exited).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toEqual([
+      // start-up reconciles as backup, as ucarp calls its down script at start
+      'down.sh eth0 10.99.0.100 fw1 backup VI_1 51 10.99.0.100',
+      'up.sh eth0 10.99.0.100 fw1 master VI_1 51 10.99.0.100',
+      'down.sh eth0 10.99.0.100 fw1 backup VI_1 51 10.99.0.100',
+    ]);
+  });
+
+  it("gratuitous ARP moves the client's neighbour entry to the new master's MAC", async () => {
+    const fw1 = vipd('fw1', { priority: 150 });
+    vipd('fw2', { priority: 100 });
+    await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    await fx.lab.exec('client', 'ping', ['-c', '1', '-W', '1', VIP]);
+    expect(await neighbour(fx)).toBe(await mac(fx, 'fw1'));
+    const appeared = await fx.lab.watchAddress('fw2', VIP);
+    fw1.kill('SIGKILL');
+    await appeared(6_000);
+    // No traffic from the client meanwhile: only the gratuitous ARP can have moved the entry.
+    const want = await mac(fx, 'fw2');
+    for (let i = 0; i < 50 && (await neighbour(fx)) !== want; i += 1)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await neighbour(fx)).toBe(want);
+  });
+
+  it('a hanging up hook is killed at its timeout: rollback, FAULT with a priority-0 advert, the peer takes over', async () => {
+    const marker = join(fx.lab.logDir, 'hang.pid');
+    // The hook starts a child in its process group; both must die at the timeout.
+    const up = script(fx.lab.logDir, 'hang.sh', `sleep 600 & echo $! > ${marker}; wait`);
+    const fw1 = vipd('fw1', { priority: 150, hooks: { up, timeout: 1 }, faultRecovery: 3600 });
+    const fw2 = vipd('fw2', { priority: 100 });
+    await fw1.waitForLine(/"to":"fault"/, 15_000);
+    await fw2.waitForLine(/"reason":"priority-zero-heard"/, 5_000);
+    await fw2.waitForLine(/"event":"plan","role":"master","ok":true/, 5_000);
+    expect(
+      fw1.lines.some((l) => /"step":"undo VIPs add 10\.99\.0\.100\/24","ok":true/.test(l)),
+    ).toBe(true);
+    expect(await fx.lab.hasAddress('fw1', VIP)).toBe(false);
+    expect(await fx.lab.hasAddress('fw2', VIP)).toBe(true);
+    const child = Number(readFileSync(marker, 'utf8').trim());
+    // Killed: gone, or a zombie waiting for whoever inherited it (the hook's shell died too).
+    const state = existsSync(`/proc/${child}/stat`)
+      ? (readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1] ?? '').charAt(0)
+      : 'gone';
+    expect(['gone', 'Z']).toContain(state);
+    // In FAULT, fw1 stays out of the election: it never preempts fw2 despite its priority.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(transitions(fw1).at(-1)).toMatchObject({ to: 'fault' });
+  });
+
+  it('20 flaps leave the VIP exactly once, on the master only', async () => {
+    const fast = { advertInterval: 0.1 };
+    const fw2 = vipd('fw2', { priority: 100, ...fast });
+    await fw2.waitForLine(/"to":"master"/, 10_000);
+    for (let i = 0; i < 20; i += 1) {
+      const fw1 = vipd('fw1', { priority: 150, ...fast });
+      await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+      fw1.kill(i % 2 === 0 ? 'SIGTERM' : 'SIGKILL');
+      await fw1.exited;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    const fw1 = vipd('fw1', { priority: 150, ...fast });
+    await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const on1 = (await fx.lab.addresses('fw1')).filter((a) => a === VIP);
+    const on2 = (await fx.lab.addresses('fw2')).filter((a) => a === VIP);
+    expect({ on1: on1.length, on2: on2.length }).toEqual({ on1: 1, on2: 0 });
+  });
+});

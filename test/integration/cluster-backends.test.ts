@@ -1,0 +1,289 @@
+/**
+ * Load sharing on the real kernel, in the namespace lab: fw1 (node 1) and fw2 (node 2) both carry
+ * the VIP, a client with 64 source addresses reaches it through the cluster MAC (learned by ARP,
+ * which the backends' rewrite makes point there). Each source gets exactly one answer, from the
+ * box the kernel hash picks; moving node 2 to fw1 moves its sources without loss or duplicates;
+ * install is idempotent and remove leaves nothing. Answers are counted over UDP (a second
+ * answerer would show as a second datagram) and checked over TCP (which needs the PACKET_HOST
+ * rewrite of multicast-MAC frames).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  BackendUnavailableError,
+  type HashMode,
+  type LoadSharingBackend,
+  type LoadSharingConfig,
+} from '../../src/cluster/backend.js';
+import { runLocal, type Run } from '../../src/cluster/command.js';
+import { NftBackend } from '../../src/cluster/nft.js';
+import { createBackend } from '../../src/cluster/select.js';
+import { XtClusterBackend } from '../../src/cluster/xt-cluster.js';
+import { useLab } from '../support/lab-fixture.js';
+
+const VIP = '10.99.0.10';
+const MC = '01:00:5e:00:01:0a';
+const PORT = 7000;
+const SOURCES = Array.from({ length: 64 }, (_, i) => `10.99.0.${100 + i}`);
+const FWS = ['fw1', 'fw2'] as const;
+
+/** Answers TCP and UDP on VIP:PORT with its box's name. argv: name vip port. */
+const RESPONDER = `
+const net = require('node:net');
+const dgram = require('node:dgram');
+const [name, vip, port] = process.argv.slice(1);
+const tcp = net.createServer((s) => s.end(name + '\\n'));
+const udp = dgram.createSocket('udp4');
+udp.on('message', (_m, from) => udp.send(name, from.port, from.address));
+let ready = 0;
+const up = () => { if (++ready === 2) console.log('listening'); };
+tcp.listen(Number(port), vip, up);
+udp.bind(Number(port), vip, up);
+`;
+
+/**
+ * From every source at once: one TCP connection (the name it reads, or null) and one UDP probe
+ * (every name answering within the window). argv: vip port windowMs sources-json.
+ */
+const CLIENT = `
+const net = require('node:net');
+const dgram = require('node:dgram');
+const [vip, port, windowMs, sources] = process.argv.slice(1);
+const tcp = (src) => new Promise((resolve) => {
+  const s = net.connect({ host: vip, port: Number(port), localAddress: src });
+  let got = '';
+  s.setTimeout(Number(windowMs), () => { s.destroy(); resolve(null); });
+  s.on('data', (d) => { got += d; });
+  s.on('end', () => resolve(got.trim()));
+  s.on('error', () => resolve(null));
+});
+const udp = (src) => new Promise((resolve) => {
+  const u = dgram.createSocket('udp4');
+  const got = [];
+  u.on('message', (m) => got.push(String(m)));
+  u.bind(0, src, () => u.send('who', Number(port), vip));
+  setTimeout(() => { u.close(); resolve(got); }, Number(windowMs));
+});
+Promise.all(JSON.parse(sources).map(async (src) => {
+  const [t, u] = await Promise.all([tcp(src), udp(src)]);
+  return [src, { tcp: t, udp: u }];
+})).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));
+`;
+
+interface Answers {
+  tcp: string | null;
+  udp: string[];
+}
+
+function inNetns(ns: string): Run {
+  return (cmd, args, input) => runLocal('ip', ['netns', 'exec', ns, cmd, ...args], input);
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await f();
+  return [r, performance.now() - t0];
+}
+
+const variants: { backend: 'xt_cluster' | 'nft'; hashmode: HashMode }[] = [
+  { backend: 'xt_cluster', hashmode: 'sourceip' },
+  { backend: 'nft', hashmode: 'sourceip' },
+  { backend: 'nft', hashmode: 'sourceip-sourceport-destport' },
+];
+
+describe.each(variants)('$backend load sharing, hashmode $hashmode', ({ backend, hashmode }) => {
+  const fx = useLab(['fw1', 'fw2', 'client']);
+  const boxes = new Map<string, LoadSharingBackend>();
+  const run = (host: string): Run => inNetns(fx.lab.host(host).ns);
+  const box = (fw: string): LoadSharingBackend => {
+    const b = boxes.get(fw);
+    if (b === undefined) throw new Error(`no backend on ${fw} (see the beforeAll error)`);
+    return b;
+  };
+  const label = `${backend} ${hashmode}`;
+
+  /** What the backend has put into a box, as the kernel lists it. */
+  async function footprint(fw: string): Promise<{
+    hooks: number;
+    chainRules: number;
+    nftTables: string[];
+    nftRules: number;
+    maddr: number;
+  }> {
+    const exec = (cmd: string, args: string[]): Promise<string> => fx.lab.exec(fw, cmd, args);
+    const save = (await exec('iptables-save', ['-t', 'mangle'])).split('\n');
+    const ruleset = JSON.parse(await exec('nft', ['-j', 'list', 'ruleset'])) as {
+      nftables: { table?: { family: string; name: string }; rule?: { table: string } }[];
+    };
+    const ours = (name: string | undefined): boolean => name?.startsWith('vipd_') === true;
+    const maddr = JSON.parse(await exec('ip', ['-j', 'maddr', 'show', 'dev', 'eth0'])) as {
+      maddr?: { link?: string }[];
+    }[];
+    return {
+      hooks: save.filter((l) => /^-A PREROUTING .*-j VIPD-CLUSTER$/.test(l)).length,
+      chainRules: save.filter((l) => l.startsWith('-A VIPD-CLUSTER ')).length,
+      nftTables: ruleset.nftables
+        .filter((o) => ours(o.table?.name))
+        .map((o) => `${o.table?.family} ${o.table?.name}`)
+        .sort(),
+      nftRules: ruleset.nftables.filter((o) => ours(o.rule?.table)).length,
+      maddr: (maddr[0]?.maddr ?? []).filter((m) => m.link === MC).length,
+    };
+  }
+
+  async function probe(): Promise<Map<string, Answers>> {
+    const out = await fx.lab.exec('client', process.execPath, [
+      '-e',
+      CLIENT,
+      VIP,
+      String(PORT),
+      '1000',
+      JSON.stringify(SOURCES),
+    ]);
+    return new Map(Object.entries(JSON.parse(out) as Record<string, Answers>));
+  }
+
+  /** Every source answered exactly once over UDP and over TCP; returns who answered UDP. */
+  function exactlyOnce(answers: Map<string, Answers>): string[] {
+    expect([...answers.keys()].sort()).toEqual([...SOURCES].sort());
+    const problems = [...answers].filter(
+      ([, a]) =>
+        a.udp.length !== 1 ||
+        a.tcp === null ||
+        // With ports in the hash, the TCP and UDP flows of one source may land on different boxes.
+        (hashmode === 'sourceip' && a.tcp !== a.udp[0]),
+    );
+    expect(problems, 'sources not answered exactly once').toEqual([]);
+    return [...answers.values()].map((a) => a.udp[0] ?? '');
+  }
+
+  beforeAll(async () => {
+    const lab = fx.lab;
+    const client = lab.host('client');
+    const batch = SOURCES.map((s) => `addr add ${s}/24 dev eth0`).join('\n') + '\n';
+    await runLocal('ip', ['-n', client.ns, '-batch', '-'], batch).then((r) => {
+      if (r.exitCode !== 0) throw new Error(`adding the client's sources: ${r.stderr}`);
+    });
+    for (const [i, fw] of FWS.entries()) {
+      await lab.exec(fw, 'ip', ['addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
+      const cfg: LoadSharingConfig = {
+        backend,
+        interface: 'eth0',
+        vips: [VIP],
+        hashmode,
+        clusterMac: MC,
+        totalNodes: 2,
+        localNode: i + 1,
+        hashInit: 0xdeadbeef,
+      };
+      const b =
+        backend === 'xt_cluster'
+          ? new XtClusterBackend(cfg, run(fw))
+          : new NftBackend(cfg, run(fw));
+      const [, ms] = await timed(() => b.install([i + 1]));
+      console.log(`[measure] ${label}: install on ${fw} ${ms.toFixed(0)} ms`);
+      boxes.set(fw, b);
+      const responder = lab.spawn(fw, `responder-${fw}`, process.execPath, [
+        '-e',
+        RESPONDER,
+        fw,
+        VIP,
+        String(PORT),
+      ]);
+      await responder.waitForLine(/^listening$/, 10_000);
+    }
+  });
+
+  it('answers every source exactly once, split by the kernel hash; ARP points at the cluster MAC', async () => {
+    expect(await box('fw1').owned()).toEqual([1]);
+    expect(await box('fw2').owned()).toEqual([2]);
+    const [answers, ms] = await timed(probe);
+    const by = exactlyOnce(answers);
+    const fw1 = by.filter((b) => b === 'fw1').length;
+    const fw2 = by.filter((b) => b === 'fw2').length;
+    console.log(
+      `[measure] ${label}: split ${fw1}/${fw2} (fw1/fw2 of ${SOURCES.length} sources, UDP), probe ${ms.toFixed(0)} ms`,
+    );
+    expect(fw1 + fw2).toBe(SOURCES.length);
+    expect(Math.min(fw1, fw2)).toBeGreaterThan(0);
+    const neigh = JSON.parse(
+      await fx.lab.exec('client', 'ip', ['-j', 'neigh', 'show', 'to', VIP, 'dev', 'eth0']),
+    ) as { lladdr?: string }[];
+    expect(neigh.map((n) => n.lladdr)).toEqual([MC]);
+  });
+
+  it('moving node 2 to fw1 (add before release): every source answered once, all by fw1', async () => {
+    const [, addMs] = await timed(() => box('fw1').setOwned([1, 2]));
+    const [, releaseMs] = await timed(() => box('fw2').setOwned([]));
+    console.log(
+      `[measure] ${label}: setOwned fw1 [1,2] ${addMs.toFixed(0)} ms, fw2 [] ${releaseMs.toFixed(0)} ms`,
+    );
+    expect(await box('fw1').owned()).toEqual([1, 2]);
+    expect(await box('fw2').owned()).toEqual([]);
+    const by = exactlyOnce(await probe());
+    expect(by.filter((b) => b !== 'fw1')).toEqual([]);
+  });
+
+  it('install twice in a row duplicates nothing', async () => {
+    const owned = { fw1: [1, 2], fw2: [] };
+    for (const fw of FWS) {
+      const before = await footprint(fw);
+      await box(fw).install(owned[fw]);
+      await box(fw).install(owned[fw]);
+      expect(await footprint(fw)).toEqual(before);
+      expect(await box(fw).owned()).toEqual(owned[fw]);
+    }
+    // Counted, not only compared: what one install of fw1 (owning both nodes) amounts to.
+    expect(await footprint('fw1')).toEqual(
+      backend === 'xt_cluster'
+        ? { hooks: 1, chainRules: 3, nftTables: ['arp vipd_arp'], nftRules: 1, maddr: 1 }
+        : {
+            hooks: 0,
+            chainRules: 0,
+            nftTables: ['arp vipd_arp', 'ip vipd_cluster'],
+            // ARP rewrite, prerouting jump, pkttype, the hash rule(s), drop.
+            nftRules: hashmode === 'sourceip' ? 5 : 6,
+            maddr: 1,
+          },
+    );
+  });
+
+  it('remove leaves no table, chain, hook, ARP rule or multicast MAC, and can run again', async () => {
+    for (const fw of FWS) {
+      const [, ms] = await timed(() => box(fw).remove());
+      console.log(`[measure] ${label}: remove on ${fw} ${ms.toFixed(0)} ms`);
+      await box(fw).remove();
+      expect(await footprint(fw)).toEqual({
+        hooks: 0,
+        chainRules: 0,
+        nftTables: [],
+        nftRules: 0,
+        maddr: 0,
+      });
+      expect(await fx.lab.exec(fw, 'iptables-save', ['-t', 'mangle'])).not.toContain('VIPD');
+      expect(await box(fw).owned()).toEqual([]);
+    }
+  });
+});
+
+describe('a backend this kernel lacks', () => {
+  it('clusterip on a kernel without CLUSTERIP is refused, naming the alternatives', async () => {
+    const cfg: LoadSharingConfig = {
+      backend: 'clusterip',
+      interface: 'eth0',
+      vips: [VIP],
+      hashmode: 'sourceip',
+      clusterMac: MC,
+      totalNodes: 2,
+      localNode: 1,
+      hashInit: 0,
+    };
+    const err = await createBackend(cfg).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+    expect(String(err)).toMatch(
+      /CLUSTERIP is not in this kernel \(.*; removed in Linux 6\.3\); use backend "xt_cluster" or "nft"/,
+    );
+  });
+});

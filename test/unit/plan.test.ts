@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, type InstanceConfig } from '../../src/config/config.js';
+import { describeStep, masterPlan, releasePlan } from '../../src/actions/plan.js';
+
+function inst(extra: Record<string, unknown> = {}): InstanceConfig {
+  const c = parseConfig({
+    instances: [
+      {
+        name: 'VI_1',
+        interface: 'eth0',
+        vrid: 51,
+        vips: ['10.99.0.100/24', '10.99.0.101/24'],
+        ...extra,
+      },
+    ],
+  }).instances[0];
+  if (c === undefined) throw new Error('no instance');
+  return c;
+}
+const all = new Set(['10.99.0.1', '10.99.0.100', '10.99.0.101']);
+
+describe('action plans', () => {
+  it('master, in the order the issue fixes: commit, VIPs, ARP, resync, up hooks (one per VIP, ucarp args)', () => {
+    const cfg = inst({
+      conntrackd: { enabled: true },
+      hooks: { up: '/etc/vipd/up.sh', extra: 'fw1' },
+    });
+    expect(masterPlan(cfg).map(describeStep)).toEqual([
+      'conntrackd commit',
+      'VIPs add 10.99.0.100/24 10.99.0.101/24',
+      'gratuitous ARP for 2 VIP(s)',
+      'conntrackd flush-caches, resync-kernel, bulk-send',
+      'hook /etc/vipd/up.sh eth0 10.99.0.100 fw1',
+      'hook /etc/vipd/up.sh eth0 10.99.0.101 fw1',
+    ]);
+    const hook = masterPlan(cfg).at(-1);
+    expect(hook).toMatchObject({
+      env: {
+        VIPD_STATE: 'master',
+        VIPD_INSTANCE: 'VI_1',
+        VIPD_VRID: '51',
+        VIPD_VIPS: '10.99.0.100 10.99.0.101',
+      },
+    });
+  });
+
+  it('backup: down hooks, VIPs that are present, conntrackd backup; fault: -t only', () => {
+    const cfg = inst({ conntrackd: { enabled: true }, hooks: { down: '/d.sh', perVip: false } });
+    expect(releasePlan('backup', cfg, { addresses: all }).map(describeStep)).toEqual([
+      'hook /d.sh eth0 10.99.0.100',
+      'VIPs remove 10.99.0.100/24 10.99.0.101/24',
+      'conntrackd ensure-running, schedule-flush, request-resync',
+    ]);
+    expect(
+      releasePlan('fault', cfg, { addresses: new Set(['10.99.0.101']) }).map(describeStep),
+    ).toEqual([
+      'hook /d.sh eth0 10.99.0.100',
+      'VIPs remove 10.99.0.101/24',
+      'conntrackd schedule-flush',
+    ]);
+  });
+
+  it('without conntrackd and hooks, releasing an already released box does nothing', () => {
+    expect(releasePlan('backup', inst(), { addresses: new Set(['10.99.0.1']) })).toEqual([]);
+    expect(masterPlan(inst()).map((s) => s.kind)).toEqual(['vips', 'garp']);
+  });
+});
