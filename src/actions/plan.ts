@@ -8,7 +8,8 @@
  *   traffic) -> VIPs -> gratuitous ARP -> conntrackd flush/resync/bulk -> up hooks
  * - backup: down hooks -> VIPs removed -> conntrackd backup (started if needed, -t, -n)
  * - fault: the same as backup, conntrackd -t only
- * Load-sharing and mark rules slot in after the VIPs (master) and before them (backup).
+ * Load-sharing rules come after the VIPs (master: owning this box's node number) and before them
+ * (releasing plans: removed).
  * Re-running a plan against a kernel that already matches changes nothing: the master's VIPs go
  * in with `ip addr replace` (a no-op for an address that is there, and no read on the failover's
  * hot path), and the releasing plans leave out VIPs the kernel does not have.
@@ -30,6 +31,8 @@ export type Step =
   | { kind: 'conntrackd'; commands: ConntrackdCommand[] }
   | { kind: 'vips'; want: 'present' | 'absent'; vips: Vip[] }
   | { kind: 'garp'; addresses: string[] }
+  | { kind: 'load-sharing'; action: 'install'; owned: number[] }
+  | { kind: 'load-sharing'; action: 'remove' }
   | { kind: 'hook'; script: string; args: string[]; env: Record<string, string> };
 
 export interface KernelView {
@@ -67,6 +70,15 @@ export function masterPlan(cfg: InstanceConfig): Step[] {
   return [
     ...conntrackd(cfg, ['commit']),
     { kind: 'vips', want: 'present', vips: cfg.vips },
+    ...(cfg.loadSharing === null
+      ? []
+      : [
+          {
+            kind: 'load-sharing',
+            action: 'install',
+            owned: [cfg.loadSharing.localNode],
+          } satisfies Step,
+        ]),
     { kind: 'garp', addresses: cfg.vips.map((v) => v.address) },
     ...conntrackd(cfg, ['flush-caches', 'resync-kernel', 'bulk-send']),
     ...hookSteps(cfg, 'master'),
@@ -81,6 +93,8 @@ export function releasePlan(
   const present = cfg.vips.filter((v) => kernel.addresses.has(v.address));
   return [
     ...hookSteps(cfg, role),
+    // Removing is idempotent and the rules are not in the kernel view: always listed.
+    ...(cfg.loadSharing === null ? [] : [{ kind: 'load-sharing', action: 'remove' } as const]),
     ...(present.length > 0 ? [{ kind: 'vips', want: 'absent', vips: present } as const] : []),
     ...conntrackd(
       cfg,
@@ -100,6 +114,10 @@ export function describeStep(step: Step): string {
       return `VIPs ${step.want === 'present' ? 'add' : 'remove'} ${step.vips.map((v) => `${v.address}/${v.prefix}`).join(' ')}`;
     case 'garp':
       return `gratuitous ARP for ${step.addresses.length} VIP(s)`;
+    case 'load-sharing':
+      return step.action === 'install'
+        ? `load sharing install owning node(s) ${step.owned.join(',')}`
+        : 'load sharing remove';
     case 'hook':
       return `hook ${step.script} ${step.args.join(' ')}`;
   }

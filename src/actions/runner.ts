@@ -10,6 +10,8 @@ import type { Step } from './plan.js';
 import { Conntrackd } from './conntrackd.js';
 import { runHook } from './hooks.js';
 import { addVips, removeVips } from './vip.js';
+import type { LoadSharingBackend } from '../cluster/backend.js';
+import { createBackend } from '../cluster/select.js';
 
 export interface Announcer {
   announce(
@@ -21,6 +23,13 @@ export interface Announcer {
 
 export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunner {
   const conntrackd = new Conntrackd(cfg.conntrackd);
+  // Chosen on first use: probing the kernel is I/O the start-up of a plain VRRP box need not pay.
+  let backend: Promise<LoadSharingBackend> | undefined;
+  const sharing = (): Promise<LoadSharingBackend> => {
+    if (cfg.loadSharing === null) return Promise.reject(new Error('no loadSharing configured'));
+    backend ??= createBackend(cfg.loadSharing);
+    return backend;
+  };
   return {
     async run(step: Step, signal: AbortSignal): Promise<void> {
       switch (step.kind) {
@@ -31,6 +40,10 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunne
         case 'garp':
           await announcer.announce(step.addresses, cfg.garp, signal);
           return;
+        case 'load-sharing':
+          if (step.action === 'install') await (await sharing()).install(step.owned);
+          else await (await sharing()).remove();
+          return;
         case 'conntrackd':
           for (const command of step.commands) await conntrackd.run(command, signal);
           return;
@@ -40,10 +53,15 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunne
       }
     },
     revert(step: Step) {
-      if (step.kind !== 'vips' || step.want !== 'present') return undefined;
-      return async (signal: AbortSignal) => {
-        await removeVips(cfg.interface, step.vips, signal);
-      };
+      if (step.kind === 'vips' && step.want === 'present') {
+        return async (signal: AbortSignal) => {
+          await removeVips(cfg.interface, step.vips, signal);
+        };
+      }
+      if (step.kind === 'load-sharing' && step.action === 'install') {
+        return async () => (await sharing()).remove();
+      }
+      return undefined;
     },
   };
 }

@@ -11,6 +11,12 @@ import { readFileSync } from 'node:fs';
 import convict from 'convict';
 import { isIpv4 } from '../net/address.js';
 import type { ChecksumMode, VrrpAuth } from '../vrrp/packet.js';
+import {
+  BACKEND_CHOICES,
+  HASH_MODES,
+  validateLoadSharing,
+  type LoadSharingConfig,
+} from '../cluster/backend.js';
 
 export interface ConfigIssue {
   key: string;
@@ -86,6 +92,56 @@ export interface InstanceConfig {
   stepTimeoutMs: number;
   /** How long FAULT lasts before the election is tried again. */
   faultRecoveryMs: number;
+  /** CLUSTERIP-style load sharing of the VIPs, or null. */
+  loadSharing: LoadSharingConfig | null;
+}
+
+/** `loadSharing` as written in the file: the instance supplies interface and VIPs. */
+const LOAD_SHARING_KEYS = [
+  'backend',
+  'hashmode',
+  'clusterMac',
+  'totalNodes',
+  'localNode',
+  'hashInit',
+];
+
+function loadSharingShape(v: unknown): void {
+  if (v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new Error('must be an object or null');
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !LOAD_SHARING_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown key(s) ${unknown.join(', ')}; allowed: ${LOAD_SHARING_KEYS.join(', ')}`,
+    );
+  }
+  if (
+    o.backend !== undefined &&
+    !BACKEND_CHOICES.includes(o.backend as LoadSharingConfig['backend'])
+  ) {
+    throw new Error(`backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  if (
+    o.hashmode !== undefined &&
+    !HASH_MODES.includes(o.hashmode as LoadSharingConfig['hashmode'])
+  ) {
+    throw new Error(`hashmode must be one of ${HASH_MODES.join(', ')}`);
+  }
+  if (typeof o.clusterMac !== 'string') {
+    throw new Error('clusterMac is required (a multicast MAC such as 01:00:5e:00:01:0a)');
+  }
+  for (const k of ['totalNodes', 'localNode']) {
+    if (typeof o[k] !== 'number' || !Number.isInteger(o[k]))
+      throw new Error(`${k} is required (an integer)`);
+  }
+  const seed = o.hashInit;
+  if (
+    seed !== undefined &&
+    (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+  ) {
+    throw new Error('hashInit must be an integer from 0 to 4294967295');
+  }
 }
 
 export interface VipdConfig {
@@ -303,6 +359,11 @@ const instanceSchema = {
     format: seconds(1, 86400),
     default: 30,
   },
+  loadSharing: {
+    doc: 'Load sharing of the VIPs: { backend, hashmode, clusterMac, totalNodes, localNode, hashInit }',
+    format: loadSharingShape,
+    default: null as Record<string, unknown> | null,
+  },
 };
 
 interface ConvictErrorHolder {
@@ -404,6 +465,24 @@ function normaliseInstance(
       issues.push({ key: `${prefix}vips`, reason: `${vip.address} is listed twice` });
     seen.add(vip.address);
   }
+  const sharing: LoadSharingConfig | null =
+    raw.loadSharing === null
+      ? null
+      : ({
+          backend: 'auto',
+          hashmode: 'sourceip',
+          hashInit: 0,
+          ...raw.loadSharing,
+          interface: raw.interface as string,
+          vips: vips.map((v) => v.address),
+        } as LoadSharingConfig);
+  for (const problem of sharing === null ? [] : validateLoadSharing(sharing)) {
+    const colon = problem.indexOf(':');
+    issues.push({
+      key: `${prefix}loadSharing.${problem.slice(0, colon)}`,
+      reason: problem.slice(colon + 1).trim(),
+    });
+  }
   if (issues.length > before) return undefined;
   return {
     name: raw.name as string,
@@ -447,6 +526,7 @@ function normaliseInstance(
     },
     stepTimeoutMs: ms(raw.stepTimeout),
     faultRecoveryMs: ms(raw.faultRecovery),
+    loadSharing: sharing,
   };
 }
 
@@ -567,6 +647,17 @@ export function toFileShape(config: VipdConfig): unknown {
       },
       stepTimeout: i.stepTimeoutMs / 1000,
       faultRecovery: i.faultRecoveryMs / 1000,
+      loadSharing:
+        i.loadSharing === null
+          ? null
+          : {
+              backend: i.loadSharing.backend,
+              hashmode: i.loadSharing.hashmode,
+              clusterMac: i.loadSharing.clusterMac,
+              totalNodes: i.loadSharing.totalNodes,
+              localNode: i.loadSharing.localNode,
+              hashInit: i.loadSharing.hashInit,
+            },
     })),
   };
 }

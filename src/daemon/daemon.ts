@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import { Garp } from '../actions/garp.js';
+import { probeKernel, selectBackend } from '../cluster/select.js';
 import { RawTransport } from '../net/transport-raw.js';
 import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from './clock.js';
@@ -25,6 +26,14 @@ interface Link {
 export interface DaemonStatus {
   instances: { name: string; state: string; stats: ReturnType<VirtualRouter['stats']> }[];
   foreignVrids: number;
+}
+
+/** A load-sharing backend this kernel lacks is refused at start, not discovered at failover. */
+async function checkBackends(config: VipdConfig): Promise<void> {
+  const sharing = config.instances.flatMap((i) => (i.loadSharing === null ? [] : [i.loadSharing]));
+  if (sharing.length === 0) return;
+  const kernel = await probeKernel();
+  for (const cfg of sharing) selectBackend(cfg, kernel);
 }
 
 export class Daemon {
@@ -46,6 +55,7 @@ export class Daemon {
       groups.set(key, [...(groups.get(key) ?? []), inst]);
     }
     try {
+      await checkBackends(config);
       for (const instances of groups.values()) await daemon.openLink(instances);
       for (const router of daemon.routers) await router.start();
     } catch (err) {

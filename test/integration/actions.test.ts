@@ -115,4 +115,48 @@ describe('action plan', () => {
     const on2 = (await fx.lab.addresses('fw2')).filter((a) => a === VIP);
     expect({ on1: on1.length, on2: on2.length }).toEqual({ on1: 1, on2: 0 });
   });
+
+  it('load-sharing rules (nft) follow the master: exactly once, on the master only', async () => {
+    const sharing = (node: number) => ({
+      loadSharing: {
+        backend: 'nft',
+        clusterMac: '01:00:5e:00:01:0a',
+        totalNodes: 2,
+        localNode: node,
+      },
+    });
+    const tables = async (host: string): Promise<number> =>
+      (await fx.lab.exec(host, 'nft', ['list', 'tables']))
+        .split('\n')
+        .filter((l) => l.trim() === 'table ip vipd_cluster').length;
+    let fw1 = vipd('fw1', { priority: 150, ...sharing(1) });
+    const fw2 = vipd('fw2', { priority: 100, ...sharing(2) });
+    await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    expect([await tables('fw1'), await tables('fw2')]).toEqual([1, 0]);
+    fw1.kill('SIGKILL');
+    await fw2.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    // The crashed box keeps its rules until vipd runs there again, like its VIPs.
+    expect([await tables('fw1'), await tables('fw2')]).toEqual([1, 1]);
+    fw1 = vipd('fw1', { priority: 150, ...sharing(1) });
+    await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    await fw2.waitForLine(/"event":"plan","role":"backup","ok":true/, 5_000);
+    expect([await tables('fw1'), await tables('fw2')]).toEqual([1, 0]);
+  });
+
+  it('a backend this kernel lacks is refused at start with the alternatives named', async () => {
+    const fw1 = vipd('fw1', {
+      priority: 150,
+      loadSharing: {
+        backend: 'clusterip',
+        clusterMac: '01:00:5e:00:01:0a',
+        totalNodes: 2,
+        localNode: 1,
+      },
+    });
+    expect(await fw1.exited).toBe(1);
+    expect(fw1.lines.join('\n')).toMatch(
+      /could not start: CLUSTERIP is not in this kernel.*use backend .*xt_cluster.* or .*nft/,
+    );
+    expect(await fx.lab.hasAddress('fw1', VIP)).toBe(false);
+  });
 });

@@ -65,3 +65,33 @@ describe('action plans', () => {
     expect(masterPlan(inst()).map((s) => s.kind)).toEqual(['vips', 'garp']);
   });
 });
+
+describe('load-sharing steps', () => {
+  const sharing = { clusterMac: '01:00:5e:00:01:0a', totalNodes: 2, localNode: 2 };
+  it('installed after the VIPs owning our node, removed before the VIPs go', () => {
+    const cfg = inst({ loadSharing: sharing });
+    expect(masterPlan(cfg).map(describeStep)).toEqual([
+      'VIPs add 10.99.0.100/24 10.99.0.101/24',
+      'load sharing install owning node(s) 2',
+      'gratuitous ARP for 2 VIP(s)',
+    ]);
+    expect(releasePlan('backup', cfg, { addresses: new Set() }).map(describeStep)).toEqual([
+      'load sharing remove',
+    ]);
+    expect(cfg.loadSharing).toMatchObject({
+      backend: 'auto',
+      hashmode: 'sourceip',
+      hashInit: 0,
+      interface: 'eth0',
+    });
+  });
+  it('a bad loadSharing section is refused with its key', () => {
+    expect(() => inst({ loadSharing: { ...sharing, localNode: 3 } })).toThrow(
+      /instances\[0\]\.loadSharing\.localNode/,
+    );
+    expect(() => inst({ loadSharing: { ...sharing, clusterMac: '00:11:22:33:44:55' } })).toThrow(
+      /loadSharing\.clusterMac/,
+    );
+    expect(() => inst({ loadSharing: { ...sharing, bogus: 1 } })).toThrow(/unknown key\(s\) bogus/);
+  });
+});
