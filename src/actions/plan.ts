@@ -110,8 +110,12 @@ export function describeStep(step: Step): string {
   switch (step.kind) {
     case 'conntrackd':
       return `conntrackd ${step.commands.join(', ')}`;
-    case 'vips':
-      return `VIPs ${step.want === 'present' ? 'add' : 'remove'} ${step.vips.map((v) => `${v.address}/${v.prefix}`).join(' ')}`;
+    case 'vips': {
+      // A step line must stay readable with 1,000 VIPs: the first few, then a count.
+      const shown = step.vips.slice(0, 3).map((v) => `${v.address}/${v.prefix}`);
+      const more = step.vips.length > 3 ? ` (+${step.vips.length - 3} more)` : '';
+      return `VIPs ${step.want === 'present' ? 'add' : 'remove'} ${shown.join(' ')}${more}`;
+    }
     case 'garp':
       return `gratuitous ARP for ${step.addresses.length} VIP(s)`;
     case 'load-sharing':

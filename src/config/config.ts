@@ -84,7 +84,10 @@ export interface InstanceConfig {
   unicastPeers: string[];
   checksum: ChecksumMode;
   auth: VrrpAuth | undefined;
+  /** Every VIP the instance moves: the advertised ones first, then the excluded ones. */
   vips: Vip[];
+  /** How many of `vips` go into adverts (keepalived's virtual_ipaddress vs _excluded). */
+  advertisedCount: number;
   garp: GarpConfig;
   hooks: HooksConfig;
   conntrackd: ConntrackdConfig;
@@ -289,9 +292,14 @@ const instanceSchema = {
     default: null as string | null,
   },
   vips: {
-    doc: 'Virtual addresses as CIDR (10.99.0.100/24)',
+    doc: 'Virtual addresses as CIDR (10.99.0.100/24), listed in adverts (at most 255)',
     format: arrayOf('CIDR strings like 10.99.0.100/24', isCidr),
     default: null as string[] | null,
+  },
+  excludedVips: {
+    doc: 'More virtual addresses moved with the instance but not listed in adverts (keepalived virtual_ipaddress_excluded)',
+    format: arrayOf('CIDR strings like 10.99.0.100/24', isCidr),
+    default: [] as string[],
   },
   garp: {
     count: {
@@ -446,17 +454,18 @@ function normaliseInstance(
       reason: 'only VRRPv2 has authentication; remove it or set version 2',
     });
   }
-  const vips = (raw.vips ?? []).map((cidr) => {
+  const vips = [...(raw.vips ?? []), ...raw.excludedVips].map((cidr) => {
     const [address = '', prefixLength = '32'] = cidr.split('/');
     return { address, prefix: Number(prefixLength) };
   });
-  if (vips.length === 0)
+  const advertisedCount = (raw.vips ?? []).length;
+  if (advertisedCount === 0)
     issues.push({ key: `${prefix}vips`, reason: 'at least one virtual address is required' });
-  if (vips.length > 255) {
+  if (advertisedCount > 255) {
     // The count field is 8 bits; more VIPs than that cannot be advertised in one packet.
     issues.push({
       key: `${prefix}vips`,
-      reason: `at most 255 addresses fit in an advert, got ${vips.length}`,
+      reason: `at most 255 addresses fit in an advert, got ${advertisedCount}; list the rest in excludedVips`,
     });
   }
   const seen = new Set<string>();
@@ -506,6 +515,7 @@ function normaliseInstance(
           : { type: 1, password: raw.authPassword }
         : undefined,
     vips,
+    advertisedCount,
     garp: {
       count: raw.garp.count,
       intervalMs: ms(raw.garp.interval),
@@ -626,7 +636,8 @@ export function toFileShape(config: VipdConfig): unknown {
       checksum: i.checksum,
       // Masked: this output ends up in tickets; the password is in the file for whoever needs it.
       ...(i.auth?.type === 1 ? { authPassword: '********' } : {}),
-      vips: i.vips.map((v) => `${v.address}/${v.prefix}`),
+      vips: i.vips.slice(0, i.advertisedCount).map((v) => `${v.address}/${v.prefix}`),
+      excludedVips: i.vips.slice(i.advertisedCount).map((v) => `${v.address}/${v.prefix}`),
       garp: {
         count: i.garp.count,
         interval: i.garp.intervalMs / 1000,

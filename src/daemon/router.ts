@@ -319,7 +319,7 @@ export class VirtualRouter {
       vrid: this.cfg.vrid,
       priority,
       intervalCs: this.cfg.advertIntervalCs,
-      addresses: this.cfg.vips.map((v) => v.address),
+      addresses: this.cfg.vips.slice(0, this.cfg.advertisedCount).map((v) => v.address),
       ...(this.cfg.version === 2 ? { auth: this.cfg.auth ?? { type: 0 } } : {}),
     };
     for (const dst of this.destinations) {

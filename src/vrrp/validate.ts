@@ -84,7 +84,7 @@ export function checkAdvert(
   }
   const mismatch = !sameAddresses(
     advert.addresses,
-    cfg.vips.map((v) => v.address),
+    cfg.vips.slice(0, cfg.advertisedCount).map((v) => v.address),
   );
   // RFC 3768 7.1: a v2 list mismatch is dropped unless the address owner sent it; RFC 5798 only asks to log it.
   if (mismatch && cfg.version === 2 && advert.priority !== 255) {

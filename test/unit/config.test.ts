@@ -103,4 +103,17 @@ describe('config', () => {
       }),
     ).toEqual(c);
   });
+
+  it('VIPs beyond an advert go in excludedVips: moved with the instance, not advertised', () => {
+    const many = Array.from({ length: 300 }, (_, n) => `10.100.${n >> 8}.${n & 255}/32`);
+    expect(issues({ instances: [{ ...base, vips: many }] })).toEqual([
+      'instances[0].vips: at most 255 addresses fit in an advert, got 300; list the rest in excludedVips',
+    ]);
+    const c = parseConfig({ instances: [{ ...base, excludedVips: many }] }).instances[0];
+    expect(c?.vips.length).toBe(301);
+    expect(c?.advertisedCount).toBe(1);
+    expect(issues({ instances: [{ ...base, excludedVips: ['10.99.0.100/24'] }] })).toEqual([
+      'instances[0].vips: 10.99.0.100 is listed twice',
+    ]);
+  });
 });
