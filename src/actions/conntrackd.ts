@@ -6,6 +6,11 @@
  * still running is "ignored" in its log only), so a commit is confirmed from the daemon's log:
  * the step waits until the log, read from where it ended before the commit, reports the commit
  * done. Without a log file the commit cannot be confirmed and the step says so.
+ *
+ * conntrackd is one daemon per box, shared by every instance that flips it: `conntrackdFor`
+ * hands all of them one object per config file, which runs their commands one at a time (two
+ * instances starting it at once would race for its lock file; a flush during another's commit
+ * would be refused).
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { execa } from 'execa';
@@ -60,6 +65,8 @@ async function readFrom(path: string, offset: number): Promise<string> {
 }
 
 export class Conntrackd {
+  private queue: Promise<void> = Promise.resolve();
+
   constructor(private readonly cfg: ConntrackdConfig) {}
 
   private async exec(args: string[], signal: AbortSignal): Promise<void> {
@@ -75,10 +82,14 @@ export class Conntrackd {
     }
   }
 
-  async run(command: ConntrackdCommand, signal: AbortSignal): Promise<void> {
-    if (command === 'ensure-running') return this.ensureRunning(signal);
-    if (command === 'commit') return this.commit(signal);
-    return this.exec([FLAG[command]], signal);
+  run(command: ConntrackdCommand, signal: AbortSignal): Promise<void> {
+    const next = this.queue.then(() => {
+      if (command === 'ensure-running') return this.ensureRunning(signal);
+      if (command === 'commit') return this.commit(signal);
+      return this.exec([FLAG[command]], signal);
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   /** `-s` answers only if the daemon is up; otherwise start it (`-d` daemonises). */
@@ -106,4 +117,17 @@ export class Conntrackd {
     }
     throw new ConntrackdError(`conntrackd did not report the commit finished in ${log}`);
   }
+}
+
+const shared = new Map<string, Conntrackd>();
+
+/** The one Conntrackd of this process for a config file (see the header). */
+export function conntrackdFor(cfg: ConntrackdConfig): Conntrackd {
+  const key = `${cfg.binary}\0${cfg.config}`;
+  let c = shared.get(key);
+  if (c === undefined) {
+    c = new Conntrackd(cfg);
+    shared.set(key, c);
+  }
+  return c;
 }

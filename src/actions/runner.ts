@@ -7,7 +7,7 @@
 import type { InstanceConfig } from '../config/config.js';
 import type { StepRunner } from './executor.js';
 import type { Step } from './plan.js';
-import { Conntrackd } from './conntrackd.js';
+import { conntrackdFor } from './conntrackd.js';
 import { runHook } from './hooks.js';
 import { addVips, removeVips } from './vip.js';
 import type { LoadSharingBackend } from '../cluster/backend.js';
@@ -22,7 +22,7 @@ export interface Announcer {
 }
 
 export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunner {
-  const conntrackd = new Conntrackd(cfg.conntrackd);
+  const conntrackd = conntrackdFor(cfg.conntrackd);
   // Chosen on first use: probing the kernel is I/O the start-up of a plain VRRP box need not pay.
   let backend: Promise<LoadSharingBackend> | undefined;
   const sharing = (): Promise<LoadSharingBackend> => {

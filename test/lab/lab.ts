@@ -252,7 +252,7 @@ export class Lab {
   }
 
   /** Adds a host namespace plugged into the bridge, with `address`/24 on its eth0. */
-  async addHost(name: string, address: string): Promise<LabHost> {
+  async addHost(name: string, address: string, bridge = 'br0'): Promise<LabHost> {
     const ns = `${this.prefix}-${name}`;
     const port = `p-${name}`.slice(0, 15);
     await this.addNamespace(ns);
@@ -270,12 +270,86 @@ export class Lab {
       'netns',
       ns,
     ]);
-    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
+    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', bridge, 'up']);
     await run('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     const host = { name, ns, address, port };
     this.hosts.set(name, host);
     return host;
+  }
+
+  /** Another switch (bridge) in the switch namespace, for a second LAN (e.g. behind the firewalls). */
+  async addSwitch(bridge: string): Promise<void> {
+    await run('ip', [
+      '-n',
+      this.switchNs,
+      'link',
+      'add',
+      bridge,
+      'type',
+      'bridge',
+      'mcast_snooping',
+      '0',
+      'stp_state',
+      '0',
+      'forward_delay',
+      '0',
+    ]);
+    await run('ip', ['-n', this.switchNs, 'link', 'set', bridge, 'up']);
+  }
+
+  /** Plugs an existing host into a switch with a new interface carrying `cidr`. */
+  async plug(host: string, ifname: string, cidr: string, bridge: string): Promise<void> {
+    const port = `p-${host}-${ifname}`.slice(0, 15);
+    const ns = this.host(host).ns;
+    await run('ip', [
+      '-n',
+      this.switchNs,
+      'link',
+      'add',
+      port,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      ifname,
+      'netns',
+      ns,
+    ]);
+    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', bridge, 'up']);
+    await run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', ifname]);
+    await run('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
+  }
+
+  /** A direct cable between two hosts (e.g. the conntrackd sync link). */
+  async cable(
+    a: string,
+    ifA: string,
+    cidrA: string,
+    b: string,
+    ifB: string,
+    cidrB: string,
+  ): Promise<void> {
+    const nsA = this.host(a).ns;
+    const nsB = this.host(b).ns;
+    await run('ip', [
+      '-n',
+      nsA,
+      'link',
+      'add',
+      ifA,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      ifB,
+      'netns',
+      nsB,
+    ]);
+    await run('ip', ['-n', nsA, 'addr', 'add', cidrA, 'dev', ifA]);
+    await run('ip', ['-n', nsB, 'addr', 'add', cidrB, 'dev', ifB]);
+    await run('ip', ['-n', nsA, 'link', 'set', ifA, 'up']);
+    await run('ip', ['-n', nsB, 'link', 'set', ifB, 'up']);
   }
 
   host(name: string): LabHost {
