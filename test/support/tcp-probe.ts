@@ -23,7 +23,8 @@ if (mode === 'server') {
     buffered += chunk.toString('utf8');
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
-    for (const _ of lines) echoes.push(Math.round(performance.now() - start));
+    const at = Math.round(performance.now() - start);
+    echoes.push(...lines.map(() => at));
   });
   sock.on('error', (err) => {
     error = err.message;
