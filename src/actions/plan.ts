@@ -33,6 +33,7 @@ export type Step =
   | { kind: 'garp'; addresses: string[] }
   | { kind: 'load-sharing'; action: 'install'; owned: number[] }
   | { kind: 'load-sharing'; action: 'remove' }
+  | { kind: 'marks'; action: 'install' | 'remove' }
   | { kind: 'hook'; script: string; args: string[]; env: Record<string, string> };
 
 export interface KernelView {
@@ -79,6 +80,7 @@ export function masterPlan(cfg: InstanceConfig): Step[] {
             owned: [cfg.loadSharing.localNode],
           } satisfies Step,
         ]),
+    ...(cfg.marks.length === 0 ? [] : [{ kind: 'marks', action: 'install' } as const]),
     { kind: 'garp', addresses: cfg.vips.map((v) => v.address) },
     ...conntrackd(cfg, ['flush-caches', 'resync-kernel', 'bulk-send']),
     ...hookSteps(cfg, 'master'),
@@ -95,6 +97,7 @@ export function releasePlan(
     ...hookSteps(cfg, role),
     // Removing is idempotent and the rules are not in the kernel view: always listed.
     ...(cfg.loadSharing === null ? [] : [{ kind: 'load-sharing', action: 'remove' } as const]),
+    ...(cfg.marks.length === 0 ? [] : [{ kind: 'marks', action: 'remove' } as const]),
     ...(present.length > 0 ? [{ kind: 'vips', want: 'absent', vips: present } as const] : []),
     ...conntrackd(
       cfg,
@@ -118,6 +121,8 @@ export function describeStep(step: Step): string {
     }
     case 'garp':
       return `gratuitous ARP for ${step.addresses.length} VIP(s)`;
+    case 'marks':
+      return `firewall marks ${step.action}`;
     case 'load-sharing':
       return step.action === 'install'
         ? `load sharing install owning node(s) ${step.owned.join(',')}`

@@ -10,6 +10,7 @@ import type { Step } from './plan.js';
 import { conntrackdFor } from './conntrackd.js';
 import { runHook } from './hooks.js';
 import { addVips, removeVips } from './vip.js';
+import { applyNft, marksRemoveScript, marksScript } from './marks.js';
 import type { LoadSharingBackend } from '../cluster/backend.js';
 import { createBackend } from '../cluster/select.js';
 
@@ -40,6 +41,13 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunne
         case 'garp':
           await announcer.announce(step.addresses, cfg.garp, signal);
           return;
+        case 'marks':
+          await applyNft(
+            step.action === 'install' ? marksScript(cfg, cfg.marks) : marksRemoveScript(cfg),
+            `firewall marks ${step.action}`,
+            signal,
+          );
+          return;
         case 'load-sharing':
           if (step.action === 'install') await (await sharing()).install(step.owned);
           else await (await sharing()).remove();
@@ -57,6 +65,10 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunne
         return async (signal: AbortSignal) => {
           await removeVips(cfg.interface, step.vips, signal);
         };
+      }
+      if (step.kind === 'marks' && step.action === 'install') {
+        return (signal: AbortSignal) =>
+          applyNft(marksRemoveScript(cfg), 'firewall marks remove', signal);
       }
       if (step.kind === 'load-sharing' && step.action === 'install') {
         return async () => (await sharing()).remove();

@@ -67,6 +67,45 @@ export interface ConntrackdConfig {
   timeoutMs: number;
 }
 
+export interface MarkGroup {
+  mark: number;
+  match: { vip: string; port: number; protocol: 'tcp' | 'udp' | 'sctp' }[];
+}
+
+function markGroups(v: unknown): void {
+  if (!Array.isArray(v))
+    throw new Error('must be a list of { mark, match: [{ vip, port, protocol }] }');
+  v.forEach((g: unknown, i) => {
+    const o = (typeof g === 'object' && g !== null ? g : {}) as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => k !== 'mark' && k !== 'match');
+    if (extra.length > 0) throw new Error(`[${i}]: unknown key(s) ${extra.join(', ')}`);
+    if (
+      typeof o.mark !== 'number' ||
+      !Number.isInteger(o.mark) ||
+      o.mark < 1 ||
+      o.mark > 0xffffffff
+    ) {
+      throw new Error(`[${i}].mark must be an integer from 1 to 4294967295`);
+    }
+    if (!Array.isArray(o.match) || o.match.length === 0)
+      throw new Error(`[${i}].match must be a non-empty list`);
+    o.match.forEach((m: unknown, j) => {
+      const r = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
+      const where = `[${i}].match[${j}]`;
+      const unknownKeys = Object.keys(r).filter((k) => !['vip', 'port', 'protocol'].includes(k));
+      if (unknownKeys.length > 0)
+        throw new Error(`${where}: unknown key(s) ${unknownKeys.join(', ')}`);
+      if (typeof r.vip !== 'string' || !isIpv4(r.vip))
+        throw new Error(`${where}.vip must be an IPv4 address`);
+      if (typeof r.port !== 'number' || !Number.isInteger(r.port) || r.port < 1 || r.port > 65535) {
+        throw new Error(`${where}.port must be an integer from 1 to 65535`);
+      }
+      if (!['tcp', 'udp', 'sctp'].includes(r.protocol as string))
+        throw new Error(`${where}.protocol must be tcp, udp or sctp`);
+    });
+  });
+}
+
 /** One virtual router, normalised. */
 export interface InstanceConfig {
   name: string;
@@ -97,6 +136,8 @@ export interface InstanceConfig {
   faultRecoveryMs: number;
   /** CLUSTERIP-style load sharing of the VIPs, or null. */
   loadSharing: LoadSharingConfig | null;
+  /** Firewall-mark groups for LVS, installed on the master. */
+  marks: MarkGroup[];
 }
 
 /** `loadSharing` as written in the file: the instance supplies interface and VIPs. */
@@ -367,6 +408,11 @@ const instanceSchema = {
     format: seconds(1, 86400),
     default: 30,
   },
+  marks: {
+    doc: 'Firewall marks for LVS: [{ mark, match: [{ vip, port, protocol }] }]',
+    format: markGroups,
+    default: [] as MarkGroup[],
+  },
   loadSharing: {
     doc: 'Load sharing of the VIPs: { backend, hashmode, clusterMac, totalNodes, localNode, hashInit }',
     format: loadSharingShape,
@@ -492,6 +538,16 @@ function normaliseInstance(
       reason: problem.slice(colon + 1).trim(),
     });
   }
+  for (const [i, group] of raw.marks.entries()) {
+    for (const [j, m] of group.match.entries()) {
+      if (!vips.some((v) => v.address === m.vip)) {
+        issues.push({
+          key: `${prefix}marks[${i}].match[${j}].vip`,
+          reason: `${m.vip} is not one of this instance's VIPs`,
+        });
+      }
+    }
+  }
   if (issues.length > before) return undefined;
   return {
     name: raw.name as string,
@@ -537,6 +593,7 @@ function normaliseInstance(
     stepTimeoutMs: ms(raw.stepTimeout),
     faultRecoveryMs: ms(raw.faultRecovery),
     loadSharing: sharing,
+    marks: raw.marks,
   };
 }
 
@@ -658,6 +715,7 @@ export function toFileShape(config: VipdConfig): unknown {
       },
       stepTimeout: i.stepTimeoutMs / 1000,
       faultRecovery: i.faultRecoveryMs / 1000,
+      marks: i.marks,
       loadSharing:
         i.loadSharing === null
           ? null

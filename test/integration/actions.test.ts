@@ -159,4 +159,39 @@ describe('action plan', () => {
     );
     expect(await fx.lab.hasAddress('fw1', VIP)).toBe(false);
   });
+
+  it('firewall marks: HTTP and HTTPS to the VIP are marked on the master, and the table leaves with it', async () => {
+    const marks = [
+      {
+        mark: 80,
+        match: [
+          { vip: VIP, port: 80, protocol: 'tcp' },
+          { vip: VIP, port: 443, protocol: 'tcp' },
+        ],
+      },
+    ];
+    const fw1 = vipd('fw1', { priority: 150, marks });
+    await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    for (const port of [80, 443]) {
+      // Nothing listens: the SYN is refused, but it crossed prerouting and was marked.
+      await fx.lab
+        .exec('client', process.execPath, [
+          '-e',
+          `require('net').connect(${port}, '${VIP}').on('error', () => {})`,
+        ])
+        .catch(() => undefined);
+    }
+    const table = await fx.lab.exec('fw1', 'nft', ['list', 'table', 'ip', 'vipd_marks_eth0_51']);
+    const counted = [...table.matchAll(/dport (\d+) counter packets (\d+)/g)].map((m) => [
+      m[1],
+      Number(m[2]) > 0,
+    ]);
+    expect(counted).toEqual([
+      ['80', true],
+      ['443', true],
+    ]);
+    fw1.kill('SIGTERM');
+    await fw1.exited;
+    expect(await fx.lab.exec('fw1', 'nft', ['list', 'tables'])).not.toMatch(/vipd_marks/);
+  });
 });
