@@ -220,22 +220,7 @@ export class Lab {
     try {
       await sweepDeadLabs();
       await lab.addNamespace(lab.switchNs);
-      await run('ip', [
-        '-n',
-        lab.switchNs,
-        'link',
-        'add',
-        'br0',
-        'type',
-        'bridge',
-        'mcast_snooping',
-        '0',
-        'stp_state',
-        '0',
-        'forward_delay',
-        '0',
-      ]);
-      await run('ip', ['-n', lab.switchNs, 'link', 'set', 'br0', 'up']);
+      await lab.addSwitch('br0');
       for (const [i, name] of opts.hosts.entries())
         await lab.addHost(name, `${lab.subnet}.${i + 1}`);
     } catch (err) {
@@ -254,27 +239,10 @@ export class Lab {
   /** Adds a host namespace plugged into the bridge, with `address`/24 on its eth0. */
   async addHost(name: string, address: string, bridge = 'br0'): Promise<LabHost> {
     const ns = `${this.prefix}-${name}`;
-    const port = `p-${name}`.slice(0, 15);
     await this.addNamespace(ns);
-    await run('ip', [
-      '-n',
-      this.switchNs,
-      'link',
-      'add',
-      port,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      ns,
-    ]);
-    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', bridge, 'up']);
-    await run('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
-    await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-    const host = { name, ns, address, port };
+    const host = { name, ns, address, port: '' };
     this.hosts.set(name, host);
+    host.port = await this.plug(name, 'eth0', `${address}/24`, bridge);
     return host;
   }
 
@@ -299,8 +267,9 @@ export class Lab {
   }
 
   /** Plugs an existing host into a switch with a new interface carrying `cidr`. */
-  async plug(host: string, ifname: string, cidr: string, bridge: string): Promise<void> {
-    const port = `p-${host}-${ifname}`.slice(0, 15);
+  async plug(host: string, ifname: string, cidr: string, bridge: string): Promise<string> {
+    // eth0 keeps the short port name p-<host> (later work cuts hosts off by it).
+    const port = (ifname === 'eth0' ? `p-${host}` : `p-${host}-${ifname}`).slice(0, 15);
     const ns = this.host(host).ns;
     await run('ip', [
       '-n',
@@ -319,6 +288,7 @@ export class Lab {
     await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', bridge, 'up']);
     await run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', ifname]);
     await run('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
+    return port;
   }
 
   /** A direct cable between two hosts (e.g. the conntrackd sync link). */
