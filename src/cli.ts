@@ -9,18 +9,20 @@ import { ConfigError, loadConfigFile, toFileShape } from './config/config.js';
 import { monotonicClock } from './daemon/clock.js';
 import { Daemon } from './daemon/daemon.js';
 import { createLogger } from './log.js';
+import { clusterOwner } from './cluster/owner-cli.js';
+import { UsageError } from './usage.js';
 
 const USAGE = `usage:
   vipd run --config FILE      run the daemon in the foreground
-  vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2)`;
+  vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2)
+  vipd cluster owner CLIENT-IP [--sport P] [--dport P] [--instance NAME] --config FILE
+                              which load-sharing node answers CLIENT-IP (the kernel's hash)`;
 
 function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   if (values.config === undefined) throw new UsageError('--config FILE is required');
   return values.config;
 }
-
-class UsageError extends Error {}
 
 async function run(path: string): Promise<number> {
   const config = loadConfigFile(path);
@@ -63,6 +65,10 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'run':
         return await run(configPath(rest));
+      case 'cluster':
+        if (rest[0] !== 'owner') throw new UsageError('cluster needs a subcommand: owner');
+        process.stdout.write(`${await clusterOwner(rest.slice(1))}\n`);
+        return 0;
       case 'check':
         process.stdout.write(
           `${JSON.stringify(toFileShape(loadConfigFile(configPath(rest))), null, 2)}\n`,
