@@ -28,8 +28,10 @@ function narrate(proc: LabProcess, host: string): void {
           const peer =
             e.peer === undefined ? '' : `, peer ${String(e.peer)} prio ${String(e.peerPriority)}`;
           say(`${host}: ${String(e.from)} -> ${String(e.to)} (${String(e.reason)}${peer})`);
-        } else if (e.event === 'vips' && e.vips !== 0) {
-          say(`${host}: VIP ${e.want === 'present' ? 'added' : 'removed'} in ${String(e.ms)} ms`);
+        } else if (e.event === 'step') {
+          say(
+            `${host}: ${String(e.plan)}: ${String(e.step)} ${e.ok === true ? 'ok' : 'FAILED'} in ${String(e.ms)} ms`,
+          );
         } else if (e.event === 'stale-vips-removed') {
           say(`${host}: removed VIP left behind by the crash`);
         }
