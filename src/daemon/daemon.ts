@@ -135,7 +135,8 @@ export class Daemon {
         link.transport.close();
         link.garp.close();
       }
-      this.log.info({ event: 'stopped' }, 'vipd stopped');
+      // The counters are the last thing an operator sees of this run: keep them in the log.
+      this.log.info({ event: 'stopped', status: this.status() }, 'vipd stopped');
     })();
     return this.stopping;
   }
