@@ -5,7 +5,8 @@
  * config and prints it normalised. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile, toFileShape } from './config/config.js';
+import { loadConfigFile, toFileShape } from './config/config.js';
+import { ConfigError } from './config/formats.js';
 import { monotonicClock } from './daemon/clock.js';
 import { Daemon } from './daemon/daemon.js';
 import { createLogger } from './log.js';

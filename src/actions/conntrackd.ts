@@ -14,7 +14,7 @@
  */
 import { open, readFile, stat } from 'node:fs/promises';
 import { execa } from 'execa';
-import type { ConntrackdConfig } from '../config/config.js';
+import type { ConntrackdConfig } from '../config/instance.js';
 import type { ConntrackdCommand } from './plan.js';
 
 export class ConntrackdError extends Error {

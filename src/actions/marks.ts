@@ -5,7 +5,7 @@
  * (pure text here, applied by the step runner), present on the master only.
  */
 import { execa } from 'execa';
-import type { InstanceConfig, MarkGroup } from '../config/config.js';
+import type { InstanceConfig, MarkGroup } from '../config/instance.js';
 
 export class MarksError extends Error {
   constructor(message: string) {

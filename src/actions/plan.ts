@@ -14,7 +14,7 @@
  * in with `ip addr replace` (a no-op for an address that is there, and no read on the failover's
  * hot path), and the releasing plans leave out VIPs the kernel does not have.
  */
-import type { InstanceConfig, Vip } from '../config/config.js';
+import type { InstanceConfig, Vip } from '../config/instance.js';
 
 export type Role = 'master' | 'backup' | 'fault';
 

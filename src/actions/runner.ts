@@ -4,7 +4,7 @@
  * an ARP frame cannot be unsent, a conntrackd commit cannot be undone, and a hook's undo is the
  * down hook the fault plan runs).
  */
-import type { InstanceConfig } from '../config/config.js';
+import type { InstanceConfig } from '../config/instance.js';
 import type { StepRunner } from './executor.js';
 import type { Step } from './plan.js';
 import { conntrackdFor } from './conntrackd.js';

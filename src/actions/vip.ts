@@ -6,7 +6,7 @@
  * deletes only our VIPs that are present (whatever prefix a crashed run left them with).
  */
 import { execa } from 'execa';
-import type { Vip } from '../config/config.js';
+import type { Vip } from '../config/instance.js';
 import { readInterface, type InterfaceAddress } from '../net/interface.js';
 
 export class VipError extends Error {

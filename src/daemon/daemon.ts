@@ -6,7 +6,8 @@
  * segment cost one receive per packet, not N. Packets for VRIDs we do not run are other clusters'
  * business on a shared segment: counted, not logged.
  */
-import type { InstanceConfig, VipdConfig } from '../config/config.js';
+import type { VipdConfig } from '../config/config.js';
+import type { InstanceConfig } from '../config/instance.js';
 import type { Logger } from '../log.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import type { InboundPacket, Transport } from '../net/transport.js';

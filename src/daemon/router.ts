@@ -7,7 +7,7 @@
  * the kernel in order while adverts keep flowing. Every transition is logged with its reason and
  * the peer that caused it.
  */
-import type { InstanceConfig } from '../config/config.js';
+import type { InstanceConfig } from '../config/instance.js';
 import type { Logger } from '../log.js';
 import { executePlan, type StepRunner } from '../actions/executor.js';
 import { masterPlan, releasePlan, type Role } from '../actions/plan.js';

@@ -3,7 +3,7 @@
  * RFC 5798/9568 section 7.1), applied after the codec has accepted a packet and before the
  * state machine sees it. Pure: a verdict, never a side effect.
  */
-import type { InstanceConfig } from '../config/config.js';
+import type { InstanceConfig } from '../config/instance.js';
 import { ipv4ToUint32 } from '../net/address.js';
 import type { VrrpAdvert } from './packet.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, toFileShape } from '../../src/config/config.js';
+import { parseConfig, toFileShape } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/formats.js';
 
 const base = { name: 'VI_1', interface: 'eth0', vrid: 51, vips: ['10.99.0.100/24'] };
 

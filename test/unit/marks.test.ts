@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { marksRemoveScript, marksScript } from '../../src/actions/marks.js';
-import { ConfigError, parseConfig } from '../../src/config/config.js';
+import { parseConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/config/formats.js';
 
 const base = { name: 'VI_1', interface: 'eth0', vrid: 51, vips: ['10.99.0.100/24'] };
 const web = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type InstanceConfig } from '../../src/config/config.js';
+import { parseConfig } from '../../src/config/config.js';
+import type { InstanceConfig } from '../../src/config/instance.js';
 import { describeStep, masterPlan, releasePlan } from '../../src/actions/plan.js';
 
 function inst(extra: Record<string, unknown> = {}): InstanceConfig {
