@@ -16,8 +16,11 @@ import { UsageError } from './usage.js';
 const USAGE = `usage:
   vipd run --config FILE      run the daemon in the foreground
   vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2)
-  vipd cluster owner CLIENT-IP [--sport P] [--dport P] [--instance NAME] --config FILE
-                              which load-sharing node answers CLIENT-IP (the kernel's hash)`;
+  vipd cluster owner CLIENT-IP... [--sport P] [--dport P] [--down BOX,...] [--live] [--json]
+                    [--instance NAME] --config FILE
+                              which node number (the kernel's hash) and which box answer
+                              each client; --down: with those boxes gone; --live: whether
+                              this box's kernel answers it now`;
 
 function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });

@@ -17,6 +17,7 @@ import {
   type ConfigIssue,
   type ConvictErrorHolder,
 } from './formats.js';
+import { clusterFileShape, clusterVrids, parseCluster, type ClusterConfig } from './cluster.js';
 import {
   checkedInstance,
   instanceFileShape,
@@ -28,6 +29,8 @@ export interface VipdConfig {
   node: { name: string };
   log: { level: LogLevel };
   instances: InstanceConfig[];
+  /** The active-active cluster this box belongs to, or null. */
+  cluster: ClusterConfig | null;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -45,6 +48,37 @@ const topSchema = {
     default: [] as unknown[],
   },
 };
+
+/** A cluster's VRIDs are routers on its interface like any instance's; its VIPs are its own. */
+function crossCheckCluster(
+  cluster: ClusterConfig,
+  instances: InstanceConfig[],
+  issues: ConfigIssue[],
+): void {
+  const vrids = new Set(clusterVrids(cluster));
+  const clusterVips = new Set(cluster.vips.map((v) => v.address));
+  instances.forEach((inst, i) => {
+    if (inst.interface === cluster.election.interface && vrids.has(inst.vrid)) {
+      issues.push({
+        key: `instances[${i}].vrid`,
+        reason: `VRID ${inst.vrid} on ${inst.interface} is used by cluster "${cluster.name}" (VRIDs ${cluster.vridBase}..${cluster.vridBase + vrids.size - 1})`,
+      });
+    }
+    if (inst.loadSharing !== null) {
+      issues.push({
+        key: `instances[${i}].loadSharing`,
+        reason: `the cluster section already owns this box's load-sharing tables; move these VIPs into the cluster`,
+      });
+    }
+    const shared = inst.vips.filter((v) => clusterVips.has(v.address)).map((v) => v.address);
+    if (shared.length > 0) {
+      issues.push({
+        key: `instances[${i}].vips`,
+        reason: `${shared.join(', ')} also ${shared.length === 1 ? 'belongs' : 'belong'} to cluster "${cluster.name}": a VIP is either shared by all boxes or moved between them`,
+      });
+    }
+  });
+}
 
 function crossCheck(instances: InstanceConfig[], issues: ConfigIssue[]): void {
   const names = new Map<string, number>();
@@ -75,9 +109,11 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
   const issues: ConfigIssue[] = [];
   if (!isPlainObject(doc))
     throw new ConfigError(source, [{ key: '(config)', reason: 'must be a JSON object' }]);
+  // The cluster section has a schema of its own (config/cluster.ts); convict would walk into it.
+  const { cluster: rawCluster = null, ...rest } = doc;
   const top = convict(topSchema);
   try {
-    top.load(doc);
+    top.load(rest);
     top.validate({ allowed: 'strict' });
   } catch (err) {
     issues.push(...convictIssues(err as ConvictErrorHolder, ''));
@@ -91,11 +127,14 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
     const inst = checked === undefined ? undefined : normaliseInstance(checked, prefix, issues);
     if (inst !== undefined) instances.push(inst);
   });
-  if (props.instances.length === 0)
-    issues.push({ key: 'instances', reason: 'at least one instance is required' });
+  const cluster =
+    rawCluster === null ? null : (parseCluster(rawCluster, props.node.name, issues) ?? null);
+  if (props.instances.length === 0 && rawCluster === null)
+    issues.push({ key: 'instances', reason: 'at least one instance (or a cluster) is required' });
   if (issues.length === 0) crossCheck(instances, issues);
+  if (issues.length === 0 && cluster !== null) crossCheckCluster(cluster, instances, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
-  return { node: props.node, log: { level: props.log.level as LogLevel }, instances };
+  return { node: props.node, log: { level: props.log.level as LogLevel }, instances, cluster };
 }
 
 export function loadConfigFile(path: string): VipdConfig {
@@ -120,5 +159,10 @@ export function loadConfigFile(path: string): VipdConfig {
 
 /** The normalised config in the file's own shape (seconds, CIDR strings): what `vipd check` prints. */
 export function toFileShape(config: VipdConfig): unknown {
-  return { node: config.node, log: config.log, instances: config.instances.map(instanceFileShape) };
+  return {
+    node: config.node,
+    log: config.log,
+    instances: config.instances.map(instanceFileShape),
+    ...(config.cluster === null ? {} : { cluster: clusterFileShape(config.cluster) }),
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * The daemon: builds one VirtualRouter per configured instance and the transports they share.
+ * The daemon: builds one VirtualRouter per configured instance (and per node number of the
+ * cluster, if this box is in one) and the transports they share.
  *
  * Instances on the same interface with the same transport share one socket (a "link"); the link
  * hands each packet to the router whose VRID is in byte 1 of the VRRP header, so N routers on a
@@ -8,15 +9,25 @@
  */
 import type { VipdConfig } from '../config/config.js';
 import type { InstanceConfig } from '../config/instance.js';
+import { instanceDuties, type Duties } from '../actions/duties.js';
+import { ClusterMember } from '../cluster/member.js';
+import { createBackend } from '../cluster/select.js';
 import type { Logger } from '../log.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import { Garp } from '../actions/garp.js';
 import { probeKernel, selectBackend } from '../cluster/select.js';
+import type { Announcer } from '../actions/runner.js';
 import { RawTransport } from '../net/transport-raw.js';
 import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from './clock.js';
 import { VirtualRouter } from './router.js';
+
+/** A router to build: its config and, once its link's ARP sender exists, what it does. */
+interface RouterSpec {
+  cfg: InstanceConfig;
+  duties: (announcer: Announcer, log: Logger) => Duties;
+}
 
 interface Link {
   transport: Transport;
@@ -31,7 +42,10 @@ export interface DaemonStatus {
 
 /** A load-sharing backend this kernel lacks is refused at start, not discovered at failover. */
 async function checkBackends(config: VipdConfig): Promise<void> {
-  const sharing = config.instances.flatMap((i) => (i.loadSharing === null ? [] : [i.loadSharing]));
+  const sharing = [
+    ...config.instances.flatMap((i) => (i.loadSharing === null ? [] : [i.loadSharing])),
+    ...(config.cluster === null ? [] : [config.cluster.sharing]),
+  ];
   if (sharing.length === 0) return;
   const kernel = await probeKernel();
   for (const cfg of sharing) selectBackend(cfg, kernel);
@@ -41,6 +55,7 @@ export class Daemon {
   private readonly links: Link[] = [];
   readonly routers: VirtualRouter[] = [];
   private foreign = 0;
+  private member: ClusterMember | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -50,14 +65,30 @@ export class Daemon {
 
   static async start(config: VipdConfig, clock: Clock, log: Logger): Promise<Daemon> {
     const daemon = new Daemon(clock, log);
-    const groups = new Map<string, InstanceConfig[]>();
-    for (const inst of config.instances) {
-      const key = `${inst.interface}|${inst.transport}|${inst.transport === 'udp' ? inst.udpPort : ''}`;
-      groups.set(key, [...(groups.get(key) ?? []), inst]);
-    }
+    const specs: RouterSpec[] = config.instances.map((cfg) => ({
+      cfg,
+      duties: (announcer, scoped) => instanceDuties(cfg, announcer, clock, scoped),
+    }));
     try {
       await checkBackends(config);
-      for (const instances of groups.values()) await daemon.openLink(instances);
+      if (config.cluster !== null) {
+        const member = new ClusterMember(
+          config.cluster,
+          await createBackend(config.cluster.sharing),
+          clock,
+          log,
+        );
+        daemon.member = member;
+        await member.start();
+        specs.push(...member.routers().map((r) => ({ cfg: r.cfg, duties: () => r.duties })));
+      }
+      const groups = new Map<string, RouterSpec[]>();
+      for (const spec of specs) {
+        const inst = spec.cfg;
+        const key = `${inst.interface}|${inst.transport}|${inst.transport === 'udp' ? inst.udpPort : ''}`;
+        groups.set(key, [...(groups.get(key) ?? []), spec]);
+      }
+      for (const group of groups.values()) await daemon.openLink(group);
       for (const router of daemon.routers) await router.start();
     } catch (err) {
       await daemon.stop();
@@ -66,7 +97,8 @@ export class Daemon {
     return daemon;
   }
 
-  private async openLink(instances: InstanceConfig[]): Promise<void> {
+  private async openLink(specs: RouterSpec[]): Promise<void> {
+    const instances = specs.map((s) => s.cfg);
     const [first] = instances;
     if (first === undefined) return;
     const info = await readInterface(first.interface);
@@ -98,14 +130,15 @@ export class Daemon {
           });
     const garp = Garp.open(first.interface, info.mac);
     this.links.push({ transport, garp, routers });
-    for (const inst of instances) {
+    for (const { cfg: inst, duties } of specs) {
+      const log = this.log.child({ instance: inst.name, vrid: inst.vrid });
       const router = new VirtualRouter(inst, {
         clock: this.clock,
         transport,
         ttlChecked: inst.transport === 'raw',
         primary,
-        announcer: garp,
-        log: this.log,
+        duties: duties(garp, log),
+        log,
       });
       routers.set(inst.vrid, router);
       this.routers.push(router);
@@ -132,6 +165,14 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.allSettled(this.routers.map((r) => r.stop()));
+      await this.member
+        ?.stop()
+        .catch((err: unknown) =>
+          this.log.error(
+            { event: 'cluster-leave-failed', err: String(err) },
+            `leaving the cluster failed: ${(err as Error).message}`,
+          ),
+        );
       for (const link of this.links) {
         link.transport.close();
         link.garp.close();

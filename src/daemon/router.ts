@@ -2,19 +2,18 @@
  * One virtual router at run time: the imperative shell around the pure state machine.
  *
  * It feeds the machine events (start-up, validated adverts, its single timer, shutdown) with the
- * monotonic time, and carries out the actions it returns: adverts go out at once; address changes
- * run one after another on a queue so a fast master -> backup -> master sequence is applied to
- * the kernel in order while adverts keep flowing. Every transition is logged with its reason and
- * the peer that caused it.
+ * monotonic time, and carries out the actions it returns: adverts go out at once; what a state
+ * means for the box (its Duties: an instance's action plans, a cluster number's ownership) runs
+ * one transition after another on a queue, so a fast master -> backup -> master sequence reaches
+ * the kernel in order while adverts keep flowing. Duties that fail put the router in FAULT,
+ * retried after faultRecovery. Every transition is logged with its reason and the peer behind it.
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Logger } from '../log.js';
-import { executePlan, type StepRunner } from '../actions/executor.js';
-import { masterPlan, releasePlan, type Role } from '../actions/plan.js';
-import { stepRunner, type Announcer } from '../actions/runner.js';
-import { removeVips } from '../actions/vip.js';
 import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
-import { readInterface, type InterfaceAddress } from '../net/interface.js';
+import type { InterfaceAddress } from '../net/interface.js';
+import type { Duties } from '../actions/duties.js';
+import type { Role } from '../actions/plan.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
 import {
   initialState,
@@ -37,8 +36,9 @@ export interface RouterDeps {
   /** Whether the transport reports the received TTL (raw) or not (udp). */
   ttlChecked: boolean;
   primary: InterfaceAddress;
-  /** Sends gratuitous ARP on the instance's interface. */
-  announcer: Announcer;
+  /** What the router does about its state: an instance's action plans, a cluster number's ownership. */
+  duties: Duties;
+  /** Already scoped to this router (instance, VRID). */
   log: Logger;
 }
 
@@ -59,10 +59,7 @@ export class VirtualRouter {
   private cancelTimer: (() => void) | undefined;
   /** Action plans run one after another, in the order of the transitions that asked for them. */
   private planWork: Promise<void> = Promise.resolve();
-  private readonly runner: StepRunner;
   private cancelRecovery: (() => void) | undefined;
-  private cancelRefresh: (() => void) | undefined;
-  private lastReassertGarp = -Infinity;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
@@ -84,10 +81,9 @@ export class VirtualRouter {
     };
     this.fsm = initialState(this.fsmConfig);
     this.destinations = cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [VRRP_GROUP];
-    this.log = deps.log.child({ instance: cfg.name, vrid: cfg.vrid });
+    this.log = deps.log;
     this.rejects = new TroubleCounter(this.log, deps.clock, 'packet-rejected');
     this.sendFailures = new TroubleCounter(this.log, deps.clock, 'send-failed');
-    this.runner = stepRunner(cfg, deps.announcer);
   }
 
   get state(): VrrpState {
@@ -103,15 +99,9 @@ export class VirtualRouter {
     };
   }
 
-  /** Removes VIPs a crashed run left behind, then starts the election. */
+  /** Clears what a crashed run left behind (the duties know what), then starts the election. */
   async start(): Promise<void> {
-    const stale = await removeVips(this.cfg.interface, this.cfg.vips);
-    if (stale.length > 0) {
-      this.log.warn(
-        { event: 'stale-vips-removed', vips: stale.map((v) => v.address) },
-        'removed VIPs left on the interface by an earlier run',
-      );
-    }
+    await this.deps.duties.prepare();
     this.dispatch({ type: 'startup' });
   }
 
@@ -122,7 +112,7 @@ export class VirtualRouter {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.cancelRecovery?.();
-    this.cancelRefresh?.();
+    this.deps.duties.leaving();
     await Promise.allSettled([...this.inFlight]);
     await this.planWork;
   }
@@ -190,7 +180,7 @@ export class VirtualRouter {
   private perform(action: FsmAction): void {
     if (action.type === 'send-advert') {
       this.sendAdvert(action.priority);
-      if (action.cause === 'reassert-lower') this.reassertGarp();
+      if (action.cause === 'reassert-lower') this.deps.duties.reasserted();
       return;
     }
     const peer = action.peer;
@@ -206,8 +196,7 @@ export class VirtualRouter {
       },
       `${this.cfg.name}: ${action.from} -> ${action.to} (${action.reason})`,
     );
-    this.cancelRefresh?.();
-    this.cancelRefresh = undefined;
+    this.deps.duties.leaving();
     if (action.to === 'master') this.queuePlan('master');
     else if (action.to === 'fault') this.queuePlan('fault');
     // Entering backup from anywhere but master also reconciles: start-up, recovery from fault.
@@ -222,42 +211,17 @@ export class VirtualRouter {
     // Spawning processes blocks the event loop for milliseconds; the advert that came with this
     // transition (priority 0 on shutdown, the new master's first) must leave first.
     await Promise.allSettled([...this.inFlight]);
+    let ok: boolean;
     try {
-      const steps =
-        role === 'master'
-          ? masterPlan(this.cfg)
-          : releasePlan(role, this.cfg, {
-              addresses: new Set(
-                (await readInterface(this.cfg.interface)).addresses.map((a) => a.address),
-              ),
-            });
-      const result = await executePlan(steps, {
-        runner: this.runner,
-        timeoutMs: this.cfg.stepTimeoutMs,
-        transactional: role === 'master',
-        clock: this.deps.clock,
-        log: this.log,
-        label: `${role} plan`,
-      });
-      this.log.info(
-        {
-          event: 'plan',
-          role,
-          ok: result.ok,
-          steps: result.outcomes.length,
-          rolledBack: result.rolledBack.length,
-        },
-        `${role} plan ${result.ok ? 'done' : 'FAILED'}`,
-      );
-      if (result.ok && role === 'master') this.armRefresh();
-      if (!result.ok) this.fault(role);
+      ok = await this.deps.duties.carryOut(role);
     } catch (err) {
       this.log.error(
         { event: 'plan', role, ok: false, err: (err as Error).message },
         `${role} plan could not run`,
       );
-      this.fault(role);
+      ok = false;
     }
+    if (!ok) this.fault(role);
   }
 
   /**
@@ -276,41 +240,6 @@ export class VirtualRouter {
         this.dispatch({ type: 'recover' });
       },
     );
-  }
-
-  private announce(why: string): void {
-    const addresses = this.cfg.vips.map((v) => v.address);
-    this.deps.announcer
-      .announce(addresses, this.cfg.garp)
-      .catch((err: unknown) =>
-        this.log.warn(
-          { event: 'garp-failed', why, err: (err as Error).message },
-          'gratuitous ARP failed',
-        ),
-      );
-  }
-
-  /** Periodic gratuitous ARP while master, for neighbours that missed or expired the first. */
-  private armRefresh(): void {
-    if (this.cfg.garp.refreshMs <= 0 || this.fsm.state !== 'master') return;
-    this.cancelRefresh = this.deps.clock.schedule(
-      this.deps.clock.now() + this.cfg.garp.refreshMs,
-      () => {
-        this.announce('refresh');
-        this.armRefresh();
-      },
-    );
-  }
-
-  /**
-   * A master that answers a lower master's advert also re-points the neighbours (split brain
-   * healing: their caches may point at the other box), at most once per advert interval.
-   */
-  private reassertGarp(): void {
-    const now = this.deps.clock.now();
-    if (now - this.lastReassertGarp < this.cfg.advertIntervalCs * 10) return;
-    this.lastReassertGarp = now;
-    this.announce('reassert');
   }
 
   private sendAdvert(priority: number): void {

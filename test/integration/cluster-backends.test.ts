@@ -18,61 +18,21 @@ import { runLocal, type Run } from '../../src/cluster/command.js';
 import { NftBackend } from '../../src/cluster/nft.js';
 import { createBackend } from '../../src/cluster/select.js';
 import { XtClusterBackend } from '../../src/cluster/xt-cluster.js';
+import {
+  CLUSTER_MAC,
+  type Answers,
+  addSources,
+  clientSources,
+  notExactlyOnce,
+  probe as probeFrom,
+  startResponder,
+} from '../support/cluster-probe.js';
 import { useLab } from '../support/lab-fixture.js';
 
 const VIP = '10.99.0.10';
-const MC = '01:00:5e:00:01:0a';
-const PORT = 7000;
-const SOURCES = Array.from({ length: 64 }, (_, i) => `10.99.0.${100 + i}`);
+const MC = CLUSTER_MAC;
+const SOURCES = clientSources(64);
 const FWS = ['fw1', 'fw2'] as const;
-
-/** Answers TCP and UDP on VIP:PORT with its box's name. argv: name vip port. */
-const RESPONDER = `
-const net = require('node:net');
-const dgram = require('node:dgram');
-const [name, vip, port] = process.argv.slice(1);
-const tcp = net.createServer((s) => s.end(name + '\\n'));
-const udp = dgram.createSocket('udp4');
-udp.on('message', (_m, from) => udp.send(name, from.port, from.address));
-let ready = 0;
-const up = () => { if (++ready === 2) console.log('listening'); };
-tcp.listen(Number(port), vip, up);
-udp.bind(Number(port), vip, up);
-`;
-
-/**
- * From every source at once: one TCP connection (the name it reads, or null) and one UDP probe
- * (every name answering within the window). argv: vip port windowMs sources-json.
- */
-const CLIENT = `
-const net = require('node:net');
-const dgram = require('node:dgram');
-const [vip, port, windowMs, sources] = process.argv.slice(1);
-const tcp = (src) => new Promise((resolve) => {
-  const s = net.connect({ host: vip, port: Number(port), localAddress: src });
-  let got = '';
-  s.setTimeout(Number(windowMs), () => { s.destroy(); resolve(null); });
-  s.on('data', (d) => { got += d; });
-  s.on('end', () => resolve(got.trim()));
-  s.on('error', () => resolve(null));
-});
-const udp = (src) => new Promise((resolve) => {
-  const u = dgram.createSocket('udp4');
-  const got = [];
-  u.on('message', (m) => got.push(String(m)));
-  u.bind(0, src, () => u.send('who', Number(port), vip));
-  setTimeout(() => { u.close(); resolve(got); }, Number(windowMs));
-});
-Promise.all(JSON.parse(sources).map(async (src) => {
-  const [t, u] = await Promise.all([tcp(src), udp(src)]);
-  return [src, { tcp: t, udp: u }];
-})).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));
-`;
-
-interface Answers {
-  tcp: string | null;
-  udp: string[];
-}
 
 function inNetns(ns: string): Run {
   return (cmd, args, input) => runLocal('ip', ['netns', 'exec', ns, cmd, ...args], input);
@@ -130,39 +90,22 @@ describe.each(variants)('$backend load sharing, hashmode $hashmode', ({ backend,
     };
   }
 
-  async function probe(): Promise<Map<string, Answers>> {
-    const out = await fx.lab.exec('client', process.execPath, [
-      '-e',
-      CLIENT,
-      VIP,
-      String(PORT),
-      '1000',
-      JSON.stringify(SOURCES),
-    ]);
-    return new Map(Object.entries(JSON.parse(out) as Record<string, Answers>));
-  }
+  const probe = (): ReturnType<typeof probeFrom> => probeFrom(fx.lab, 'client', VIP, SOURCES);
 
   /** Every source answered exactly once over UDP and over TCP; returns who answered UDP. */
   function exactlyOnce(answers: Map<string, Answers>): string[] {
     expect([...answers.keys()].sort()).toEqual([...SOURCES].sort());
-    const problems = [...answers].filter(
-      ([, a]) =>
-        a.udp.length !== 1 ||
-        a.tcp === null ||
-        // With ports in the hash, the TCP and UDP flows of one source may land on different boxes.
-        (hashmode === 'sourceip' && a.tcp !== a.udp[0]),
-    );
-    expect(problems, 'sources not answered exactly once').toEqual([]);
+    // With ports in the hash, the TCP and UDP flows of one source may land on different boxes.
+    expect(
+      notExactlyOnce(answers, SOURCES, hashmode === 'sourceip'),
+      'sources not answered exactly once',
+    ).toEqual([]);
     return [...answers.values()].map((a) => a.udp[0] ?? '');
   }
 
   beforeAll(async () => {
     const lab = fx.lab;
-    const client = lab.host('client');
-    const batch = SOURCES.map((s) => `addr add ${s}/24 dev eth0`).join('\n') + '\n';
-    await runLocal('ip', ['-n', client.ns, '-batch', '-'], batch).then((r) => {
-      if (r.exitCode !== 0) throw new Error(`adding the client's sources: ${r.stderr}`);
-    });
+    await addSources(lab, 'client', SOURCES);
     for (const [i, fw] of FWS.entries()) {
       await lab.exec(fw, 'ip', ['addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
       const cfg: LoadSharingConfig = {
@@ -182,14 +125,7 @@ describe.each(variants)('$backend load sharing, hashmode $hashmode', ({ backend,
       const [, ms] = await timed(() => b.install([i + 1]));
       console.log(`[measure] ${label}: install on ${fw} ${ms.toFixed(0)} ms`);
       boxes.set(fw, b);
-      const responder = lab.spawn(fw, `responder-${fw}`, process.execPath, [
-        '-e',
-        RESPONDER,
-        fw,
-        VIP,
-        String(PORT),
-      ]);
-      await responder.waitForLine(/^listening$/, 10_000);
+      await startResponder(lab, fw, VIP);
     }
   });
 

@@ -429,6 +429,44 @@ export class Lab {
     }
   }
 
+  /**
+   * Cuts the election traffic (VRRP, IP protocol 112; or a UDP port for the udp transport)
+   * between `host` and the rest of the LAN, on the switch, while everything else still flows:
+   * the host keeps reaching and serving clients but stops hearing (direction 'to'), being heard
+   * by ('from') or both ('both') its peers. Returns the function that heals the cut.
+   */
+  async cutElection(
+    host: string,
+    opts: { direction?: 'both' | 'from' | 'to'; udpPort?: number } = {},
+  ): Promise<() => Promise<void>> {
+    const port = this.host(host).port;
+    const what = opts.udpPort === undefined ? 'ip protocol vrrp' : `udp dport ${opts.udpPort}`;
+    const direction = opts.direction ?? 'both';
+    const rules = [
+      ...(direction === 'to' ? [] : [`iifname "${port}" ${what} drop`]),
+      ...(direction === 'from' ? [] : [`oifname "${port}" ${what} drop`]),
+    ];
+    const table = `cut_${host.replace(/[^a-z0-9]/gi, '_')}`;
+    const script = [
+      `table bridge ${table} {`,
+      '  chain forward {',
+      '    type filter hook forward priority 0; policy accept;',
+      ...rules.map((r) => `    ${r}`),
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    await execa('ip', ['netns', 'exec', this.switchNs, 'nft', '-f', '-'], { input: script }).catch(
+      (err: unknown) => {
+        throw new LabError(`lab: cutting ${host} off: ${(err as Error).message}`);
+      },
+    );
+    return () =>
+      run('ip', ['netns', 'exec', this.switchNs, 'nft', 'delete', 'table', 'bridge', table]).then(
+        () => undefined,
+      );
+  }
+
   /** Counts packets matching a tcpdump filter crossing the switch during `ms`. */
   async countPackets(filter: string, ms: number): Promise<number> {
     const dump = this.spawnIn(this.switchNs, `tcpdump-${this.processes.length}`, 'tcpdump', [

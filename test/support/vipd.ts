@@ -34,8 +34,18 @@ export function vipdConfig(node: string, instances: InstanceOptions[]): unknown 
 }
 
 export function startVipd(lab: Lab, host: string, instances: InstanceOptions[]): LabProcess {
-  const file = join(lab.logDir, `${host}.json`);
-  writeFileSync(file, JSON.stringify(vipdConfig(host, instances), null, 2));
+  return startVipdWith(lab, host, vipdConfig(host, instances));
+}
+
+/** The host's config file in the lab's log directory (written by startVipdWith). */
+export function configFile(lab: Lab, host: string): string {
+  return join(lab.logDir, `${host}.json`);
+}
+
+/** Runs vipd on `host` with a whole config document. */
+export function startVipdWith(lab: Lab, host: string, config: unknown): LabProcess {
+  const file = configFile(lab, host);
+  writeFileSync(file, JSON.stringify(config, null, 2));
   return lab.spawn(host, `vipd-${host}`, process.execPath, [VIPD_CLI, 'run', '--config', file]);
 }
 

@@ -1,17 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, toFileShape } from '../../src/config/config.js';
-import { ConfigError } from '../../src/config/formats.js';
+import { ConfigError, type ConfigIssue } from '../../src/config/formats.js';
 
 const base = { name: 'VI_1', interface: 'eth0', vrid: 51, vips: ['10.99.0.100/24'] };
 
-function issues(doc: unknown): string[] {
+function configIssues(doc: unknown): ConfigIssue[] {
   try {
     parseConfig(doc);
   } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map((i) => `${i.key}: ${i.reason}`);
+    if (err instanceof ConfigError) return err.issues;
     throw err;
   }
   return [];
+}
+
+function issues(doc: unknown): string[] {
+  return configIssues(doc).map((i) => `${i.key}: ${i.reason}`);
 }
 
 describe('config', () => {
@@ -80,7 +84,9 @@ describe('config', () => {
 
   it('refuses documents that are not objects and missing required keys', () => {
     expect(issues([])).toEqual(['(config): must be a JSON object']);
-    expect(issues({ instances: [] })).toEqual(['instances: at least one instance is required']);
+    expect(issues({ instances: [] })).toEqual([
+      'instances: at least one instance (or a cluster) is required',
+    ]);
     expect(issues({ instances: [{ name: 'a' }] })).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^instances\[0\]\.interface: /),
@@ -116,5 +122,144 @@ describe('config', () => {
     expect(issues({ instances: [{ ...base, excludedVips: ['10.99.0.100/24'] }] })).toEqual([
       'instances[0].vips: 10.99.0.100 is listed twice',
     ]);
+  });
+});
+
+/** Three boxes sharing six node numbers; this box is the second. */
+const cluster = {
+  boxes: ['fw1', 'fw2', 'fw3'],
+  totalNodes: 6,
+  vridBase: 100,
+  clusterMac: '01:00:5e:00:01:0a',
+  interface: 'eth0',
+  vips: ['10.99.0.10/24'],
+  backend: 'nft',
+};
+
+function withCluster(
+  section: unknown,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { node: { name: 'fw2' }, cluster: section, ...extra };
+}
+
+/** An instance that only collides with `cluster` through what the test adds to it. */
+function withInstance(instance: Record<string, unknown>): Record<string, unknown> {
+  return withCluster(cluster, { instances: [{ ...base, ...instance }] });
+}
+
+describe('cluster section', () => {
+  it('parses: this box is its position in boxes, VIPs lose their prefix for the backend', () => {
+    const c = parseConfig(withCluster(cluster)).cluster;
+    expect(c?.self).toBe(2);
+    expect(c?.sharing).toMatchObject({ totalNodes: 6, vips: ['10.99.0.10'], backend: 'nft' });
+    expect(c?.election.advertIntervalCs).toBe(100);
+  });
+
+  it('is enough on its own: no instance is needed next to a cluster', () => {
+    const c = parseConfig(withCluster(cluster));
+    expect(c.instances).toEqual([]);
+    expect(c.cluster?.boxes).toEqual(['fw1', 'fw2', 'fw3']);
+  });
+
+  it('prints back in the file shape and re-parses to the same config', () => {
+    const c = parseConfig(withCluster({ ...cluster, name: 'web', hashInit: 7, preempt: false }));
+    expect(parseConfig(toFileShape(c))).toEqual(c);
+  });
+
+  it.each([
+    {
+      what: 'a node.name not among the boxes',
+      doc: { ...withCluster(cluster), node: { name: 'fw9' } },
+      key: 'cluster.boxes',
+      reason: '(node.name "fw9") is not listed',
+    },
+    {
+      what: 'a box listed twice',
+      doc: withCluster({ ...cluster, boxes: ['fw1', 'fw2', 'fw2'] }),
+      key: 'cluster.boxes',
+      reason: 'fw2 is listed twice',
+    },
+    {
+      what: 'fewer node numbers than boxes',
+      doc: withCluster({ ...cluster, totalNodes: 2 }),
+      key: 'cluster.totalNodes',
+      reason: '2 node numbers for 3 boxes',
+    },
+    {
+      what: 'node numbers whose VRIDs run past 255',
+      doc: withCluster({ ...cluster, vridBase: 251 }),
+      key: 'cluster.vridBase',
+      reason: 'VRIDs 251..256, past 255',
+    },
+    {
+      what: 'an instance key that has no meaning for a cluster',
+      doc: withCluster({ ...cluster, hooks: { up: '/bin/true' } }),
+      key: 'cluster.hooks',
+      reason: 'unknown key',
+    },
+    {
+      what: 'an election key the instance schema refuses',
+      doc: withCluster({ ...cluster, version: 3, advertInterval: 50 }),
+      key: 'cluster.advertInterval',
+      reason: 'VRRPv3 allows at most 40.95 s, got 50',
+    },
+    {
+      what: 'a unicast clusterMac',
+      doc: withCluster({ ...cluster, clusterMac: '00:11:22:33:44:55' }),
+      key: 'cluster.clusterMac',
+      reason: 'not a multicast MAC',
+    },
+    {
+      what: 'a hash mode the backend cannot do',
+      doc: withCluster({ ...cluster, backend: 'xt_cluster', hashmode: 'sourceip-sourceport' }),
+      key: 'cluster.hashmode',
+      reason: 'xt_cluster only hashes the source address',
+    },
+    {
+      what: "an instance VRID inside the cluster's range on its interface",
+      doc: withInstance({ vrid: 103 }),
+      key: 'instances[0].vrid',
+      reason: 'VRID 103 on eth0 is used by cluster',
+    },
+    {
+      what: 'an instance moving a VIP the cluster shares',
+      doc: withInstance({ vips: ['10.99.0.10/24'] }),
+      key: 'instances[0].vips',
+      reason: '10.99.0.10 also belongs to cluster "cluster"',
+    },
+    {
+      what: 'an instance with load sharing of its own',
+      doc: withInstance({
+        loadSharing: {
+          backend: 'nft',
+          clusterMac: '01:00:5e:00:01:0b',
+          totalNodes: 2,
+          localNode: 1,
+        },
+      }),
+      key: 'instances[0].loadSharing',
+      reason: 'the cluster section already owns',
+    },
+    {
+      what: 'a cluster that is not an object',
+      doc: withCluster(['fw1', 'fw2']),
+      key: 'cluster',
+      reason: 'must be an object',
+    },
+    {
+      what: 'a document with neither instances nor a cluster',
+      doc: { node: { name: 'fw2' } },
+      key: 'instances',
+      reason: 'at least one instance (or a cluster)',
+    },
+  ])('refuses $what', ({ doc, key, reason }) => {
+    expect(configIssues(doc)).toEqual([{ key, reason: expect.stringContaining(reason) }]);
+  });
+
+  it('leaves VRIDs on other interfaces to the instances', () => {
+    // The cluster's routers only exist on its own link; the same VRID elsewhere is another router.
+    const c = parseConfig(withInstance({ interface: 'eth1', vrid: 103 }));
+    expect(c.instances[0]?.vrid).toBe(103);
   });
 });

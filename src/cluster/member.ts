@@ -1,0 +1,148 @@
+/**
+ * This box's part in an active-active cluster (issue 4): the VIPs and the load-sharing backend
+ * installed for the box's whole life, and the owned node set driven by the per-number virtual
+ * routers (see ownership.ts for why ownership is plain VRRP).
+ *
+ * Contract:
+ * - `start` installs the backend owning nothing, then adds the VIPs: the box joins the cluster's
+ *   traffic but answers no client until it wins a number. `stop` removes both.
+ * - `routers` gives one InstanceConfig per node number (VRID vridBase + n - 1, this box's rotated
+ *   priority) with Duties whose master/backup/fault is claim/release of that number.
+ * - Claims and releases are applied as whole owned sets, one backend call at a time (atomic for
+ *   xt_cluster and nft, add-before-remove for clusterip). Changes arriving while a call runs are
+ *   folded into the next one, so a box that inherits four numbers at once pays one transaction,
+ *   and a number's duty reports success only when a set containing (or lacking) it is in the
+ *   kernel. If the backend refuses, the routers waiting on it go to FAULT and resign the numbers.
+ * - A box that inherits numbers sends no gratuitous ARP: the VIPs resolve to the cluster MAC on
+ *   every box, so clients keep sending to all of them and only the kernel's filter moves.
+ */
+import type { ClusterConfig } from '../config/cluster.js';
+import type { InstanceConfig } from '../config/instance.js';
+import type { Clock } from '../daemon/clock.js';
+import type { Logger } from '../log.js';
+import type { Duties } from '../actions/duties.js';
+import { addVips, removeVips } from '../actions/vip.js';
+import type { LoadSharingBackend } from './backend.js';
+import { priorityFor } from './ownership.js';
+
+export interface NumberRouter {
+  node: number;
+  cfg: InstanceConfig;
+  duties: Duties;
+}
+
+export class ClusterMember {
+  private readonly desired = new Set<number>();
+  private applied: number[] = [];
+  private draining = false;
+  private dirty = false;
+  private round: Promise<boolean> = Promise.resolve(true);
+
+  constructor(
+    readonly cfg: ClusterConfig,
+    private readonly backend: LoadSharingBackend,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** The node numbers this box answers for, as last applied to the kernel. */
+  owned(): readonly number[] {
+    return this.applied;
+  }
+
+  async start(): Promise<void> {
+    // install() rebuilds the tables from scratch: an owned set a crashed run left is dropped.
+    await this.backend.install([]);
+    await addVips(this.cfg.election.interface, this.cfg.vips);
+    this.log.info(
+      {
+        event: 'cluster-joined',
+        cluster: this.cfg.name,
+        box: this.cfg.self,
+        backend: this.backend.name,
+        vips: this.cfg.vips.map((v) => v.address),
+      },
+      `cluster ${this.cfg.name}: joined as box ${this.cfg.self} of ${this.cfg.boxes.length} (${this.backend.name}), answering no node yet`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.backend.remove();
+    await removeVips(this.cfg.election.interface, this.cfg.vips);
+    this.applied = [];
+  }
+
+  routers(): NumberRouter[] {
+    const shape = { boxes: this.cfg.boxes.length, totalNodes: this.cfg.sharing.totalNodes };
+    return Array.from({ length: shape.totalNodes }, (_, i) => {
+      const node = i + 1;
+      const cfg: InstanceConfig = {
+        ...this.cfg.election,
+        name: `${this.cfg.name}#${node}`,
+        vrid: this.cfg.vridBase + i,
+        priority: priorityFor(node, this.cfg.self, shape),
+      };
+      return { node, cfg, duties: this.duties(node) };
+    });
+  }
+
+  private duties(node: number): Duties {
+    return {
+      prepare: () => Promise.resolve(),
+      carryOut: (role) => {
+        if (role === 'master') this.desired.add(node);
+        else this.desired.delete(node);
+        return this.sync();
+      },
+      reasserted: () => undefined,
+      leaving: () => undefined,
+    };
+  }
+
+  private sync(): Promise<boolean> {
+    this.dirty = true;
+    if (!this.draining) {
+      this.draining = true;
+      this.round = this.drain();
+    }
+    return this.round;
+  }
+
+  /** Applies the desired set until it stops changing; the outcome is the last attempt's. */
+  private async drain(): Promise<boolean> {
+    let ok = true;
+    try {
+      // Routers whose timers fire in the same turn of the event loop land in one call.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.dirty) {
+        this.dirty = false;
+        const want = [...this.desired].sort((a, b) => a - b);
+        if (want.join() === this.applied.join()) continue;
+        const before = this.applied;
+        const t0 = this.clock.now();
+        try {
+          await this.backend.setOwned(want);
+          ok = true;
+        } catch (err) {
+          ok = false;
+          this.log.error(
+            { event: 'cluster-owned-failed', cluster: this.cfg.name, want, err: String(err) },
+            `cluster ${this.cfg.name}: could not set owned nodes to [${want.join(',')}]: ${(err as Error).message}`,
+          );
+          continue;
+        }
+        this.applied = want;
+        const gained = want.filter((n) => !before.includes(n));
+        const lost = before.filter((n) => !want.includes(n));
+        const ms = Math.round(this.clock.now() - t0);
+        this.log.info(
+          { event: 'cluster-owned', cluster: this.cfg.name, owned: want, gained, lost, ms },
+          `cluster ${this.cfg.name}: answering node(s) [${want.join(',')}]${gained.length > 0 ? ` +${gained.join(',+')}` : ''}${lost.length > 0 ? ` -${lost.join(',-')}` : ''} (${ms} ms)`,
+        );
+      }
+    } finally {
+      this.draining = false;
+    }
+    return ok;
+  }
+}

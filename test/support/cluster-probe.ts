@@ -1,0 +1,114 @@
+/**
+ * Who answers which client in a load-sharing lab: a responder on every box answering TCP and
+ * UDP on VIP:PORT with its box's name, and a client probe that, from every source address at
+ * once, opens one TCP connection (the name it reads, or null) and sends one UDP datagram (every
+ * name answering within the window: a second answerer shows as a second datagram).
+ */
+import { runLocal } from '../../src/cluster/command.js';
+import type { Lab } from '../lab/lab.js';
+
+export const CLUSTER_MAC = '01:00:5e:00:01:0a';
+export const PROBE_PORT = 7000;
+
+/** Source addresses 10.99.0.100.. on the client, one per simulated client. */
+export function clientSources(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `10.99.0.${100 + i}`);
+}
+
+const RESPONDER = `
+const net = require('node:net');
+const dgram = require('node:dgram');
+const [name, vip, port] = process.argv.slice(1);
+const tcp = net.createServer((s) => s.end(name + '\\n'));
+const udp = dgram.createSocket('udp4');
+udp.on('message', (_m, from) => udp.send(name, from.port, from.address));
+let ready = 0;
+const up = () => { if (++ready === 2) console.log('listening'); };
+tcp.listen(Number(port), vip, up);
+udp.bind(Number(port), vip, up);
+`;
+
+const CLIENT = `
+const net = require('node:net');
+const dgram = require('node:dgram');
+const [vip, port, windowMs, sources] = process.argv.slice(1);
+const tcp = (src) => new Promise((resolve) => {
+  const s = net.connect({ host: vip, port: Number(port), localAddress: src });
+  let got = '';
+  s.setTimeout(Number(windowMs), () => { s.destroy(); resolve(null); });
+  s.on('data', (d) => { got += d; });
+  s.on('end', () => resolve(got.trim()));
+  s.on('error', () => resolve(null));
+});
+const udp = (src) => new Promise((resolve) => {
+  const u = dgram.createSocket('udp4');
+  const got = [];
+  u.on('message', (m) => got.push(String(m)));
+  u.bind(0, src, () => u.send('who', Number(port), vip));
+  setTimeout(() => { u.close(); resolve(got); }, Number(windowMs));
+});
+Promise.all(JSON.parse(sources).map(async (src) => {
+  const [t, u] = await Promise.all([tcp(src), udp(src)]);
+  return [src, { tcp: t, udp: u }];
+})).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));
+`;
+
+export interface Answers {
+  tcp: string | null;
+  udp: string[];
+}
+
+/** Adds the source addresses to the client's eth0 in one `ip -batch`. */
+export async function addSources(lab: Lab, client: string, sources: string[]): Promise<void> {
+  const batch = sources.map((s) => `addr add ${s}/24 dev eth0`).join('\n') + '\n';
+  const r = await runLocal('ip', ['-n', lab.host(client).ns, '-batch', '-'], batch);
+  if (r.exitCode !== 0) throw new Error(`adding the client's sources: ${r.stderr}`);
+}
+
+/** Starts the responder on a box (the VIP must be on it) and waits until it listens. */
+export async function startResponder(lab: Lab, box: string, vip: string): Promise<void> {
+  const responder = lab.spawn(box, `responder-${box}`, process.execPath, [
+    '-e',
+    RESPONDER,
+    box,
+    vip,
+    String(PROBE_PORT),
+  ]);
+  await responder.waitForLine(/^listening$/, 10_000);
+}
+
+/** One probe from every source at once; answers by source. */
+export async function probe(
+  lab: Lab,
+  client: string,
+  vip: string,
+  sources: string[],
+  windowMs = 1000,
+): Promise<Map<string, Answers>> {
+  const out = await lab.exec(client, process.execPath, [
+    '-e',
+    CLIENT,
+    vip,
+    String(PROBE_PORT),
+    String(windowMs),
+    JSON.stringify(sources),
+  ]);
+  return new Map(Object.entries(JSON.parse(out) as Record<string, Answers>));
+}
+
+/**
+ * The sources not answered exactly once (one UDP answer, a TCP answer, and with `sameBox` the
+ * same box for both), as [source, answers]; [] when every source was.
+ */
+export function notExactlyOnce(
+  answers: Map<string, Answers>,
+  sources: string[],
+  sameBox: boolean,
+): [string, Answers | undefined][] {
+  return sources.flatMap((src): [string, Answers | undefined][] => {
+    const a = answers.get(src);
+    const ok =
+      a !== undefined && a.udp.length === 1 && a.tcp !== null && (!sameBox || a.tcp === a.udp[0]);
+    return ok ? [] : [[src, a]];
+  });
+}
