@@ -38,6 +38,8 @@ interface Link {
 export interface DaemonStatus {
   instances: { name: string; state: string; stats: ReturnType<VirtualRouter['stats']> }[];
   foreignVrids: number;
+  /** This box's place in the active-active cluster, if any: the node numbers its kernel answers. */
+  cluster?: { name: string; box: string; owned: readonly number[] };
 }
 
 /** A load-sharing backend this kernel lacks is refused at start, not discovered at failover. */
@@ -158,6 +160,15 @@ export class Daemon {
     return {
       instances: this.routers.map((r) => ({ name: r.cfg.name, state: r.state, stats: r.stats() })),
       foreignVrids: this.foreign,
+      ...(this.member === undefined
+        ? {}
+        : {
+            cluster: {
+              name: this.member.cfg.name,
+              box: this.member.cfg.boxes[this.member.cfg.self - 1] ?? '?',
+              owned: this.member.owned(),
+            },
+          }),
     };
   }
 
