@@ -41,6 +41,9 @@ const MDI_MS =
   3 * INTERVAL_MS +
   ((256 - (HOME_PRIORITY - PRIORITY_STEP * (BOXES.length - 1))) * INTERVAL_MS) / 256;
 
+/** The first fallback's skew time: how long a priority-0 advert takes to hand a number over. */
+const SKEW_MS = ((256 - (HOME_PRIORITY - PRIORITY_STEP)) * INTERVAL_MS) / 256;
+
 type Ownership = Record<string, number[]>;
 
 const HOME: Ownership = Object.fromEntries(BOXES.map((b, i) => [b, homeNumbers(i + 1, SHAPE)]));
@@ -210,6 +213,22 @@ describe('active-active ownership, nft backend: a box dies and returns', () => {
       const answers = await probe(c.fx.lab, 'client', VIP, SOURCES, 500);
       expect(notExactlyOnce(answers, SOURCES, true), `sample ${sample}`).toEqual([]);
     }
+  });
+  it('SIGTERM of a box: priority-0 adverts hand its numbers over within skew time; rules and VIP leave with it', async () => {
+    const t0 = performance.now();
+    c.vipds.get('fw3')?.kill('SIGTERM');
+    const alive = new Set([1, 2]);
+    const ms = await c.untilOwnership(
+      'fw3 numbers with fw1 and fw2',
+      { fw1: ownedBy(1, alive, SHAPE), fw2: ownedBy(2, alive, SHAPE) },
+      2_000,
+    );
+    await c.vipds.get('fw3')?.exited;
+    console.log(`[measure] nft: fw3 SIGTERM -> survivors own its numbers in ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(SKEW_MS + 500);
+    expect(await c.ownership(['fw3'])).toEqual({ fw3: [] });
+    expect(await c.fx.lab.hasAddress('fw3', VIP)).toBe(false);
+    expect(await c.fx.lab.exec('fw3', 'nft', ['list', 'ruleset'])).not.toContain('vipd_');
   });
 });
 
