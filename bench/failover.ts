@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Lab, type LabProcess } from '../test/lab/lab.js';
 import { startKeepalived } from '../test/support/keepalived.js';
 import { startVipd } from '../test/support/vipd.js';
+import { stats } from './stats.js';
 
 const VIP = '10.99.0.100';
 const RUNS = Number(process.env.RUNS ?? 5);
@@ -50,15 +51,6 @@ async function once(lab: Lab, daemon: Daemon, way: Way): Promise<number> {
     // A crashed box keeps its VIP; clear it so the next run starts clean.
     await lab.exec('fw1', 'ip', ['addr', 'flush', 'dev', 'eth0', 'to', `${VIP}/32`]);
   }
-}
-
-function stats(xs: number[]): { min: number; median: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return {
-    min: s[0] ?? NaN,
-    median: s[Math.floor(s.length / 2)] ?? NaN,
-    max: s[s.length - 1] ?? NaN,
-  };
 }
 
 async function main(): Promise<void> {

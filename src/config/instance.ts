@@ -5,6 +5,8 @@
  */
 import convict from 'convict';
 import { isIpv4 } from '../net/address.js';
+import { parseTarget } from '../net/witness.js';
+import type { QuorumConfig } from '../daemon/quorum.js';
 import type { ChecksumMode, VrrpAuth } from '../vrrp/packet.js';
 import {
   BACKEND_CHOICES,
@@ -131,6 +133,51 @@ export interface InstanceConfig {
   loadSharing: LoadSharingConfig | null;
   /** Firewall-mark groups for LVS, installed on the master. */
   marks: MarkGroup[];
+  /** Split-brain prevention: takeover needs a majority of witnesses (and of boxes), or null. */
+  quorum: QuorumConfig | null;
+  /** A master that yields to a peer that cannot hear it holds off preempting it this long. */
+  holdDownMs: number;
+}
+
+const QUORUM_KEYS = ['witnesses', 'peers', 'timeout', 'interval'];
+
+function quorumShape(v: unknown): void {
+  if (v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new Error('must be an object or null');
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !QUORUM_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(`unknown key(s) ${unknown.join(', ')}; allowed: ${QUORUM_KEYS.join(', ')}`);
+  }
+  const targets = (key: string, ports: boolean): void => {
+    const list = o[key];
+    if (list === undefined) return;
+    const bad = Array.isArray(list)
+      ? list.filter((t) => {
+          const parsed = typeof t === 'string' ? parseTarget(t) : undefined;
+          return parsed === undefined || (!ports && parsed.port !== undefined);
+        })
+      : [list];
+    if (bad.length > 0) {
+      throw new Error(
+        `${key} must be a list of ${ports ? 'addresses (pinged) or address:port (TCP connect)' : 'addresses (pinged)'}; not valid: ${JSON.stringify(bad)}`,
+      );
+    }
+  };
+  targets('witnesses', true);
+  targets('peers', false);
+  if (!Array.isArray(o.witnesses) || o.witnesses.length === 0) {
+    throw new Error('witnesses is required: at least one address or address:port');
+  }
+  for (const [key, max] of [
+    ['timeout', 10],
+    ['interval', 3600],
+  ] as const) {
+    const n = o[key];
+    if (n !== undefined && (typeof n !== 'number' || !(n >= 0.01) || n > max)) {
+      throw new Error(`${key} must be a number of seconds from 0.01 to ${max}`);
+    }
+  }
 }
 
 /** `loadSharing` as written in the file: the instance supplies interface and VIPs. */
@@ -329,6 +376,16 @@ export const instanceSchema = {
     format: markGroups,
     default: [] as MarkGroup[],
   },
+  quorum: {
+    doc: 'Split-brain prevention: { witnesses, peers, timeout, interval }; a takeover needs a majority of the witnesses (and of the boxes when peers lists two or more)',
+    format: quorumShape,
+    default: null as Record<string, unknown> | null,
+  },
+  oneWayHoldDown: {
+    doc: 'Seconds a master that yielded to a lower master that cannot hear it stays backup before preempting again',
+    format: seconds(1, 86400),
+    default: 60,
+  },
   loadSharing: {
     doc: 'Load sharing of the VIPs: { backend, hashmode, clusterMac, totalNodes, localNode, hashInit }',
     format: loadSharingShape,
@@ -480,6 +537,25 @@ export function normaliseInstance(
     faultRecoveryMs: ms(raw.faultRecovery),
     loadSharing: sharing,
     marks: raw.marks,
+    quorum: quorumOf(raw.quorum, raw.unicastPeers),
+    holdDownMs: ms(raw.oneWayHoldDown),
+  };
+}
+
+function quorumOf(
+  raw: Record<string, unknown> | null,
+  unicastPeers: string[],
+): QuorumConfig | null {
+  if (raw === null) return null;
+  const list = (v: unknown): string[] | undefined =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
+  const num = (v: unknown, dflt: number): number => (typeof v === 'number' ? v : dflt);
+  return {
+    witnesses: list(raw.witnesses) ?? [],
+    // The boxes this one elects with: unicast peers are exactly that when there are any.
+    peers: list(raw.peers) ?? unicastPeers,
+    timeoutMs: ms(num(raw.timeout, 0.3)),
+    intervalMs: ms(num(raw.interval, 1)),
   };
 }
 
@@ -525,6 +601,16 @@ export function instanceFileShape(i: InstanceConfig): unknown {
     stepTimeout: i.stepTimeoutMs / 1000,
     faultRecovery: i.faultRecoveryMs / 1000,
     marks: i.marks,
+    quorum:
+      i.quorum === null
+        ? null
+        : {
+            witnesses: i.quorum.witnesses,
+            peers: i.quorum.peers,
+            timeout: i.quorum.timeoutMs / 1000,
+            interval: i.quorum.intervalMs / 1000,
+          },
+    oneWayHoldDown: i.holdDownMs / 1000,
     loadSharing:
       i.loadSharing === null
         ? null

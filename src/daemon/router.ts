@@ -13,6 +13,8 @@ import type { Logger } from '../log.js';
 import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
 import type { InterfaceAddress } from '../net/interface.js';
 import type { Duties } from '../actions/duties.js';
+import { probeAll, type Probe } from '../net/witness.js';
+import { masterIsolated, takeoverVerdict, type QuorumConfig } from './quorum.js';
 import type { Role } from '../actions/plan.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
 import {
@@ -23,7 +25,9 @@ import {
   type FsmConfig,
   type FsmEvent,
   type FsmState,
+  type TransitionAction,
   type VrrpState,
+  DEAF_AFTER,
 } from '../vrrp/fsm.js';
 import { decodeAdvert, encodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
 import { checkAdvert } from '../vrrp/validate.js';
@@ -45,6 +49,12 @@ export interface RouterDeps {
 export interface RouterStats {
   advertsSent: number;
   advertsReceived: number;
+  /** Another master heard while master (we won and re-asserted). */
+  splitBrains: number;
+  /** Lower masters that could not hear us: we yielded and held off. */
+  oneWayLosses: number;
+  quorumDenied: number;
+  quorumLost: number;
   sendFailures: Record<string, number>;
   rejected: Record<string, number>;
 }
@@ -64,6 +74,13 @@ export class VirtualRouter {
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
   private received = 0;
+  private splitBrains = 0;
+  private oneWayLosses = 0;
+  private quorumDenied = 0;
+  private quorumLost = 0;
+  /** Master-side quorum watch (and, after losing quorum, the watch for its return). */
+  private cancelQuorumWatch: (() => void) | undefined;
+  private quorumFault = false;
 
   constructor(
     readonly cfg: InstanceConfig,
@@ -78,6 +95,8 @@ export class VirtualRouter {
       accept: cfg.accept,
       primaryAddress: ipv4ToUint32(deps.primary.address),
       reassertOnLower: cfg.reassertOnLower,
+      quorumGated: cfg.quorum !== null,
+      holdDownMs: cfg.holdDownMs,
     };
     this.fsm = initialState(this.fsmConfig);
     this.destinations = cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [VRRP_GROUP];
@@ -94,6 +113,10 @@ export class VirtualRouter {
     return {
       advertsSent: this.sent,
       advertsReceived: this.received,
+      splitBrains: this.splitBrains,
+      oneWayLosses: this.oneWayLosses,
+      quorumDenied: this.quorumDenied,
+      quorumLost: this.quorumLost,
       sendFailures: this.sendFailures.snapshot(),
       rejected: this.rejects.snapshot(),
     };
@@ -112,6 +135,7 @@ export class VirtualRouter {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.cancelRecovery?.();
+    this.cancelQuorumWatch?.();
     this.deps.duties.leaving();
     await Promise.allSettled([...this.inFlight]);
     await this.planWork;
@@ -178,12 +202,37 @@ export class VirtualRouter {
   }
 
   private perform(action: FsmAction): void {
-    if (action.type === 'send-advert') {
-      this.sendAdvert(action.priority);
-      if (action.cause === 'reassert-lower') this.deps.duties.reasserted();
-      return;
+    switch (action.type) {
+      case 'send-advert':
+        this.sendAdvert(action.priority, action.to);
+        if (action.cause === 'reassert-lower') this.deps.duties.reasserted();
+        return;
+      case 'split-brain':
+        this.splitBrains += 1;
+        this.log.warn(
+          {
+            event: 'split-brain',
+            peer: uint32ToIpv4(action.peer.address),
+            peerPriority: action.peer.priority,
+            priority: this.cfg.priority,
+            masterForMs: Math.round(action.masterForMs),
+            outcome: 'reassert',
+          },
+          `${this.cfg.name}: split brain: ${uint32ToIpv4(action.peer.address)} (priority ${action.peer.priority}) is master too; we (${this.cfg.priority}, master for ${(action.masterForMs / 1000).toFixed(1)} s) win: re-asserting and re-pointing neighbours`,
+        );
+        return;
+      case 'check-quorum':
+        void this.checkQuorum();
+        return;
+      case 'transition':
+        this.transition(action);
+        return;
     }
+  }
+
+  private transition(action: TransitionAction): void {
     const peer = action.peer;
+    const peerAddress = peer === undefined ? undefined : uint32ToIpv4(peer.address);
     this.log.info(
       {
         event: 'transition',
@@ -191,16 +240,113 @@ export class VirtualRouter {
         to: action.to,
         reason: action.reason,
         priority: this.cfg.priority,
-        peer: peer === undefined ? undefined : uint32ToIpv4(peer.address),
+        peer: peerAddress,
         peerPriority: peer?.priority,
+        masterForMs: action.masterForMs === undefined ? undefined : Math.round(action.masterForMs),
       },
       `${this.cfg.name}: ${action.from} -> ${action.to} (${action.reason})`,
     );
+    if (action.reason === 'peer-cannot-hear-us') {
+      this.oneWayLosses += 1;
+      this.log.warn(
+        {
+          event: 'one-way-loss',
+          peer: peerAddress,
+          peerPriority: peer?.priority,
+          holdDownMs: this.cfg.holdDownMs,
+        },
+        `${this.cfg.name}: one-way loss: ${peerAddress ?? '?'} stays master through ${DEAF_AFTER} re-assertions, so it cannot hear us; yielding to it and not preempting for ${this.cfg.holdDownMs / 1000} s`,
+      );
+    }
     this.deps.duties.leaving();
-    if (action.to === 'master') this.queuePlan('master');
-    else if (action.to === 'fault') this.queuePlan('fault');
+    this.cancelQuorumWatch?.();
+    this.cancelQuorumWatch = undefined;
+    if (action.to === 'master') {
+      this.queuePlan('master');
+      this.watchQuorum();
+    } else if (action.to === 'fault') this.queuePlan('fault');
     // Entering backup from anywhere but master also reconciles: start-up, recovery from fault.
     else if (action.to === 'backup' || action.from === 'master') this.queuePlan('backup');
+    if (action.to === 'fault' && this.quorumFault) this.watchQuorum();
+  }
+
+  private async probeQuorum(): Promise<{ witnesses: Probe[]; peers: Probe[] } | undefined> {
+    const q = this.cfg.quorum;
+    if (q === null) return undefined;
+    const [witnesses, peers] = await Promise.all([
+      probeAll(q.witnesses, q.timeoutMs),
+      probeAll(q.peers, q.timeoutMs),
+    ]);
+    return { witnesses, peers };
+  }
+
+  /** The FSM asked: may this backup take over? One probe round, bounded by the timeout. */
+  private async checkQuorum(): Promise<void> {
+    const q = this.cfg.quorum;
+    const round = await this.probeQuorum();
+    if (this.stopped || q === null || round === undefined) return;
+    const verdict = takeoverVerdict(q, round.witnesses, round.peers);
+    if (!verdict.ok) {
+      this.quorumDenied += 1;
+      this.log.warn(
+        {
+          event: 'quorum-denied',
+          why: verdict.why,
+          down: round.witnesses.concat(round.peers).filter((p) => !p.up),
+        },
+        `${this.cfg.name}: master down, but no quorum (${verdict.why}): staying backup`,
+      );
+    } else {
+      this.log.info(
+        { event: 'quorum-granted', why: verdict.why },
+        `${this.cfg.name}: quorum: ${verdict.why}`,
+      );
+    }
+    this.dispatch({ type: 'quorum', ok: verdict.ok });
+  }
+
+  /**
+   * While master (and while in FAULT for lost quorum): a probe round every interval. A master that
+   * reaches neither witnesses nor peers is the cut-off one: FAULT (priority-0 advert, VIPs
+   * released). It recovers once a round would grant a takeover again.
+   */
+  private watchQuorum(): void {
+    const q = this.cfg.quorum;
+    if (q === null || this.stopped) return;
+    this.cancelQuorumWatch = this.deps.clock.schedule(this.deps.clock.now() + q.intervalMs, () => {
+      this.cancelQuorumWatch = undefined;
+      void this.quorumRound(q);
+    });
+  }
+
+  private async quorumRound(q: QuorumConfig): Promise<void> {
+    const round = await this.probeQuorum();
+    if (this.stopped || round === undefined) return;
+    if (this.fsm.state === 'master' && masterIsolated(q, round.witnesses, round.peers)) {
+      this.quorumLost += 1;
+      this.quorumFault = true;
+      this.log.warn(
+        { event: 'quorum-lost', down: round.witnesses.concat(round.peers) },
+        `${this.cfg.name}: no witness and no peer answers: this box is cut off; going to FAULT`,
+      );
+      this.dispatch({ type: 'fault' });
+      return;
+    }
+    if (this.fsm.state === 'fault' && this.quorumFault) {
+      const verdict = takeoverVerdict(q, round.witnesses, round.peers);
+      if (verdict.ok) {
+        this.quorumFault = false;
+        this.log.info(
+          { event: 'quorum-regained', why: verdict.why },
+          `${this.cfg.name}: quorum regained (${verdict.why})`,
+        );
+        this.dispatch({ type: 'recover' });
+        return;
+      }
+    }
+    if (this.fsm.state === 'master' || (this.fsm.state === 'fault' && this.quorumFault)) {
+      this.watchQuorum();
+    }
   }
 
   private queuePlan(role: Role): void {
@@ -242,7 +388,8 @@ export class VirtualRouter {
     );
   }
 
-  private sendAdvert(priority: number): void {
+  /** To the group or the unicast peers; with `to` (a yield notice), to that router alone. */
+  private sendAdvert(priority: number, to?: number): void {
     const advert: VrrpAdvert = {
       version: this.cfg.version,
       vrid: this.cfg.vrid,
@@ -251,10 +398,11 @@ export class VirtualRouter {
       addresses: this.cfg.vips.slice(0, this.cfg.advertisedCount).map((v) => v.address),
       ...(this.cfg.version === 2 ? { auth: this.cfg.auth ?? { type: 0 } } : {}),
     };
-    for (const dst of this.destinations) {
+    for (const dst of to === undefined ? this.destinations : [uint32ToIpv4(to)]) {
       const payload = encodeAdvert(advert, {
         src: this.deps.primary.address,
-        dst,
+        // A udp receiver cannot see the destination and checks against the one it expects.
+        dst: this.deps.ttlChecked || this.cfg.unicastPeers.length > 0 ? dst : VRRP_GROUP,
         checksum: this.cfg.checksum,
       });
       const sending = this.deps.transport.send(dst, payload).then(

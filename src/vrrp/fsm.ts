@@ -33,6 +33,16 @@ export interface FsmConfig {
   primaryAddress: number;
   /** RFC 9568: a master that hears a lower-priority advert asserts itself with an advert at once. */
   reassertOnLower: boolean;
+  /**
+   * A backup's takeover waits for the shell's quorum verdict (witnesses, peers): the machine asks
+   * with 'check-quorum' and goes on with a 'quorum' event. Default false.
+   */
+  quorumGated?: boolean;
+  /**
+   * How long a master that yielded to a lower-priority master that cannot hear it (one-way loss)
+   * stays backup without preempting it. Default 60 s.
+   */
+  holdDownMs?: number;
 }
 
 export interface Peer {
@@ -57,7 +67,9 @@ export type TransitionReason =
   | 'equal-priority-higher-address'
   | 'shutdown'
   | 'fault'
-  | 'recovered';
+  | 'recovered'
+  /** A lower-priority master kept advertising through our re-assertions: it cannot hear us. */
+  | 'peer-cannot-hear-us';
 
 export interface FsmState {
   state: VrrpState;
@@ -77,6 +89,27 @@ export interface FsmState {
   master: Peer | undefined;
   /** Backup only: the reason our takeover transition will give if Master_Down_Timer fires. */
   takeoverReason: TakeoverReason | undefined;
+  /** Backup only: the timer fired and the takeover waits for the quorum verdict. */
+  quorumPending: boolean;
+  /** Backup only: until then a lower-priority master is accepted as if preemption were off. */
+  holdUntil: number | undefined;
+  /** Master only: when this router became master. */
+  masterSince: number | undefined;
+  /** Master only: the master we preempted (its last adverts are a hand-over, not a split brain). */
+  preempted: Peer | undefined;
+  /** Master only: another master we hear (split brain) and its adverts since we re-asserted. */
+  rival: Rival | undefined;
+}
+
+export interface Rival extends Peer {
+  lastHeard: number;
+  /**
+   * Its advert intervals that ended with it still master after one of our re-assertions: each
+   * says it did not hear us. Only one advert per half of its interval counts, so a burst of its
+   * own re-assertions (answering third routers) is not mistaken for deafness.
+   */
+  unanswered: number;
+  lastCounted: number;
 }
 
 export type FsmEvent =
@@ -85,7 +118,9 @@ export type FsmEvent =
   | { type: 'advert'; src: number; priority: number; intervalCs: number }
   | { type: 'timer' }
   | { type: 'fault' }
-  | { type: 'recover' };
+  | { type: 'recover' }
+  /** The shell's answer to 'check-quorum'. */
+  | { type: 'quorum'; ok: boolean };
 
 export type AdvertCause =
   | 'adver-timer'
@@ -93,17 +128,26 @@ export type AdvertCause =
   | 'reassert-lower'
   | 'answer-priority-zero'
   | 'shutdown'
-  | 'fault';
+  | 'fault'
+  /** A master yielding to a higher one it heard says so once, so the winner hears it too. */
+  | 'yield-notice';
 
 export type FsmAction =
-  | { type: 'send-advert'; priority: number; cause: AdvertCause }
+  /** To the group (or the unicast peers); with `to`, to that one router only. */
+  | { type: 'send-advert'; priority: number; cause: AdvertCause; to?: number }
   | {
       type: 'transition';
       from: VrrpState;
       to: VrrpState;
       reason: TransitionReason;
       peer: Peer | undefined;
-    };
+      /** Leaving master: how long we were master. */
+      masterForMs?: number;
+    }
+  /** A master heard another master of this VRID that ranks lower: split brain, we win. */
+  | { type: 'split-brain'; peer: Peer; masterForMs: number }
+  /** Takeover pending: the shell checks the quorum and answers with a 'quorum' event. */
+  | { type: 'check-quorum' };
 
 export interface FsmResult {
   state: FsmState;
@@ -111,10 +155,16 @@ export interface FsmResult {
 }
 
 type AdvertEvent = Extract<FsmEvent, { type: 'advert' }>;
+export type TransitionAction = Extract<FsmAction, { type: 'transition' }>;
 
 const MS_PER_CS = 10;
 const PRIORITY_RESIGN = 0;
 const PRIORITY_OWNER = 255;
+/** Adverts of a lower master after our re-assertions before we conclude it cannot hear us. */
+export const DEAF_AFTER = 3;
+const DEFAULT_HOLD_DOWN_MS = 60_000;
+/** A rival silent for this many advert intervals is gone; hearing it again is a new episode. */
+const EPISODE_GAP_INTERVALS = 3;
 
 export function initialState(config: FsmConfig): FsmState {
   return {
@@ -125,6 +175,11 @@ export function initialState(config: FsmConfig): FsmState {
     backupSince: undefined,
     master: undefined,
     takeoverReason: undefined,
+    quorumPending: false,
+    holdUntil: undefined,
+    masterSince: undefined,
+    preempted: undefined,
+    rival: undefined,
   };
 }
 
@@ -155,7 +210,7 @@ export function step(config: FsmConfig, state: FsmState, event: FsmEvent, now: n
   // Our own multicast echo is dropped by the shell; should one slip through, it must not count
   // as an equal-priority rival.
   if (event.type === 'advert' && event.src === config.primaryAddress) return unchanged(state);
-  if (event.type === 'fault') return enterFault(config, state);
+  if (event.type === 'fault') return enterFault(config, state, now);
   switch (state.state) {
     case 'initialize':
       return event.type === 'startup'
@@ -192,12 +247,17 @@ function startup(
 }
 
 /** A master resigns with priority 0 so a backup takes over after Skew_Time, not Master_Down. */
-function enterFault(config: FsmConfig, state: FsmState): FsmResult {
+function enterFault(config: FsmConfig, state: FsmState, now: number): FsmResult {
   if (state.state === 'fault') return unchanged(state);
   const resign = state.state === 'master' ? [sendAdvert(PRIORITY_RESIGN, 'fault')] : [];
   return {
     state: { ...initialState(config), state: 'fault' },
-    actions: [...resign, transition(state.state, 'fault', 'fault', undefined)],
+    actions: [
+      ...resign,
+      state.state === 'master'
+        ? leaveMaster(state, now, 'fault', 'fault', undefined)
+        : transition(state.state, 'fault', 'fault', undefined),
+    ],
   };
 }
 
@@ -228,16 +288,36 @@ function backupStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: nu
       };
     case 'timer':
       if (state.masterDownAt === undefined || now < state.masterDownAt) return unchanged(state);
-      return becomeMaster(
-        config,
-        now,
-        'backup',
-        state.takeoverReason ?? 'master-down',
-        state.master,
-      );
+      if (config.quorumGated === true) {
+        return {
+          state: { ...state, masterDownAt: undefined, quorumPending: true },
+          actions: [{ type: 'check-quorum' }],
+        };
+      }
+      return takeOver(config, state, now);
+    case 'quorum':
+      if (!state.quorumPending) return unchanged(state);
+      if (event.ok) return takeOver(config, state, now);
+      // Denied: stay backup and ask again after another master-down interval.
+      return {
+        state: {
+          ...state,
+          quorumPending: false,
+          masterDownAt: now + masterDownIntervalMs(config, state.masterAdverIntervalCs),
+        },
+        actions: [],
+      };
     case 'advert':
       return { state: backupAdvert(config, state, event, now), actions: [] };
   }
+}
+
+function takeOver(config: FsmConfig, state: FsmState, now: number): FsmResult {
+  const reason = state.takeoverReason ?? 'master-down';
+  const result = becomeMaster(config, now, 'backup', reason, state.master);
+  return reason === 'preempt-lower-priority'
+    ? { ...result, state: { ...result.state, preempted: state.master } }
+    : result;
 }
 
 function backupAdvert(
@@ -253,10 +333,12 @@ function backupAdvert(
       masterDownAt: now + skewTimeMs(config, state.masterAdverIntervalCs),
       master: sender,
       takeoverReason: 'priority-zero-heard',
+      quorumPending: false,
     };
   }
   const preemptDelayOver = now >= (state.backupSince ?? now) + config.preemptDelayMs;
-  if (config.preempt && event.priority < config.priority && preemptDelayOver) {
+  const holding = state.holdUntil !== undefined && now < state.holdUntil;
+  if (config.preempt && event.priority < config.priority && preemptDelayOver && !holding) {
     // Discarding the advert lets the running Master_Down_Timer expire: that is the preemption.
     return { ...state, master: sender, takeoverReason: 'preempt-lower-priority' };
   }
@@ -267,6 +349,7 @@ function backupAdvert(
     masterDownAt: now + masterDownIntervalMs(config, intervalCs),
     master: sender,
     takeoverReason: 'master-down',
+    quorumPending: false,
   };
 }
 
@@ -275,13 +358,14 @@ function masterStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: nu
     case 'startup':
     case 'fault':
     case 'recover':
+    case 'quorum':
       return unchanged(state);
     case 'shutdown':
       return {
         state: initialState(config),
         actions: [
           sendAdvert(PRIORITY_RESIGN, 'shutdown'),
-          transition('master', 'initialize', 'shutdown', undefined),
+          leaveMaster(state, now, 'initialize', 'shutdown', undefined),
         ],
       };
     case 'timer':
@@ -301,17 +385,85 @@ function masterAdvert(
   if (event.priority === PRIORITY_RESIGN) {
     return readvertise(config, state, now, 'answer-priority-zero');
   }
+  const sender: Peer = { address: event.src, priority: event.priority };
   const reason = yieldReason(config, event);
   if (reason !== undefined) {
-    const sender: Peer = { address: event.src, priority: event.priority };
+    // Our last advert tells the winner we were master too: it re-asserts and re-points the
+    // neighbours, which may still point at us (otherwise it never learns there was a split).
+    // Unicast to the winner alone: other backups must not take it for a master's advert.
     return {
       state: enterBackup(config, now, learnedIntervalCs(config, event), sender),
-      actions: [transition('master', 'backup', reason, sender)],
+      actions: [
+        sendAdvert(config.priority, 'yield-notice', sender.address),
+        leaveMaster(state, now, 'backup', reason, sender),
+      ],
     };
   }
-  return config.reassertOnLower
-    ? readvertise(config, state, now, 'reassert-lower')
-    : unchanged(state);
+  return rivalAdvert(config, state, sender, event.intervalCs, now);
+}
+
+/**
+ * Another master ranking lower: a split brain we win (RFC 9568: re-assert at once). Reported
+ * once per episode, not when it is the master we just preempted handing over. If it keeps
+ * advertising through DEAF_AFTER re-assertions it cannot hear us (one-way loss): two masters
+ * would last as long as the loss, so we yield and hold off preempting it for holdDownMs.
+ */
+function rivalAdvert(
+  config: FsmConfig,
+  state: FsmState,
+  sender: Peer,
+  intervalCs: number,
+  now: number,
+): FsmResult {
+  // Measured in the rival's own interval: it is its silence that ends an episode.
+  const gapMs = EPISODE_GAP_INTERVALS * Math.max(intervalCs, config.advertIntervalCs) * MS_PER_CS;
+  const prior = state.rival;
+  const fresh =
+    prior === undefined || prior.address !== sender.address || now - prior.lastHeard > gapMs;
+  const counts = !fresh && now - prior.lastCounted >= (intervalCs * MS_PER_CS) / 2;
+  const rival: Rival = fresh
+    ? { ...sender, lastHeard: now, unanswered: 0, lastCounted: now }
+    : {
+        ...sender,
+        lastHeard: now,
+        unanswered: prior.unanswered + (counts ? 1 : 0),
+        lastCounted: counts ? now : prior.lastCounted,
+      };
+  const masterForMs = now - (state.masterSince ?? now);
+  const handover = state.preempted?.address === sender.address && masterForMs <= gapMs;
+  const report: FsmAction[] =
+    fresh && !handover ? [{ type: 'split-brain', peer: sender, masterForMs }] : [];
+  if (!config.reassertOnLower) return { state: { ...state, rival }, actions: report };
+  if (rival.unanswered >= DEAF_AFTER) {
+    return {
+      state: {
+        // Its adverts now keep our timer: learn its interval as from any master we accept.
+        ...enterBackup(
+          config,
+          now,
+          config.version === 3 ? intervalCs : config.advertIntervalCs,
+          sender,
+        ),
+        holdUntil: now + (config.holdDownMs ?? DEFAULT_HOLD_DOWN_MS),
+      },
+      actions: [leaveMaster(state, now, 'backup', 'peer-cannot-hear-us', sender)],
+    };
+  }
+  const again = readvertise(config, { ...state, rival }, now, 'reassert-lower');
+  return { ...again, actions: [...report, ...again.actions] };
+}
+
+function leaveMaster(
+  state: FsmState,
+  now: number,
+  to: VrrpState,
+  reason: TransitionReason,
+  peer: Peer | undefined,
+): FsmAction {
+  return {
+    ...transition('master', to, reason, peer),
+    masterForMs: now - (state.masterSince ?? now),
+  };
 }
 
 /** Why a master must step down for this advert, or undefined when the sender ranks lower. */
@@ -336,10 +488,10 @@ function enterBackup(
   master: Peer | undefined,
 ): FsmState {
   return {
+    ...initialState(config),
     state: 'backup',
     masterAdverIntervalCs,
     masterDownAt: now + masterDownIntervalMs(config, masterAdverIntervalCs),
-    advertAt: undefined,
     backupSince: now,
     master,
     takeoverReason: 'master-down',
@@ -355,13 +507,10 @@ function becomeMaster(
 ): FsmResult {
   return {
     state: {
+      ...initialState(config),
       state: 'master',
-      masterAdverIntervalCs: config.advertIntervalCs,
-      masterDownAt: undefined,
       advertAt: now + config.advertIntervalCs * MS_PER_CS,
-      backupSince: undefined,
-      master: undefined,
-      takeoverReason: undefined,
+      masterSince: now,
     },
     actions: [
       sendAdvert(config.priority, 'became-master'),
@@ -386,8 +535,10 @@ function unchanged(state: FsmState): FsmResult {
   return { state, actions: [] };
 }
 
-function sendAdvert(priority: number, cause: AdvertCause): FsmAction {
-  return { type: 'send-advert', priority, cause };
+function sendAdvert(priority: number, cause: AdvertCause, to?: number): FsmAction {
+  return to === undefined
+    ? { type: 'send-advert', priority, cause }
+    : { type: 'send-advert', priority, cause, to };
 }
 
 function transition(
@@ -395,6 +546,6 @@ function transition(
   to: VrrpState,
   reason: TransitionReason,
   peer: Peer | undefined,
-): FsmAction {
+): TransitionAction {
   return { type: 'transition', from, to, reason, peer };
 }

@@ -139,6 +139,10 @@ class JobQueue {
 export class Simulator {
   /** Every state change of every router, in the order it happened. */
   readonly transitions: TransitionRecord[] = [];
+  /** Every split-brain report: `router` (the winner) heard `peer` (an address) as master. */
+  readonly splitBrains: { time: number; router: number; peer: number }[] = [];
+  /** The quorum verdict a quorum-gated router gets when it asks (default: granted). */
+  quorum: (router: number) => boolean = () => true;
   private readonly routers: RouterSlot[];
   private readonly queue = new JobQueue();
   private readonly random: () => number;
@@ -282,10 +286,15 @@ export class Simulator {
     slot.state = state;
     for (const action of actions) {
       if (action.type === 'send-advert') {
-        this.broadcast(router, action.priority);
-      } else {
+        this.broadcast(router, action.priority, action.to);
+      } else if (action.type === 'transition') {
         const { from, to, reason } = action;
         this.transitions.push({ time: this.clock, router, from, to, reason });
+      } else if (action.type === 'split-brain') {
+        this.splitBrains.push({ time: this.clock, router, peer: action.peer.address });
+      } else {
+        const ok = this.quorum(router);
+        this.push(this.clock, () => this.apply(router, { type: 'quorum', ok }));
       }
     }
     this.armTimer(router);
@@ -304,7 +313,8 @@ export class Simulator {
     });
   }
 
-  private broadcast(from: number, priority: number): void {
+  /** To every connected router, or with `only` (an address) to that router alone (unicast). */
+  private broadcast(from: number, priority: number, only?: number): void {
     const { primaryAddress, advertIntervalCs } = this.slot(from).config;
     const advert: FsmEvent = {
       type: 'advert',
@@ -314,6 +324,7 @@ export class Simulator {
     };
     this.routers.forEach((receiver, to) => {
       if (to === from || !receiver.alive || !this.connected(from, to)) return;
+      if (only !== undefined && receiver.config.primaryAddress !== only) return;
       const linkLoss = this.linkLoss.get(linkKey(from, to)) ?? 0;
       if (this.random() < 1 - (1 - this.loss) * (1 - linkLoss)) return;
       const delay = this.delay.min + this.random() * (this.delay.max - this.delay.min);

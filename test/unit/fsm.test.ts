@@ -11,6 +11,7 @@ import {
   step,
   type FsmConfig,
   type FsmEvent,
+  type FsmResult,
   type FsmState,
 } from '../../src/vrrp/fsm.js';
 
@@ -330,15 +331,24 @@ describe('master', () => {
     const cfg = config();
     const { state, actions } = step(cfg, master(cfg, 0), advert(LOWER_ADDRESS, 101, 50), 400);
     const peer = { address: LOWER_ADDRESS, priority: 101 };
+    // The parting advert lets the winner know there were two masters (it re-asserts, re-GARPs).
     expect(actions).toEqual([
-      { type: 'transition', from: 'master', to: 'backup', reason: 'higher-priority', peer },
+      { type: 'send-advert', priority: 100, cause: 'yield-notice', to: LOWER_ADDRESS },
+      {
+        type: 'transition',
+        from: 'master',
+        to: 'backup',
+        reason: 'higher-priority',
+        peer,
+        masterForMs: 400,
+      },
     ]);
     // 400 + 3 * 500 + (156 * 50 / 256) * 10 = 400 + 1500 + 304.6875
     expect(state).toEqual({
+      ...initialState(cfg),
       state: 'backup',
       masterAdverIntervalCs: 50,
       masterDownAt: 2204.6875,
-      advertAt: undefined,
       backupSince: 400,
       master: peer,
       takeoverReason: 'master-down',
@@ -356,12 +366,14 @@ describe('master', () => {
     const cfg = config();
     const { actions } = step(cfg, master(cfg, 0), advert(HIGH_BIT_ADDRESS, 100), 400);
     expect(actions).toEqual([
+      { type: 'send-advert', priority: 100, cause: 'yield-notice', to: HIGH_BIT_ADDRESS },
       {
         type: 'transition',
         from: 'master',
         to: 'backup',
         reason: 'equal-priority-higher-address',
         peer: { address: HIGH_BIT_ADDRESS, priority: 100 },
+        masterForMs: 400,
       },
     ]);
   });
@@ -369,23 +381,38 @@ describe('master', () => {
   it('equal priority: a lower address is a lower advert (reasserted)', () => {
     const cfg = config({ primaryAddress: HIGH_BIT_ADDRESS });
     const { state, actions } = step(cfg, master(cfg, 0), advert(OUR_ADDRESS, 100), 400);
-    expect(actions).toEqual([{ type: 'send-advert', priority: 100, cause: 'reassert-lower' }]);
+    expect(actions).toEqual([
+      { type: 'split-brain', peer: { address: OUR_ADDRESS, priority: 100 }, masterForMs: 400 },
+      { type: 'send-advert', priority: 100, cause: 'reassert-lower' },
+    ]);
     expect(state).toMatchObject({ state: 'master', advertAt: 1400 });
   });
 
   it('reassertOnLower on: answers a lower-priority advert at once', () => {
     const cfg = config();
     const { state, actions } = step(cfg, master(cfg, 0), advert(HIGHER_ADDRESS, 99), 400);
-    expect(actions).toEqual([{ type: 'send-advert', priority: 100, cause: 'reassert-lower' }]);
+    expect(actions).toEqual([
+      { type: 'split-brain', peer: { address: HIGHER_ADDRESS, priority: 99 }, masterForMs: 400 },
+      { type: 'send-advert', priority: 100, cause: 'reassert-lower' },
+    ]);
     expect(state.advertAt).toBe(1400);
   });
 
-  it('reassertOnLower off: ignores a lower-priority advert', () => {
+  it('reassertOnLower off: reports the split brain once, sends nothing, stays master', () => {
     const cfg = config({ reassertOnLower: false });
     const active = master(cfg, 0);
-    const result = step(cfg, active, advert(HIGHER_ADDRESS, 99), 400);
-    expect(result.actions).toEqual([]);
-    expect(result.state).toBe(active);
+    const first = step(cfg, active, advert(HIGHER_ADDRESS, 99), 400);
+    expect(first.actions).toEqual([
+      { type: 'split-brain', peer: { address: HIGHER_ADDRESS, priority: 99 }, masterForMs: 400 },
+    ]);
+    expect(first.state).toMatchObject({ state: 'master', advertAt: active.advertAt });
+    let state = first.state;
+    for (const at of [1400, 2400, 3400, 4400]) {
+      const next = step(cfg, state, advert(HIGHER_ADDRESS, 99), at);
+      expect(next.actions).toEqual([]);
+      state = next.state;
+    }
+    expect(state.state).toBe('master');
   });
 
   it('ignores startup and an advert carrying its own address', () => {
@@ -403,7 +430,14 @@ describe('master', () => {
     const { state, actions } = step(cfg, master(cfg, 0), SHUTDOWN, 100);
     expect(actions).toEqual([
       { type: 'send-advert', priority: 0, cause: 'shutdown' },
-      { type: 'transition', from: 'master', to: 'initialize', reason: 'shutdown', peer: undefined },
+      {
+        type: 'transition',
+        from: 'master',
+        to: 'initialize',
+        reason: 'shutdown',
+        peer: undefined,
+        masterForMs: 100,
+      },
     ]);
     expect(state).toEqual(initialState(cfg));
     expect(nextDeadline(state)).toBeUndefined();
@@ -444,7 +478,14 @@ describe('FAULT', () => {
     const { state, actions } = step(cfg, master(cfg, 0), FAULT, 100);
     expect(actions).toEqual([
       { type: 'send-advert', priority: 0, cause: 'fault' },
-      { type: 'transition', from: 'master', to: 'fault', reason: 'fault', peer: undefined },
+      {
+        type: 'transition',
+        from: 'master',
+        to: 'fault',
+        reason: 'fault',
+        peer: undefined,
+        masterForMs: 100,
+      },
     ]);
     expect(state.state).toBe('fault');
     expect(nextDeadline(state)).toBeUndefined();
@@ -489,5 +530,115 @@ describe('FAULT', () => {
     expect(step(cfg, faulted, SHUTDOWN, 200).actions).toEqual([
       { type: 'transition', from: 'fault', to: 'initialize', reason: 'shutdown', peer: undefined },
     ]);
+  });
+});
+
+describe('split brain', () => {
+  const RIVAL = HIGHER_ADDRESS;
+
+  /** Feeds the rival's adverts (priority 99, lower) at the given times to a master. */
+  function rivalAdverts(cfg: FsmConfig, start: FsmState, times: number[]): FsmResult[] {
+    const out: FsmResult[] = [];
+    let state = start;
+    for (const at of times) {
+      const r = step(cfg, state, advert(RIVAL, 99), at);
+      out.push(r);
+      state = r.state;
+    }
+    return out;
+  }
+
+  it('a lower master that keeps advertising through 3 re-assertions cannot hear us: yield and hold', () => {
+    const cfg = config({ holdDownMs: 10_000 });
+    const results = rivalAdverts(cfg, master(cfg, 0), [1000, 2000, 3000, 4000]);
+    expect(results.slice(0, 3).map((r) => r.actions.map((a) => a.type))).toEqual([
+      ['split-brain', 'send-advert'],
+      ['send-advert'],
+      ['send-advert'],
+    ]);
+    const last = results[3];
+    expect(last?.actions).toEqual([
+      {
+        type: 'transition',
+        from: 'master',
+        to: 'backup',
+        reason: 'peer-cannot-hear-us',
+        peer: { address: RIVAL, priority: 99 },
+        masterForMs: 4000,
+      },
+    ]);
+    expect(last?.state).toMatchObject({ state: 'backup', holdUntil: 14_000 });
+    // Held: the rival's adverts are accepted like a master's, so the timer never runs out.
+    let state = last?.state ?? initialState(cfg);
+    for (let at = 5000; at < 14_000; at += 1000) {
+      state = step(cfg, state, advert(RIVAL, 99), at).state;
+      expect(state).toMatchObject({ state: 'backup', takeoverReason: 'master-down' });
+      expect(step(cfg, state, TIMER, at + 500).state.state).toBe('backup');
+    }
+    // Hold over: preemption resumes (the rival's adverts are discarded again).
+    state = step(cfg, state, advert(RIVAL, 99), 14_000).state;
+    expect(state.takeoverReason).toBe('preempt-lower-priority');
+    const back = step(cfg, state, TIMER, state.masterDownAt ?? Infinity);
+    expect(back.state.state).toBe('master');
+  });
+
+  it('a rival silent for 3 intervals is a new episode: reported again, count restarted', () => {
+    const cfg = config();
+    const results = rivalAdverts(cfg, master(cfg, 0), [1000, 2000, 6000, 7000, 8000]);
+    expect(results.map((r) => r.actions.map((a) => a.type))).toEqual([
+      ['split-brain', 'send-advert'],
+      ['send-advert'],
+      ['split-brain', 'send-advert'],
+      ['send-advert'],
+      ['send-advert'],
+    ]);
+    expect(results[4]?.state.state).toBe('master');
+  });
+
+  it('the master we just preempted handing over is not reported as a split brain', () => {
+    const cfg = config();
+    let state = backup(cfg, 0);
+    state = step(cfg, state, advert(RIVAL, 99), 100).state;
+    expect(state.takeoverReason).toBe('preempt-lower-priority');
+    const took = step(cfg, state, TIMER, state.masterDownAt ?? Infinity);
+    expect(took.state).toMatchObject({ state: 'master', preempted: { address: RIVAL } });
+    const handover = step(cfg, took.state, advert(RIVAL, 99), (state.masterDownAt ?? 0) + 5);
+    expect(handover.actions).toEqual([
+      { type: 'send-advert', priority: 100, cause: 'reassert-lower' },
+    ]);
+  });
+});
+
+describe('quorum-gated takeover', () => {
+  const gated = config({ quorumGated: true });
+
+  it('the timer asks for the quorum instead of taking over; a grant takes over', () => {
+    const waiting = backup(gated, 0);
+    const asked = step(gated, waiting, TIMER, waiting.masterDownAt ?? 0);
+    expect(asked.actions).toEqual([{ type: 'check-quorum' }]);
+    expect(asked.state).toMatchObject({ state: 'backup', quorumPending: true });
+    expect(nextDeadline(asked.state)).toBeUndefined();
+    const granted = step(gated, asked.state, { type: 'quorum', ok: true }, 4000);
+    expect(granted.state.state).toBe('master');
+    expect(granted.actions.map((a) => a.type)).toEqual(['send-advert', 'transition']);
+  });
+
+  it('a denial keeps it backup and asks again one master-down interval later', () => {
+    const waiting = backup(gated, 0);
+    const asked = step(gated, waiting, TIMER, 3700);
+    const denied = step(gated, asked.state, { type: 'quorum', ok: false }, 3800);
+    expect(denied.actions).toEqual([]);
+    expect(denied.state).toMatchObject({ state: 'backup', quorumPending: false });
+    expect(nextDeadline(denied.state)).toBe(3800 + masterDownIntervalMs(gated, 100));
+  });
+
+  it("a master's advert while the verdict is out cancels the takeover; a late grant is ignored", () => {
+    const waiting = backup(gated, 0);
+    const asked = step(gated, waiting, TIMER, 3700);
+    const heard = step(gated, asked.state, advert(HIGHER_ADDRESS, 200), 3750);
+    expect(heard.state.quorumPending).toBe(false);
+    const late = step(gated, heard.state, { type: 'quorum', ok: true }, 3800);
+    expect(late.state).toBe(heard.state);
+    expect(late.actions).toEqual([]);
   });
 });
