@@ -148,6 +148,43 @@ function withInstance(instance: Record<string, unknown>): Record<string, unknown
   return withCluster(cluster, { instances: [{ ...base, ...instance }] });
 }
 
+describe('split-brain keys', () => {
+  it('quorum: witnesses (ping or TCP), peers defaulting to unicastPeers, timeouts in ms; round trip', () => {
+    const c = parseConfig({
+      instances: [
+        {
+          ...base,
+          unicastPeers: ['10.99.0.2'],
+          quorum: { witnesses: ['10.99.0.254', '10.99.0.253:443'], timeout: 0.2 },
+          oneWayHoldDown: 30,
+        },
+      ],
+    });
+    expect(c.instances[0]).toMatchObject({
+      quorum: {
+        witnesses: ['10.99.0.254', '10.99.0.253:443'],
+        peers: ['10.99.0.2'],
+        timeoutMs: 200,
+        intervalMs: 1000,
+      },
+      holdDownMs: 30_000,
+    });
+    expect(parseConfig(toFileShape(c))).toEqual(c);
+  });
+
+  it.each([
+    [{ witnesses: [] }, 'witnesses is required'],
+    [{ witnesses: ['gw.example'] }, 'not valid: ["gw.example"]'],
+    [{ witnesses: ['10.0.0.1'], peers: ['10.0.0.2:22'] }, 'peers must be a list of addresses'],
+    [{ witnesses: ['10.0.0.1'], timeout: 0 }, 'timeout must be a number of seconds'],
+    [{ witnesses: ['10.0.0.1'], ping: true }, 'unknown key(s) ping'],
+  ])('quorum %j is refused: %s', (quorum, reason) => {
+    expect(configIssues({ instances: [{ ...base, quorum }] })).toEqual([
+      { key: 'instances[0].quorum', reason: expect.stringContaining(reason) as string },
+    ]);
+  });
+});
+
 describe('cluster section', () => {
   it('parses: this box is its position in boxes, VIPs lose their prefix for the backend', () => {
     const c = parseConfig(withCluster(cluster)).cluster;
