@@ -9,6 +9,7 @@ import { loadConfigFile, toFileShape } from './config/config.js';
 import { ConfigError } from './config/formats.js';
 import { monotonicClock } from './daemon/clock.js';
 import { Daemon } from './daemon/daemon.js';
+import { createNotifier, startWatchdog } from './daemon/notify.js';
 import { createLogger } from './log.js';
 import { clusterOwner } from './cluster/owner-cli.js';
 import { UsageError } from './usage.js';
@@ -31,6 +32,13 @@ function configPath(args: string[]): string {
 async function run(path: string): Promise<number> {
   const config = loadConfigFile(path);
   const log = createLogger(config.log.level, config.node.name);
+  // systemd (Type=notify): READY=1 once started, WATCHDOG=1 from a timer, STOPPING=1 on a stop.
+  // The variables are read once and then removed, so hook scripts and other children do not
+  // talk to systemd as if they were vipd (NotifyAccess=main would reject them anyway).
+  const notifier = createNotifier(process.env, (err) =>
+    log.warn({ event: 'notify-failed', err: err.message }, err.message),
+  );
+  for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete process.env[name];
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(config, monotonicClock, log);
@@ -39,15 +47,19 @@ async function run(path: string): Promise<number> {
       { event: 'start-failed', err: (err as Error).message },
       `vipd could not start: ${(err as Error).message}`,
     );
+    notifier.status(`could not start: ${(err as Error).message}`);
     return 1;
   }
   log.info({ event: 'started', instances: config.instances.map((i) => i.name) }, 'vipd running');
+  notifier.ready(`running ${config.instances.map((i) => i.name).join(', ')}`);
+  startWatchdog(notifier);
   let stopping = false;
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info({ event: 'signal', signal }, `${signal}: stopping gracefully`);
+      notifier.stopping(`${signal}: stopping gracefully`);
       daemon.stop().then(
         () => resolve(0),
         (err: unknown) => {

@@ -11,6 +11,7 @@
 import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../daemon/clock.js';
 import type { Logger } from '../log.js';
+import type { Observer } from '../daemon/observer.js';
 import { readInterface } from '../net/interface.js';
 import { executePlan } from './executor.js';
 import { masterPlan, releasePlan, type Role } from './plan.js';
@@ -33,6 +34,7 @@ export function instanceDuties(
   announcer: Announcer,
   clock: Clock,
   log: Logger,
+  emit: Observer,
 ): Duties {
   const runner = stepRunner(cfg, announcer);
   let cancelRefresh: (() => void) | undefined;
@@ -86,6 +88,8 @@ export function instanceDuties(
         clock,
         log,
         label: `${role} plan`,
+        onStep: (kind, outcome) =>
+          emit({ type: 'step', instance: cfg.name, kind, ok: outcome.ok, ms: outcome.ms }),
       });
       log.info(
         {

@@ -65,6 +65,8 @@ export interface ExecuteOptions {
   log: Logger;
   /** Label for the log lines, e.g. 'master plan'. */
   label: string;
+  /** Told every step's outcome (metrics); undo steps carry `undo: true`. */
+  onStep?: (kind: Step['kind'], outcome: StepOutcome, undo: boolean) => void;
 }
 
 export async function executePlan(
@@ -74,6 +76,15 @@ export async function executePlan(
   const outcomes: StepOutcome[] = [];
   const done: Step[] = [];
   const attempt = async (
+    step: Step,
+    undo: boolean,
+    action: (signal: AbortSignal) => Promise<void>,
+  ): Promise<StepOutcome> => {
+    const outcome = await timed(undo ? `undo ${describeStep(step)}` : describeStep(step), action);
+    opts.onStep?.(step.kind, outcome, undo);
+    return outcome;
+  };
+  const timed = async (
     what: string,
     action: (signal: AbortSignal) => Promise<void>,
   ): Promise<StepOutcome> => {
@@ -101,7 +112,7 @@ export async function executePlan(
     }
   };
   for (const step of steps) {
-    const outcome = await attempt(describeStep(step), (signal) => opts.runner.run(step, signal));
+    const outcome = await attempt(step, false, (signal) => opts.runner.run(step, signal));
     outcomes.push(outcome);
     if (outcome.ok) done.push(step);
     else if (opts.transactional) break;
@@ -111,8 +122,7 @@ export async function executePlan(
   if (!ok && opts.transactional) {
     for (const step of [...done].reverse()) {
       const revert = opts.runner.revert(step);
-      if (revert !== undefined)
-        rolledBack.push(await attempt(`undo ${describeStep(step)}`, revert));
+      if (revert !== undefined) rolledBack.push(await attempt(step, true, revert));
     }
   }
   return { ok, outcomes, rolledBack };

@@ -8,12 +8,14 @@
  * config silently falling back to a default is how a firewall pair ends up with two masters.
  */
 import { readFileSync } from 'node:fs';
+import { isIpv4 } from '../net/address.js';
 import convict from 'convict';
 import {
   ConfigError,
   convictIssues,
   isPlainObject,
   nonEmptyString,
+  optionalPath,
   type ConfigIssue,
   type ConvictErrorHolder,
 } from './formats.js';
@@ -31,6 +33,21 @@ export interface VipdConfig {
   instances: InstanceConfig[];
   /** The active-active cluster this box belongs to, or null. */
   cluster: ClusterConfig | null;
+  /** The control socket (`vipd status`, `demote`, `reload`); null = none. */
+  control: { socket: string | null };
+  /** Prometheus metrics over HTTP; null = off. */
+  metrics: { listen: { host: string; port: number } | null };
+}
+
+/** `host:port` with an IPv4 host (loopback by default: metrics tell an attacker a lot). */
+function listenAddress(v: unknown): void {
+  if (v === null) return;
+  const m = typeof v === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v) : null;
+  if (m?.[1] === undefined || !isIpv4(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new Error(
+      `must be "address:port" (e.g. 127.0.0.1:9650) or null, got ${JSON.stringify(v)}`,
+    );
+  }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -46,6 +63,20 @@ const topSchema = {
     doc: 'Virtual routers (checked one by one with the instance schema)',
     format: Array,
     default: [] as unknown[],
+  },
+  control: {
+    socket: {
+      doc: 'Control socket (mode 0600) for vipd status/demote/reload; null = none',
+      format: optionalPath,
+      default: '/run/vipd/vipd.sock' as string | null,
+    },
+  },
+  metrics: {
+    listen: {
+      doc: 'Prometheus metrics at http://ADDRESS:PORT/metrics; null = off',
+      format: listenAddress,
+      default: '127.0.0.1:9650' as string | null,
+    },
   },
 };
 
@@ -134,7 +165,23 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
   if (issues.length === 0) crossCheck(instances, issues);
   if (issues.length === 0 && cluster !== null) crossCheckCluster(cluster, instances, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
-  return { node: props.node, log: { level: props.log.level as LogLevel }, instances, cluster };
+  const listen = props.metrics.listen;
+  return {
+    node: props.node,
+    log: { level: props.log.level as LogLevel },
+    instances,
+    cluster,
+    control: { socket: props.control.socket },
+    metrics: {
+      listen:
+        listen === null
+          ? null
+          : {
+              host: listen.slice(0, listen.lastIndexOf(':')),
+              port: Number(listen.slice(listen.lastIndexOf(':') + 1)),
+            },
+    },
+  };
 }
 
 export function loadConfigFile(path: string): VipdConfig {
@@ -162,6 +209,13 @@ export function toFileShape(config: VipdConfig): unknown {
   return {
     node: config.node,
     log: config.log,
+    control: config.control,
+    metrics: {
+      listen:
+        config.metrics.listen === null
+          ? null
+          : `${config.metrics.listen.host}:${config.metrics.listen.port}`,
+    },
     instances: config.instances.map(instanceFileShape),
     ...(config.cluster === null ? {} : { cluster: clusterFileShape(config.cluster) }),
   };

@@ -21,7 +21,8 @@ import type { Announcer } from '../actions/runner.js';
 import { RawTransport } from '../net/transport-raw.js';
 import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from './clock.js';
-import { VirtualRouter } from './router.js';
+import { UnknownInstanceError, VirtualRouter, type RouterStatus } from './router.js';
+import { Observers } from './observer.js';
 
 /** A router to build: its config and, once its link's ARP sender exists, what it does. */
 interface RouterSpec {
@@ -36,7 +37,8 @@ interface Link {
 }
 
 export interface DaemonStatus {
-  instances: { name: string; state: string; stats: ReturnType<VirtualRouter['stats']> }[];
+  node: string;
+  instances: RouterStatus[];
   foreignVrids: number;
   /** This box's place in the active-active cluster, if any: the node numbers its kernel answers. */
   cluster?: { name: string; box: string; owned: readonly number[] };
@@ -58,18 +60,22 @@ export class Daemon {
   readonly routers: VirtualRouter[] = [];
   private foreign = 0;
   private member: ClusterMember | undefined;
+  /** Metrics and other watchers subscribe here (see observer.ts). */
+  readonly observers = new Observers();
   private stopping: Promise<void> | undefined;
 
   private constructor(
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly node: string,
   ) {}
 
   static async start(config: VipdConfig, clock: Clock, log: Logger): Promise<Daemon> {
-    const daemon = new Daemon(clock, log);
+    const daemon = new Daemon(clock, log, config.node.name);
     const specs: RouterSpec[] = config.instances.map((cfg) => ({
       cfg,
-      duties: (announcer, scoped) => instanceDuties(cfg, announcer, clock, scoped),
+      duties: (announcer, scoped) =>
+        instanceDuties(cfg, announcer, clock, scoped, daemon.observers.emit),
     }));
     try {
       await checkBackends(config);
@@ -141,6 +147,7 @@ export class Daemon {
         primary,
         duties: duties(garp, log),
         log,
+        emit: this.observers.emit,
       });
       routers.set(inst.vrid, router);
       this.routers.push(router);
@@ -156,9 +163,37 @@ export class Daemon {
     );
   }
 
+  private router(name: string): VirtualRouter {
+    const router = this.routers.find((r) => r.cfg.name === name);
+    if (router === undefined) {
+      throw new UnknownInstanceError(
+        `no instance ${JSON.stringify(name)}; running: ${this.routers.map((r) => r.cfg.name).join(', ')}`,
+      );
+    }
+    return router;
+  }
+
+  /**
+   * Maintenance: the instance resigns (priority-0 advert, the backup takes over within its skew
+   * time) and stays out of the election for `forMs`, or until `promote`.
+   */
+  demote(name: string, forMs: number | undefined): void {
+    const why = forMs === undefined ? 'until promoted' : `for ${Math.round(forMs / 1000)} s`;
+    this.router(name).raiseFault('demoted', `demoted by the operator ${why}`, forMs);
+  }
+
+  /** Ends a demotion; false when the instance was not demoted. */
+  promote(name: string): boolean {
+    const router = this.router(name);
+    if (!router.hasFault('demoted')) return false;
+    router.clearFault('demoted');
+    return true;
+  }
+
   status(): DaemonStatus {
     return {
-      instances: this.routers.map((r) => ({ name: r.cfg.name, state: r.state, stats: r.stats() })),
+      node: this.node,
+      instances: this.routers.map((r) => r.status()),
       foreignVrids: this.foreign,
       ...(this.member === undefined
         ? {}

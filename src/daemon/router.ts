@@ -15,6 +15,7 @@ import type { InterfaceAddress } from '../net/interface.js';
 import type { Duties } from '../actions/duties.js';
 import { probeAll, type Probe } from '../net/witness.js';
 import { masterIsolated, takeoverVerdict, type QuorumConfig } from './quorum.js';
+import type { Observer } from './observer.js';
 import type { Role } from '../actions/plan.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
 import {
@@ -44,6 +45,7 @@ export interface RouterDeps {
   duties: Duties;
   /** Already scoped to this router (instance, VRID). */
   log: Logger;
+  emit: Observer;
 }
 
 export interface RouterStats {
@@ -59,9 +61,29 @@ export interface RouterStats {
   rejected: Record<string, number>;
 }
 
+export interface RouterStatus {
+  name: string;
+  interface: string;
+  vrid: number;
+  state: VrrpState;
+  priority: number;
+  effectivePriority: number;
+  /** The master as this router knows it: itself, the master it hears, or nobody. */
+  master: string | undefined;
+  vips: string[];
+  /** Why it is held in FAULT (empty otherwise). */
+  faults: string[];
+  lastTransition: { from: VrrpState; to: VrrpState; reason: string; at: string } | undefined;
+  counters: RouterStats;
+}
+
+export class UnknownInstanceError extends Error {
+  override name = 'UnknownInstanceError';
+}
+
 export class VirtualRouter {
   private fsm: FsmState;
-  private readonly fsmConfig: FsmConfig;
+  private fsmConfig: FsmConfig;
   private readonly destinations: string[];
   private readonly log: Logger;
   private readonly rejects: TroubleCounter;
@@ -69,7 +91,6 @@ export class VirtualRouter {
   private cancelTimer: (() => void) | undefined;
   /** Action plans run one after another, in the order of the transitions that asked for them. */
   private planWork: Promise<void> = Promise.resolve();
-  private cancelRecovery: (() => void) | undefined;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
@@ -80,7 +101,10 @@ export class VirtualRouter {
   private quorumLost = 0;
   /** Master-side quorum watch (and, after losing quorum, the watch for its return). */
   private cancelQuorumWatch: (() => void) | undefined;
-  private quorumFault = false;
+  /** Why the router is held in FAULT: cause -> detail. It recovers when the last one clears. */
+  private readonly faults = new Map<string, string>();
+  private readonly faultTimers = new Map<string, () => void>();
+  private lastTransition: RouterStatus['lastTransition'];
 
   constructor(
     readonly cfg: InstanceConfig,
@@ -109,6 +133,73 @@ export class VirtualRouter {
     return this.fsm.state;
   }
 
+  status(): RouterStatus {
+    const master =
+      this.fsm.state === 'master'
+        ? this.deps.primary.address
+        : this.fsm.state === 'backup' &&
+            this.fsm.master !== undefined &&
+            this.fsm.master.priority > 0
+          ? uint32ToIpv4(this.fsm.master.address)
+          : undefined;
+    return {
+      name: this.cfg.name,
+      interface: this.cfg.interface,
+      vrid: this.cfg.vrid,
+      state: this.fsm.state,
+      priority: this.cfg.priority,
+      effectivePriority: this.fsmConfig.priority,
+      master,
+      vips: this.cfg.vips.map((v) => `${v.address}/${v.prefix}`),
+      faults: [...this.faults].map(([cause, detail]) => `${cause}: ${detail}`),
+      lastTransition: this.lastTransition,
+      counters: this.stats(),
+    };
+  }
+
+  /**
+   * Holds the router in FAULT for `cause` (a failed plan, lost quorum, a demotion, a tracked
+   * interface...): a master resigns with a priority-0 advert and everything is released. With
+   * `forMs` the cause clears itself after that long.
+   */
+  raiseFault(cause: string, detail: string, forMs?: number): void {
+    if (this.stopped) return;
+    const first = this.faults.size === 0;
+    this.faults.set(cause, detail);
+    this.faultTimers.get(cause)?.();
+    this.faultTimers.delete(cause);
+    if (forMs !== undefined) {
+      this.faultTimers.set(
+        cause,
+        this.deps.clock.schedule(this.deps.clock.now() + forMs, () => {
+          this.faultTimers.delete(cause);
+          this.clearFault(cause);
+        }),
+      );
+    }
+    this.log.warn(
+      { event: 'fault-raised', cause, detail, faults: [...this.faults.keys()] },
+      `${this.cfg.name}: ${cause}: ${detail}`,
+    );
+    if (first) this.dispatch({ type: 'fault' });
+  }
+
+  /** Clears `cause`; the election restarts when no cause is left. */
+  clearFault(cause: string): void {
+    if (!this.faults.delete(cause)) return;
+    this.faultTimers.get(cause)?.();
+    this.faultTimers.delete(cause);
+    this.log.info(
+      { event: 'fault-cleared', cause, faults: [...this.faults.keys()] },
+      `${this.cfg.name}: ${cause} cleared${this.faults.size > 0 ? `; still held by ${[...this.faults.keys()].join(', ')}` : ''}`,
+    );
+    if (this.faults.size === 0 && !this.stopped) this.dispatch({ type: 'recover' });
+  }
+
+  hasFault(cause: string): boolean {
+    return this.faults.has(cause);
+  }
+
   stats(): RouterStats {
     return {
       advertsSent: this.sent,
@@ -134,11 +225,16 @@ export class VirtualRouter {
     this.dispatch({ type: 'shutdown' });
     this.cancelTimer?.();
     this.cancelTimer = undefined;
-    this.cancelRecovery?.();
     this.cancelQuorumWatch?.();
+    for (const cancel of this.faultTimers.values()) cancel();
     this.deps.duties.leaving();
     await Promise.allSettled([...this.inFlight]);
     await this.planWork;
+  }
+
+  private reject(reason: string, detail: string, src: string): void {
+    this.rejects.record(reason, detail, src);
+    this.deps.emit({ type: 'rejected', instance: this.cfg.name, reason });
   }
 
   receive(packet: InboundPacket): void {
@@ -147,7 +243,7 @@ export class VirtualRouter {
       packet.dst ?? (this.cfg.unicastPeers.length > 0 ? this.deps.primary.address : VRRP_GROUP);
     const decoded = decodeAdvert(packet.payload, { src: packet.src, dst, ttl: packet.ttl });
     if (!decoded.ok) {
-      this.rejects.record(decoded.reason, decoded.detail, packet.src);
+      this.reject(decoded.reason, decoded.detail, packet.src);
       return;
     }
     const advert = decoded.advert;
@@ -157,7 +253,7 @@ export class VirtualRouter {
       subnet: this.deps.primary,
     });
     if (!verdict.ok) {
-      this.rejects.record(verdict.reason, verdict.detail, packet.src);
+      this.reject(verdict.reason, verdict.detail, packet.src);
       return;
     }
     if (verdict.addressMismatch) {
@@ -168,6 +264,7 @@ export class VirtualRouter {
       );
     }
     this.received += 1;
+    this.deps.emit({ type: 'advert-received', instance: this.cfg.name });
     this.log.debug(
       {
         event: 'advert-received',
@@ -209,6 +306,7 @@ export class VirtualRouter {
         return;
       case 'split-brain':
         this.splitBrains += 1;
+        this.deps.emit({ type: 'split-brain', instance: this.cfg.name });
         this.log.warn(
           {
             event: 'split-brain',
@@ -232,6 +330,19 @@ export class VirtualRouter {
 
   private transition(action: TransitionAction): void {
     const peer = action.peer;
+    this.lastTransition = {
+      from: action.from,
+      to: action.to,
+      reason: action.reason,
+      at: new Date().toISOString(),
+    };
+    this.deps.emit({
+      type: 'transition',
+      instance: this.cfg.name,
+      from: action.from,
+      to: action.to,
+      reason: action.reason,
+    });
     const peerAddress = peer === undefined ? undefined : uint32ToIpv4(peer.address);
     this.log.info(
       {
@@ -243,6 +354,7 @@ export class VirtualRouter {
         peer: peerAddress,
         peerPriority: peer?.priority,
         masterForMs: action.masterForMs === undefined ? undefined : Math.round(action.masterForMs),
+        faults: action.to === 'fault' ? [...this.faults.keys()] : undefined,
       },
       `${this.cfg.name}: ${action.from} -> ${action.to} (${action.reason})`,
     );
@@ -267,7 +379,7 @@ export class VirtualRouter {
     } else if (action.to === 'fault') this.queuePlan('fault');
     // Entering backup from anywhere but master also reconciles: start-up, recovery from fault.
     else if (action.to === 'backup' || action.from === 'master') this.queuePlan('backup');
-    if (action.to === 'fault' && this.quorumFault) this.watchQuorum();
+    if (action.to === 'fault' && this.faults.has('quorum')) this.watchQuorum();
   }
 
   private async probeQuorum(): Promise<{ witnesses: Probe[]; peers: Probe[] } | undefined> {
@@ -324,27 +436,25 @@ export class VirtualRouter {
     if (this.stopped || round === undefined) return;
     if (this.fsm.state === 'master' && masterIsolated(q, round.witnesses, round.peers)) {
       this.quorumLost += 1;
-      this.quorumFault = true;
       this.log.warn(
         { event: 'quorum-lost', down: round.witnesses.concat(round.peers) },
-        `${this.cfg.name}: no witness and no peer answers: this box is cut off; going to FAULT`,
+        `${this.cfg.name}: no witness and no peer answers: this box is cut off`,
       );
-      this.dispatch({ type: 'fault' });
+      this.raiseFault('quorum', 'no witness and no peer answers');
       return;
     }
-    if (this.fsm.state === 'fault' && this.quorumFault) {
+    if (this.fsm.state === 'fault' && this.faults.has('quorum')) {
       const verdict = takeoverVerdict(q, round.witnesses, round.peers);
       if (verdict.ok) {
-        this.quorumFault = false;
         this.log.info(
           { event: 'quorum-regained', why: verdict.why },
           `${this.cfg.name}: quorum regained (${verdict.why})`,
         );
-        this.dispatch({ type: 'recover' });
+        this.clearFault('quorum');
         return;
       }
     }
-    if (this.fsm.state === 'master' || (this.fsm.state === 'fault' && this.quorumFault)) {
+    if (this.fsm.state === 'master' || (this.fsm.state === 'fault' && this.faults.has('quorum'))) {
       this.watchQuorum();
     }
   }
@@ -377,15 +487,7 @@ export class VirtualRouter {
   private fault(role: Role): void {
     // A plan for a state we already left (or a release during shutdown) is not a fault of ours.
     if (this.stopped || this.fsm.state !== role) return;
-    if (this.fsm.state !== 'fault') this.dispatch({ type: 'fault' });
-    this.cancelRecovery?.();
-    this.cancelRecovery = this.deps.clock.schedule(
-      this.deps.clock.now() + this.cfg.faultRecoveryMs,
-      () => {
-        this.cancelRecovery = undefined;
-        this.dispatch({ type: 'recover' });
-      },
-    );
+    this.raiseFault('plan', `${role} plan failed`, this.cfg.faultRecoveryMs);
   }
 
   /** To the group or the unicast peers; with `to` (a yield notice), to that router alone. */
@@ -408,6 +510,7 @@ export class VirtualRouter {
       const sending = this.deps.transport.send(dst, payload).then(
         () => {
           this.sent += 1;
+          this.deps.emit({ type: 'advert-sent', instance: this.cfg.name });
         },
         (err: unknown) => {
           this.sendFailures.record('send-error', (err as Error).message, dst);

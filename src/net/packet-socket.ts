@@ -1,15 +1,11 @@
 /**
  * Send-only raw Ethernet (AF_PACKET) sockets bound to one interface, through the project's own
- * addon (native/packet_socket.cc, built into build/Release/vipd_native.node by `npm ci`): no
- * maintained npm package sends raw frames on Linux. Needs CAP_NET_RAW. The addon is loaded on the
- * first `open`, so code that never sends frames (`vipd check`) runs without it. Every failure is a
- * PacketSocketError naming the interface, the kernel's reason and, when known, what to do.
+ * addon (native/packet_socket.cc, loaded through src/native.ts): no maintained npm package sends
+ * raw frames on Linux. Needs CAP_NET_RAW. The addon is loaded on the first `open`, so code that
+ * never sends frames (`vipd check`) runs without it. Every failure is a PacketSocketError naming
+ * the interface, the kernel's reason and, when known, what to do.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { getSystemErrorName } from 'node:util';
+import { errnoCode, loadNative, type NativeAddon, type NativeCallError } from '../native.js';
 
 export class PacketSocketError extends Error {
   constructor(
@@ -24,18 +20,6 @@ export class PacketSocketError extends Error {
   }
 }
 
-interface Addon {
-  open(ifname: string): number;
-  send(fd: number, frames: readonly Buffer[]): number;
-  close(fd: number): void;
-}
-
-/** What the addon adds to the Errors it throws for a failed system call. */
-interface AddonError extends Error {
-  errno?: number;
-  strerror?: string;
-}
-
 const HINTS: Readonly<Record<string, string>> = {
   EPERM: 'needs CAP_NET_RAW',
   EACCES: 'needs CAP_NET_RAW',
@@ -45,37 +29,19 @@ const HINTS: Readonly<Record<string, string>> = {
 };
 
 function explain(err: unknown, ifname: string, what: string): PacketSocketError {
-  const e = err as AddonError;
-  const code = e.errno === undefined ? undefined : getSystemErrorName(-e.errno);
+  const e = err as NativeCallError;
+  const code = errnoCode(err);
   const hint = code === undefined ? undefined : HINTS[code];
   const reason = `${e.strerror ?? e.message}${hint === undefined ? '' : ` (${hint})`}`;
   return new PacketSocketError(`${what} on ${ifname}: ${reason}`, ifname, code, { cause: err });
 }
 
-/** The nearest directory above this file with a package.json, from src/net/ or dist/src/net/. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('no package.json above the vipd sources');
-    dir = parent;
-  }
-  return dir;
-}
-
-let addon: Addon | undefined;
-
-function loadAddon(ifname: string): Addon {
-  if (addon !== undefined) return addon;
-  const path = join(packageRoot(), 'build', 'Release', 'vipd_native.node');
+function loadAddon(ifname: string): NativeAddon {
   try {
-    addon = createRequire(import.meta.url)(path) as Addon;
-    return addon;
+    return loadNative();
   } catch (err) {
     throw new PacketSocketError(
-      `cannot open AF_PACKET socket on ${ifname}: the vipd_native addon did not load from ` +
-        `${path} (\`npm ci\` builds it, with a C++ compiler, make and python3): ` +
-        (err as Error).message,
+      `cannot open AF_PACKET socket on ${ifname}: ${(err as Error).message}`,
       ifname,
       undefined,
       { cause: err },
@@ -88,7 +54,7 @@ export class PacketSocket {
 
   private constructor(
     readonly ifname: string,
-    private readonly addon: Addon,
+    private readonly addon: NativeAddon,
     fd: number,
   ) {
     this.fd = fd;

@@ -42,10 +42,17 @@ export function configFile(lab: Lab, host: string): string {
   return join(lab.logDir, `${host}.json`);
 }
 
+/** The host's control socket in the lab's log directory. */
+export function controlSocket(lab: Lab, host: string): string {
+  return join(lab.logDir, `${host}.sock`);
+}
+
 /** Runs vipd on `host` with a whole config document. */
 export function startVipdWith(lab: Lab, host: string, config: unknown): LabProcess {
   const file = configFile(lab, host);
-  writeFileSync(file, JSON.stringify(config, null, 2));
+  // Lab hosts share one file system: each gets its own control socket next to its config.
+  const doc = { control: { socket: controlSocket(lab, host) }, ...(config as object) };
+  writeFileSync(file, JSON.stringify(doc, null, 2));
   return lab.spawn(host, `vipd-${host}`, process.execPath, [VIPD_CLI, 'run', '--config', file]);
 }
 
