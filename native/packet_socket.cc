@@ -1,5 +1,6 @@
-// vipd_native: send-only AF_PACKET sockets for gratuitous ARP. No maintained npm package sends
-// raw Ethernet frames on Linux (raw-socket stops at AF_INET/AF_INET6); this addon is ~130 lines.
+// Send-only AF_PACKET sockets for gratuitous ARP, part of the vipd_native addon (native/addon.cc).
+// No maintained npm package sends raw Ethernet frames on Linux (raw-socket stops at
+// AF_INET/AF_INET6); this is ~130 lines.
 //
 //   open(ifname) -> fd   SOCK_RAW packet socket for ETH_P_ARP, bound to the interface
 //   send(fd, frames) -> number of frames sent; stops early (no throw) when the kernel says
@@ -8,12 +9,10 @@
 //
 // Everything is synchronous and thread-free: the socket is non-blocking, so a send never waits,
 // and a thousand 60-byte frames take about 20 ms, too little for a worker thread to pay off.
-// Errors are JS Errors with the errno text, plus `errno`, `syscall` and `strerror` properties so
-// the TypeScript wrapper can explain them.
+// Errors are thrown as native/common.h describes.
 #include <napi.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string>
 
 #include <arpa/inet.h>
@@ -24,24 +23,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common.h"
+
 namespace {
 
-Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& ifname) {
-  std::string message = std::string(syscall) + " failed";
-  if (!ifname.empty()) message += " on " + ifname;
-  const std::string text = strerror(err);
-  Napi::Error error = Napi::Error::New(env, message + ": " + text);
-  error.Set("errno", Napi::Number::New(env, err));
-  error.Set("syscall", Napi::String::New(env, syscall));
-  error.Set("strerror", Napi::String::New(env, text));
-  error.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-Napi::Value ThrowType(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+using vipd::ThrowErrno;
+using vipd::ThrowType;
 
 bool ReadFd(const Napi::CallbackInfo& info, int* fd) {
   if (info.Length() < 1 || !info[0].IsNumber()) return false;
@@ -122,13 +109,10 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
+}  // namespace
+
+void vipd::InitPacketSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("send", Napi::Function::New(env, Send, "send"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
-  return exports;
 }
-
-}  // namespace
-
-NODE_API_MODULE(vipd_native, Init)

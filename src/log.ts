@@ -61,7 +61,8 @@ export function formatHumanLine(json: string): string {
     return json.endsWith('\n') ? json : `${json}\n`;
   }
   const t = new Date(record.time as number | string);
-  const time = `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}.${pad(t.getMilliseconds(), 3)}`;
+  const hms = [t.getHours(), t.getMinutes(), t.getSeconds()].map((n) => pad(n)).join(':');
+  const time = `${hms}.${pad(t.getMilliseconds(), 3)}`;
   const level = (LEVELS[record.level as number] ?? String(record.level)).padEnd(5);
   const where = [record.node, record.instance].filter((s) => s !== undefined).join(' ');
   const parts = [`${time} ${level} [${where}]`];

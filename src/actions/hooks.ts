@@ -7,7 +7,11 @@
 import { spawn } from 'node:child_process';
 
 export class HookError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Killed at its timeout (as opposed to failing or being aborted). */
+    readonly timedOut = false,
+  ) {
     super(message);
     this.name = 'HookError';
   }
@@ -30,7 +34,7 @@ export function runHook(
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-500);
     });
-    const stop = (why: string): void => {
+    const stop = (why: string, timedOut = false): void => {
       if (child.pid !== undefined) {
         try {
           process.kill(-child.pid, 'SIGKILL');
@@ -38,10 +42,10 @@ export function runHook(
           // the group is already gone
         }
       }
-      reject(new HookError(`${script} killed: ${why}`));
+      reject(new HookError(`${script} killed: ${why}`, timedOut));
     };
     const onAbort = (): void => stop((signal.reason as Error | undefined)?.message ?? 'aborted');
-    const timer = setTimeout(() => stop(`still running after ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(() => stop(`still running after ${timeoutMs} ms`, true), timeoutMs);
     const settle = (): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);

@@ -7,6 +7,8 @@ import convict from 'convict';
 import { isIpv4 } from '../net/address.js';
 import { parseTarget } from '../net/witness.js';
 import type { QuorumConfig } from '../daemon/quorum.js';
+import type { ScriptCheckConfig } from '../track/script-check.js';
+import type { FileCheckConfig } from '../track/file-check.js';
 import type { ChecksumMode, VrrpAuth } from '../vrrp/packet.js';
 import {
   BACKEND_CHOICES,
@@ -137,6 +139,121 @@ export interface InstanceConfig {
   quorum: QuorumConfig | null;
   /** A master that yields to a peer that cannot hear it holds off preempting it this long. */
   holdDownMs: number;
+  /** Health tracking: interfaces, scripts and files that move the priority or force FAULT. */
+  track: TrackConfig;
+}
+
+export interface TrackConfig {
+  interfaces: { name: string; weight: number }[];
+  scripts: ScriptCheckConfig[];
+  files: FileCheckConfig[];
+}
+
+type Checker = (o: Record<string, unknown>, where: string) => void;
+
+function objectList(v: unknown, key: string, allowed: string[], check: Checker): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v)) throw new Error(`${key} must be a list`);
+  v.forEach((item: unknown, i) => {
+    const where = `${key}[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw new Error(`${where} must be an object`);
+    const o = item as Record<string, unknown>;
+    const unknown = Object.keys(o).filter((k) => !allowed.includes(k));
+    if (unknown.length > 0) {
+      throw new Error(
+        `${where}: unknown key(s) ${unknown.join(', ')}; allowed: ${allowed.join(', ')}`,
+      );
+    }
+    check(o, where);
+  });
+}
+
+function requireNumber(
+  o: Record<string, unknown>,
+  key: string,
+  where: string,
+  min: number,
+  max: number,
+  integer: boolean,
+): void {
+  const n = o[key];
+  if (n === undefined) return;
+  if (typeof n !== 'number' || (integer && !Number.isInteger(n)) || !(n >= min) || n > max) {
+    throw new Error(
+      `${where}.${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(n)}`,
+    );
+  }
+}
+
+const weightOf = (o: Record<string, unknown>, where: string): void =>
+  requireNumber(o, 'weight', where, -253, 253, true);
+
+function trackShape(v: unknown): void {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('must be an object');
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !['interfaces', 'scripts', 'files'].includes(k));
+  if (unknown.length > 0)
+    throw new Error(`unknown key(s) ${unknown.join(', ')}; allowed: interfaces, scripts, files`);
+  objectList(o.interfaces, 'interfaces', ['name', 'weight'], (i, where) => {
+    if (typeof i.name !== 'string' || !/^[^\s/:]{1,15}$/.test(i.name))
+      throw new Error(`${where}.name must be an interface name`);
+    weightOf(i, where);
+  });
+  objectList(
+    o.scripts,
+    'scripts',
+    ['name', 'script', 'args', 'interval', 'timeout', 'rise', 'fall', 'weight'],
+    (sc, where) => {
+      if (typeof sc.script !== 'string' || !sc.script.startsWith('/'))
+        throw new Error(`${where}.script must be an absolute path`);
+      if (
+        sc.args !== undefined &&
+        (!Array.isArray(sc.args) || sc.args.some((a) => typeof a !== 'string'))
+      )
+        throw new Error(`${where}.args must be a list of strings`);
+      if (sc.name !== undefined && (typeof sc.name !== 'string' || sc.name === ''))
+        throw new Error(`${where}.name must be a non-empty string`);
+      requireNumber(sc, 'interval', where, 0.1, 3600, false);
+      requireNumber(sc, 'timeout', where, 0.1, 3600, false);
+      requireNumber(sc, 'rise', where, 1, 100, true);
+      requireNumber(sc, 'fall', where, 1, 100, true);
+      weightOf(sc, where);
+    },
+  );
+  objectList(o.files, 'files', ['path', 'weight', 'interval'], (f, where) => {
+    if (typeof f.path !== 'string' || !f.path.startsWith('/'))
+      throw new Error(`${where}.path must be an absolute path`);
+    requireNumber(f, 'interval', where, 0.1, 3600, false);
+    weightOf(f, where);
+  });
+}
+
+function trackOf(raw: Record<string, unknown>): TrackConfig {
+  const list = (v: unknown): Record<string, unknown>[] =>
+    Array.isArray(v) ? (v as Record<string, unknown>[]) : [];
+  const num = (v: unknown, dflt: number): number => (typeof v === 'number' ? v : dflt);
+  return {
+    interfaces: list(raw.interfaces).map((i) => ({
+      name: String(i.name),
+      weight: num(i.weight, 0),
+    })),
+    scripts: list(raw.scripts).map((sc) => ({
+      name: typeof sc.name === 'string' ? sc.name : String(sc.script),
+      script: String(sc.script),
+      args: Array.isArray(sc.args) ? sc.args.map(String) : [],
+      intervalMs: ms(num(sc.interval, 2)),
+      timeoutMs: ms(num(sc.timeout, 2)),
+      rise: num(sc.rise, 1),
+      fall: num(sc.fall, 1),
+      weight: num(sc.weight, 0),
+    })),
+    files: list(raw.files).map((f) => ({
+      path: String(f.path),
+      weight: num(f.weight, 1),
+      intervalMs: ms(num(f.interval, 1)),
+    })),
+  };
 }
 
 const QUORUM_KEYS = ['witnesses', 'peers', 'timeout', 'interval'];
@@ -381,6 +498,11 @@ export const instanceSchema = {
     format: quorumShape,
     default: null as Record<string, unknown> | null,
   },
+  track: {
+    doc: 'Health tracking: { interfaces: [{ name, weight }], scripts: [{ name, script, args, interval, timeout, rise, fall, weight }], files: [{ path, weight, interval }] }; weight 0 = FAULT while down',
+    format: trackShape,
+    default: {} as Record<string, unknown>,
+  },
   oneWayHoldDown: {
     doc: 'Seconds a master that yielded to a lower master that cannot hear it stays backup before preempting again',
     format: seconds(1, 86400),
@@ -539,6 +661,7 @@ export function normaliseInstance(
     marks: raw.marks,
     quorum: quorumOf(raw.quorum, raw.unicastPeers),
     holdDownMs: ms(raw.oneWayHoldDown),
+    track: trackOf(raw.track),
   };
 }
 
@@ -611,6 +734,24 @@ export function instanceFileShape(i: InstanceConfig): unknown {
             interval: i.quorum.intervalMs / 1000,
           },
     oneWayHoldDown: i.holdDownMs / 1000,
+    track: {
+      interfaces: i.track.interfaces,
+      scripts: i.track.scripts.map((sc) => ({
+        name: sc.name,
+        script: sc.script,
+        args: sc.args,
+        interval: sc.intervalMs / 1000,
+        timeout: sc.timeoutMs / 1000,
+        rise: sc.rise,
+        fall: sc.fall,
+        weight: sc.weight,
+      })),
+      files: i.track.files.map((f) => ({
+        path: f.path,
+        weight: f.weight,
+        interval: f.intervalMs / 1000,
+      })),
+    },
     loadSharing:
       i.loadSharing === null
         ? null

@@ -23,6 +23,7 @@ import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from './clock.js';
 import { UnknownInstanceError, VirtualRouter, type RouterStatus } from './router.js';
 import { Observers } from './observer.js';
+import { TrackMonitor } from '../track/monitor.js';
 
 /** A router to build: its config and, once its link's ARP sender exists, what it does. */
 interface RouterSpec {
@@ -60,6 +61,7 @@ export class Daemon {
   readonly routers: VirtualRouter[] = [];
   private foreign = 0;
   private member: ClusterMember | undefined;
+  private readonly monitors: TrackMonitor[] = [];
   /** Metrics and other watchers subscribe here (see observer.ts). */
   readonly observers = new Observers();
   private stopping: Promise<void> | undefined;
@@ -97,7 +99,19 @@ export class Daemon {
         groups.set(key, [...(groups.get(key) ?? []), spec]);
       }
       for (const group of groups.values()) await daemon.openLink(group);
-      for (const router of daemon.routers) await router.start();
+      for (const router of daemon.routers) {
+        const monitor = new TrackMonitor(
+          router.cfg,
+          router,
+          clock,
+          log.child({ instance: router.cfg.name }),
+        );
+        if (config.instances.includes(router.cfg) && !monitor.empty) {
+          daemon.monitors.push(monitor);
+          await monitor.start();
+        }
+        await router.start();
+      }
     } catch (err) {
       await daemon.stop();
       throw err;
@@ -210,6 +224,7 @@ export class Daemon {
   /** Graceful stop: priority-0 adverts out, VIPs removed, sockets closed. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      for (const monitor of this.monitors) monitor.close();
       await Promise.allSettled(this.routers.map((r) => r.stop()));
       await this.member
         ?.stop()

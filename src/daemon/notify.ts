@@ -7,9 +7,9 @@
  * NOTIFY_SOCKET every method is a no-op and `watchdogIntervalMs()` is undefined. No method throws:
  * the watchdog ping runs on the daemon's timers, and a service manager that cannot be told is no
  * reason to stop failing over, so a failed send (or an addon that does not load) is handed to
- * `onError` for the caller to log (the default drops it), and the message is lost. `startWatchdog` pings at half the
- * interval systemd asked for, from an ordinary timer: the pings stop when the event loop stops
- * turning, which is exactly what the watchdog is there to notice.
+ * `onError` for the caller to log (the default drops it), and the message is lost.
+ * `startWatchdog` pings at half the interval systemd asked for, from an ordinary timer: the pings
+ * stop when the event loop stops turning, which is exactly what the watchdog is there to notice.
  */
 import { loadNative } from '../native.js';
 

@@ -196,6 +196,18 @@ export class VirtualRouter {
     if (this.faults.size === 0 && !this.stopped) this.dispatch({ type: 'recover' });
   }
 
+  /** Health tracking moved the priority: advertised at once by a master, logged with why. */
+  setEffectivePriority(priority: number, why: string): void {
+    const before = this.fsmConfig.priority;
+    if (priority === before) return;
+    this.fsmConfig = { ...this.fsmConfig, priority };
+    this.log.info(
+      { event: 'priority-changed', from: before, to: priority, why },
+      `${this.cfg.name}: priority ${before} -> ${priority} (${why})`,
+    );
+    this.dispatch({ type: 'priority-changed' });
+  }
+
   hasFault(cause: string): boolean {
     return this.faults.has(cause);
   }

@@ -120,7 +120,9 @@ export type FsmEvent =
   | { type: 'fault' }
   | { type: 'recover' }
   /** The shell's answer to 'check-quorum'. */
-  | { type: 'quorum'; ok: boolean };
+  | { type: 'quorum'; ok: boolean }
+  /** `config.priority` changed (health tracking): a master advertises the new one at once. */
+  | { type: 'priority-changed' };
 
 export type AdvertCause =
   | 'adver-timer'
@@ -130,7 +132,8 @@ export type AdvertCause =
   | 'shutdown'
   | 'fault'
   /** A master yielding to a higher one it heard says so once, so the winner hears it too. */
-  | 'yield-notice';
+  | 'yield-notice'
+  | 'priority-change';
 
 export type FsmAction =
   /** To the group (or the unicast peers); with `to`, to that one router only. */
@@ -280,6 +283,8 @@ function backupStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: nu
     case 'startup':
     case 'fault':
     case 'recover':
+    // The next advert is judged against the new priority (and the skew follows it).
+    case 'priority-changed':
       return unchanged(state);
     case 'shutdown':
       return {
@@ -360,6 +365,8 @@ function masterStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: nu
     case 'recover':
     case 'quorum':
       return unchanged(state);
+    case 'priority-changed':
+      return readvertise(config, state, now, 'priority-change');
     case 'shutdown':
       return {
         state: initialState(config),

@@ -1,0 +1,22 @@
+// vipd_native: the project's one N-API addon, for the few system calls Node cannot make.
+//
+//   packet_socket.cc  send-only AF_PACKET sockets (gratuitous ARP): open, send, close
+//   notify.cc         sd_notify(3) on an AF_UNIX datagram socket, without libsystemd: notify
+//
+// One addon rather than one per feature: a single build product for `npm ci` to make and
+// src/native.ts to load.
+#include <napi.h>
+
+#include "common.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  vipd::InitPacketSocket(env, exports);
+  vipd::InitNotify(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vipd_native, Init)

@@ -1,0 +1,137 @@
+/**
+ * One instance's health tracking: its tracked interfaces, scripts and files (link-watch.ts,
+ * script-check.ts, file-check.ts) folded into an effective priority and FAULT causes
+ * (weights.ts) and handed to the router, which advertises a new priority at once and holds the
+ * instance in FAULT while any weight-0 object is down. Every change is logged with the object
+ * that caused it and the contributions that make up the new priority. `start` resolves when
+ * every object has reported once, so the election starts from the real state.
+ */
+import type { InstanceConfig } from '../config/instance.js';
+import type { Clock } from '../daemon/clock.js';
+import type { Logger } from '../log.js';
+import { FileCheck } from './file-check.js';
+import { LinkWatch } from './link-watch.js';
+import { ScriptCheck } from './script-check.js';
+import { effectivePriority, type Tracked, type TrackedFile } from './weights.js';
+
+export interface TrackTarget {
+  setEffectivePriority(priority: number, why: string): void;
+  raiseFault(cause: string, detail: string): void;
+  clearFault(cause: string): void;
+}
+
+export interface TrackStats {
+  scripts: { name: string; up: boolean; runs: number; timeouts: number }[];
+}
+
+export class TrackMonitor {
+  private links: LinkWatch | undefined;
+  private readonly linkUp = new Map<string, boolean>();
+  private readonly scripts: ScriptCheck[] = [];
+  private readonly files: FileCheck[] = [];
+  private readonly faults = new Set<string>();
+  private started = false;
+
+  constructor(
+    private readonly cfg: InstanceConfig,
+    private readonly target: TrackTarget,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  get empty(): boolean {
+    const t = this.cfg.track;
+    return t.interfaces.length + t.scripts.length + t.files.length === 0;
+  }
+
+  async start(): Promise<void> {
+    const t = this.cfg.track;
+    const changed = (what: string) => (state: string) => {
+      this.log.info({ event: 'track', object: what, state }, `${this.cfg.name}: ${what} ${state}`);
+      if (this.started) this.apply(what);
+    };
+    if (t.interfaces.length > 0) {
+      this.links = new LinkWatch(
+        t.interfaces.map((i) => i.name),
+        (name, up) => {
+          this.linkUp.set(name, up);
+          changed(`interface ${name}`)(up ? 'up' : 'down');
+        },
+        (err) =>
+          this.log.error(
+            { event: 'track-failed', err: err.message },
+            `${this.cfg.name}: cannot watch links: ${err.message}`,
+          ),
+      );
+    }
+    for (const sc of t.scripts) {
+      this.scripts.push(
+        new ScriptCheck(sc, this.clock, (up, detail) =>
+          changed(`script ${sc.name}`)(up ? 'up' : `down (${detail})`),
+        ),
+      );
+    }
+    for (const f of t.files) {
+      this.files.push(
+        new FileCheck(f, this.clock, (value, why) =>
+          changed(`file ${f.path}`)(`${value}${why === undefined ? '' : ` (${why})`}`),
+        ),
+      );
+    }
+    await Promise.all([
+      this.links?.settled,
+      ...this.scripts.map((s) => s.settled),
+      ...this.files.map((f) => f.settled),
+    ]);
+    this.started = true;
+    this.apply('start');
+  }
+
+  private apply(cause: string): void {
+    const tracked: Tracked[] = [
+      ...this.cfg.track.interfaces.map((i) => ({
+        name: `interface ${i.name}`,
+        weight: i.weight,
+        up: this.linkUp.get(i.name) ?? false,
+      })),
+      ...this.scripts.map((s) => ({
+        name: `script ${s.cfg.name}`,
+        weight: s.cfg.weight,
+        up: s.isUp,
+      })),
+    ];
+    const files: TrackedFile[] = this.files.map((f) => ({
+      name: `file ${f.cfg.path}`,
+      weight: f.cfg.weight,
+      value: f.current,
+    }));
+    const eff = effectivePriority(this.cfg.priority, tracked, files);
+    const why = `${cause}${eff.parts.length > 0 ? `; ${eff.parts.join(', ')}` : ''}`;
+    this.target.setEffectivePriority(eff.priority, why);
+    const now = new Set(eff.faults.map((f) => `track ${f.name}`));
+    for (const f of eff.faults) {
+      const key = `track ${f.name}`;
+      if (!this.faults.has(key)) this.target.raiseFault(key, f.why);
+    }
+    for (const key of this.faults) if (!now.has(key)) this.target.clearFault(key);
+    this.faults.clear();
+    for (const key of now) this.faults.add(key);
+  }
+
+  stats(): TrackStats {
+    return {
+      scripts: this.scripts.map((s) => ({
+        name: s.cfg.name,
+        up: s.isUp,
+        runs: s.runs,
+        timeouts: s.timeouts,
+      })),
+    };
+  }
+
+  close(): void {
+    this.links?.close();
+    for (const s of this.scripts) s.close();
+    for (const f of this.files) f.close();
+  }
+}
