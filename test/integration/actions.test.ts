@@ -7,6 +7,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../support/lab-fixture.js';
+import { until } from '../support/until.js';
 import { startVipd, transitions, type InstanceOptions } from '../support/vipd.js';
 
 const VIP = '10.99.0.100';
@@ -153,15 +154,23 @@ describe('action plan', () => {
     let fw1 = vipd('fw1', { priority: 150, ...sharing(1) });
     const fw2 = vipd('fw2', { priority: 100, ...sharing(2) });
     await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
-    expect([await tables('fw1'), await tables('fw2')]).toEqual([1, 0]);
+    // Both start as backups at once: fw2 may be master for a moment before fw1 wins, so the
+    // rules are checked once things settle, and later lines are awaited from the kill on.
+    const both = async (): Promise<{ done: boolean; value: number[] }> => {
+      const value = [await tables('fw1'), await tables('fw2')];
+      return { done: value.join() === '1,0', value };
+    };
+    await until('rules on fw1 only', both, 5_000);
+    const before = fw2.lines.length;
     fw1.kill('SIGKILL');
-    await fw2.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
+    await fw2.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000, before);
     // The crashed box keeps its rules until vipd runs there again, like its VIPs.
     expect([await tables('fw1'), await tables('fw2')]).toEqual([1, 1]);
+    const preempted = fw2.lines.length;
     fw1 = vipd('fw1', { priority: 150, ...sharing(1) });
     await fw1.waitForLine(/"event":"plan","role":"master","ok":true/, 10_000);
-    await fw2.waitForLine(/"event":"plan","role":"backup","ok":true/, 5_000);
-    expect([await tables('fw1'), await tables('fw2')]).toEqual([1, 0]);
+    await fw2.waitForLine(/"event":"plan","role":"backup","ok":true/, 5_000, preempted);
+    await until('rules back on fw1 only', both, 5_000);
   });
 
   it('a backend this kernel lacks is refused at start with the alternatives named', async () => {

@@ -87,9 +87,12 @@ export class LabProcess {
     });
   }
 
-  /** Resolves with the first line (already seen or future) matching `re`. */
-  waitForLine(re: RegExp, timeoutMs: number): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
+  /**
+   * Resolves with the first line matching `re`, already seen (from line `from` on) or future.
+   * Pass `from: proc.lines.length` to wait for what happens after an event, not before it.
+   */
+  waitForLine(re: RegExp, timeoutMs: number, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => re.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -465,6 +468,16 @@ export class Lab {
       run('ip', ['netns', 'exec', this.switchNs, 'nft', 'delete', 'table', 'bridge', table]).then(
         () => undefined,
       );
+  }
+
+  /**
+   * Pulls `host`'s cable: its switch port goes down, so its eth0 loses carrier and nothing
+   * passes either way (election, clients, ARP). Returns the function that plugs it back in.
+   */
+  async cutLink(host: string): Promise<() => Promise<void>> {
+    const port = this.host(host).port;
+    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'down']);
+    return () => run('ip', ['-n', this.switchNs, 'link', 'set', port, 'up']).then(() => undefined);
   }
 
   /** Counts packets matching a tcpdump filter crossing the switch during `ms`. */
