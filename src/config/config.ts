@@ -37,6 +37,31 @@ export interface VipdConfig {
   control: { socket: string | null };
   /** Prometheus metrics over HTTP; null = off. */
   metrics: { listen: { host: string; port: number } | null };
+  /** Instances that must live on the same box: a FAULT in one moves them all. */
+  syncGroups: SyncGroup[];
+}
+
+export interface SyncGroup {
+  name: string;
+  instances: string[];
+}
+
+function syncGroupsShape(v: unknown): void {
+  if (!Array.isArray(v)) throw new Error('must be a list of { name, instances: [...] }');
+  v.forEach((g: unknown, i) => {
+    const o = (typeof g === 'object' && g !== null ? g : {}) as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => k !== 'name' && k !== 'instances');
+    if (extra.length > 0) throw new Error(`[${i}]: unknown key(s) ${extra.join(', ')}`);
+    if (typeof o.name !== 'string' || o.name === '')
+      throw new Error(`[${i}].name must be a non-empty string`);
+    if (
+      !Array.isArray(o.instances) ||
+      o.instances.length < 2 ||
+      o.instances.some((x) => typeof x !== 'string')
+    ) {
+      throw new Error(`[${i}].instances must list at least two instance names`);
+    }
+  });
 }
 
 /** `host:port` with an IPv4 host (loopback by default: metrics tell an attacker a lot). */
@@ -63,6 +88,11 @@ const topSchema = {
     doc: 'Virtual routers (checked one by one with the instance schema)',
     format: Array,
     default: [] as unknown[],
+  },
+  syncGroups: {
+    doc: 'Instances that move together: [{ name, instances: [...] }] (keepalived vrrp_sync_group)',
+    format: syncGroupsShape,
+    default: [] as SyncGroup[],
   },
   control: {
     socket: {
@@ -107,6 +137,29 @@ function crossCheckCluster(
         key: `instances[${i}].vips`,
         reason: `${shared.join(', ')} also ${shared.length === 1 ? 'belongs' : 'belong'} to cluster "${cluster.name}": a VIP is either shared by all boxes or moved between them`,
       });
+    }
+  });
+}
+
+function checkSyncGroups(
+  groups: SyncGroup[],
+  instances: InstanceConfig[],
+  issues: ConfigIssue[],
+): void {
+  const member = new Map<string, string>();
+  groups.forEach((g, i) => {
+    for (const name of g.instances) {
+      if (!instances.some((inst) => inst.name === name)) {
+        issues.push({ key: `syncGroups[${i}].instances`, reason: `no instance named "${name}"` });
+      }
+      const other = member.get(name);
+      if (other !== undefined) {
+        issues.push({
+          key: `syncGroups[${i}].instances`,
+          reason: `"${name}" is already in sync group "${other}": an instance is in one group at most`,
+        });
+      }
+      member.set(name, g.name);
     }
   });
 }
@@ -163,6 +216,7 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
   if (props.instances.length === 0 && rawCluster === null)
     issues.push({ key: 'instances', reason: 'at least one instance (or a cluster) is required' });
   if (issues.length === 0) crossCheck(instances, issues);
+  if (issues.length === 0) checkSyncGroups(props.syncGroups, instances, issues);
   if (issues.length === 0 && cluster !== null) crossCheckCluster(cluster, instances, issues);
   if (issues.length > 0) throw new ConfigError(source, issues);
   const listen = props.metrics.listen;
@@ -172,6 +226,7 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
     instances,
     cluster,
     control: { socket: props.control.socket },
+    syncGroups: props.syncGroups,
     metrics: {
       listen:
         listen === null
@@ -209,6 +264,7 @@ export function toFileShape(config: VipdConfig): unknown {
   return {
     node: config.node,
     log: config.log,
+    syncGroups: config.syncGroups,
     control: config.control,
     metrics: {
       listen:

@@ -13,7 +13,7 @@ import { instanceDuties, type Duties } from '../actions/duties.js';
 import { ClusterMember } from '../cluster/member.js';
 import { createBackend } from '../cluster/select.js';
 import type { Logger } from '../log.js';
-import { primaryAddress, readInterface } from '../net/interface.js';
+import { primaryAddress, readInterface, type InterfaceAddress } from '../net/interface.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import { Garp } from '../actions/garp.js';
 import { probeKernel, selectBackend } from '../cluster/select.js';
@@ -34,6 +34,7 @@ interface RouterSpec {
 interface Link {
   transport: Transport;
   garp: Garp;
+  primary: InterfaceAddress;
   routers: Map<number, VirtualRouter>;
 }
 
@@ -43,6 +44,43 @@ export interface DaemonStatus {
   foreignVrids: number;
   /** This box's place in the active-active cluster, if any: the node numbers its kernel answers. */
   cluster?: { name: string; box: string; owned: readonly number[] };
+}
+
+export interface ReloadReport {
+  kept: string[];
+  /** Changed in place (priority, preemption, timers, tracking, hooks...): no flap. */
+  updated: string[];
+  /** Changed where the RFC needs a new router (VRID, interface, VIPs...): stopped and started. */
+  replaced: string[];
+  added: string[];
+  removed: string[];
+  /** Settings that only a restart applies. */
+  needsRestart: string[];
+}
+
+export class ReloadError extends Error {
+  override name = 'ReloadError';
+}
+
+/** Instance keys a running router can take over without leaving the election. */
+const IN_PLACE: readonly (keyof InstanceConfig)[] = [
+  'priority',
+  'preempt',
+  'preemptDelayMs',
+  'advertIntervalCs',
+  'holdDownMs',
+  'quorum',
+  'track',
+  'hooks',
+  'garp',
+  'stepTimeoutMs',
+  'faultRecoveryMs',
+];
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+function linkKey(cfg: InstanceConfig): string {
+  return `${cfg.interface}|${cfg.transport}|${cfg.transport === 'udp' ? cfg.udpPort : ''}`;
 }
 
 /** A load-sharing backend this kernel lacks is refused at start, not discovered at failover. */
@@ -57,28 +95,36 @@ async function checkBackends(config: VipdConfig): Promise<void> {
 }
 
 export class Daemon {
-  private readonly links: Link[] = [];
+  private readonly links = new Map<string, Link>();
   readonly routers: VirtualRouter[] = [];
+  private readonly monitors = new Map<VirtualRouter, TrackMonitor>();
   private foreign = 0;
   private member: ClusterMember | undefined;
-  private readonly monitors: TrackMonitor[] = [];
   /** Metrics and other watchers subscribe here (see observer.ts). */
   readonly observers = new Observers();
   private stopping: Promise<void> | undefined;
 
   private constructor(
+    private config: VipdConfig,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly node: string,
-  ) {}
+  ) {
+    this.observers.add((event) => {
+      if (event.type === 'faults') this.syncGroup(event.instance, event.causes);
+    });
+  }
 
-  static async start(config: VipdConfig, clock: Clock, log: Logger): Promise<Daemon> {
-    const daemon = new Daemon(clock, log, config.node.name);
-    const specs: RouterSpec[] = config.instances.map((cfg) => ({
+  private spec(cfg: InstanceConfig): RouterSpec {
+    return {
       cfg,
       duties: (announcer, scoped) =>
-        instanceDuties(cfg, announcer, clock, scoped, daemon.observers.emit),
-    }));
+        instanceDuties(cfg, announcer, this.clock, scoped, this.observers.emit),
+    };
+  }
+
+  static async start(config: VipdConfig, clock: Clock, log: Logger): Promise<Daemon> {
+    const daemon = new Daemon(config, clock, log);
+    const specs = config.instances.map((cfg) => daemon.spec(cfg));
     try {
       await checkBackends(config);
       if (config.cluster !== null) {
@@ -92,26 +138,9 @@ export class Daemon {
         await member.start();
         specs.push(...member.routers().map((r) => ({ cfg: r.cfg, duties: () => r.duties })));
       }
-      const groups = new Map<string, RouterSpec[]>();
-      for (const spec of specs) {
-        const inst = spec.cfg;
-        const key = `${inst.interface}|${inst.transport}|${inst.transport === 'udp' ? inst.udpPort : ''}`;
-        groups.set(key, [...(groups.get(key) ?? []), spec]);
-      }
-      for (const group of groups.values()) await daemon.openLink(group);
-      for (const router of daemon.routers) {
-        const monitor = new TrackMonitor(
-          router.cfg,
-          router,
-          clock,
-          log.child({ instance: router.cfg.name }),
-        );
-        if (config.instances.includes(router.cfg) && !monitor.empty) {
-          daemon.monitors.push(monitor);
-          await monitor.start();
-        }
-        await router.start();
-      }
+      // The primary address of a link must not be one of its VIPs: all are known up front.
+      const vips = new Set(specs.flatMap((sp) => sp.cfg.vips.map((v) => v.address)));
+      for (const spec of specs) await daemon.addRouter(spec, vips);
     } catch (err) {
       await daemon.stop();
       throw err;
@@ -119,15 +148,12 @@ export class Daemon {
     return daemon;
   }
 
-  private async openLink(specs: RouterSpec[]): Promise<void> {
-    const instances = specs.map((s) => s.cfg);
-    const [first] = instances;
-    if (first === undefined) return;
-    const info = await readInterface(first.interface);
-    const primary = primaryAddress(
-      info,
-      new Set(instances.flatMap((i) => i.vips.map((v) => v.address))),
-    );
+  private async link(cfg: InstanceConfig, vips: ReadonlySet<string>): Promise<Link> {
+    const key = linkKey(cfg);
+    const existing = this.links.get(key);
+    if (existing !== undefined) return existing;
+    const info = await readInterface(cfg.interface);
+    const primary = primaryAddress(info, vips);
     const routers = new Map<number, VirtualRouter>();
     const onPacket = (packet: InboundPacket): void => {
       const router =
@@ -136,45 +162,155 @@ export class Daemon {
       else router.receive(packet);
     };
     const transport =
-      first.transport === 'raw'
+      cfg.transport === 'raw'
         ? new RawTransport({
-            ifname: first.interface,
+            ifname: cfg.interface,
             localAddress: primary.address,
             onPacket,
             onIpReject: (reason) =>
               this.log.debug({ event: 'ip-rejected', reason }, 'malformed IP packet'),
           })
         : await UdpTransport.open({
-            ifname: first.interface,
+            ifname: cfg.interface,
             localAddress: primary.address,
-            port: first.udpPort,
+            port: cfg.udpPort,
             onPacket,
           });
-    const garp = Garp.open(first.interface, info.mac);
-    this.links.push({ transport, garp, routers });
-    for (const { cfg: inst, duties } of specs) {
-      const log = this.log.child({ instance: inst.name, vrid: inst.vrid });
-      const router = new VirtualRouter(inst, {
-        clock: this.clock,
-        transport,
-        ttlChecked: inst.transport === 'raw',
-        primary,
-        duties: duties(garp, log),
-        log,
-        emit: this.observers.emit,
-      });
-      routers.set(inst.vrid, router);
-      this.routers.push(router);
-    }
+    const link = { transport, garp: Garp.open(cfg.interface, info.mac), primary, routers };
+    this.links.set(key, link);
     this.log.info(
       {
         event: 'link-open',
-        interface: first.interface,
-        transport: first.transport,
+        interface: cfg.interface,
+        transport: cfg.transport,
         source: primary.address,
       },
-      `listening on ${first.interface} (${first.transport}) from ${primary.address}`,
+      `listening on ${cfg.interface} (${cfg.transport}) from ${primary.address}`,
     );
+    return link;
+  }
+
+  /** Builds, tracks and starts one router; an instance's tracking reports before it elects. */
+  private async addRouter(spec: RouterSpec, vips: ReadonlySet<string>): Promise<VirtualRouter> {
+    const link = await this.link(spec.cfg, vips);
+    const log = this.log.child({ instance: spec.cfg.name, vrid: spec.cfg.vrid });
+    const router = new VirtualRouter(spec.cfg, {
+      clock: this.clock,
+      transport: link.transport,
+      ttlChecked: spec.cfg.transport === 'raw',
+      primary: link.primary,
+      duties: spec.duties(link.garp, log),
+      log,
+      emit: this.observers.emit,
+    });
+    link.routers.set(spec.cfg.vrid, router);
+    this.routers.push(router);
+    await this.track(router);
+    await router.start();
+    return router;
+  }
+
+  private async track(router: VirtualRouter): Promise<void> {
+    this.monitors.get(router)?.close();
+    this.monitors.delete(router);
+    const monitor = new TrackMonitor(
+      router.cfg,
+      router,
+      this.clock,
+      this.log.child({ instance: router.cfg.name }),
+    );
+    if (monitor.empty) return;
+    this.monitors.set(router, monitor);
+    await monitor.start();
+  }
+
+  private async removeRouter(router: VirtualRouter): Promise<void> {
+    this.monitors.get(router)?.close();
+    this.monitors.delete(router);
+    await router.stop();
+    this.links.get(linkKey(router.cfg))?.routers.delete(router.cfg.vrid);
+    this.routers.splice(this.routers.indexOf(router), 1);
+  }
+
+  /**
+   * Applies a new, already validated config without disturbing what did not change: unchanged
+   * instances keep their state; priority, preemption, timers, tracking, hooks and the like are
+   * updated in place (a master advertises a new priority at once); a change the running router
+   * cannot take (VRID, interface, transport, VIPs...) replaces it (priority-0 advert, then a new
+   * election); removed instances stop gracefully. The cluster section and the control and
+   * metrics settings need a restart: a reload that changes the cluster is refused.
+   */
+  async reload(next: VipdConfig): Promise<ReloadReport> {
+    if (!same(this.config.cluster, next.cluster)) {
+      throw new ReloadError('the cluster section changed: restart vipd to apply it');
+    }
+    const report: ReloadReport = {
+      kept: [],
+      updated: [],
+      replaced: [],
+      added: [],
+      removed: [],
+      needsRestart: [],
+    };
+    if (!same(this.config.control, next.control)) report.needsRestart.push('control');
+    if (!same(this.config.metrics, next.metrics)) report.needsRestart.push('metrics');
+    if (!same(this.config.node, next.node)) report.needsRestart.push('node');
+    const before = new Map(this.config.instances.map((i) => [i.name, i]));
+    const vips = new Set(next.instances.flatMap((i) => i.vips.map((v) => v.address)));
+    this.config = { ...next, control: this.config.control, metrics: this.config.metrics };
+    // Removed (and replaced) first: a replacement may reuse a VRID or a VIP.
+    for (const old of [...before.values()]) {
+      const router = this.routers.find((r) => r.cfg.name === old.name);
+      const cfg = next.instances.find((i) => i.name === old.name);
+      if (router === undefined) continue;
+      if (cfg === undefined) {
+        await this.removeRouter(router);
+        report.removed.push(old.name);
+        continue;
+      }
+      if (same(old, cfg)) {
+        report.kept.push(old.name);
+        continue;
+      }
+      const changed = (Object.keys(cfg) as (keyof InstanceConfig)[]).filter(
+        (k) => !same(old[k], cfg[k]),
+      );
+      if (changed.every((k) => IN_PLACE.includes(k))) {
+        const link = this.links.get(linkKey(cfg));
+        if (link === undefined) throw new ReloadError(`no link for ${cfg.name}`);
+        router.update(cfg, this.spec(cfg).duties(link.garp, router.log));
+        await this.track(router);
+        report.updated.push(`${cfg.name} (${changed.join(', ')})`);
+      } else {
+        await this.removeRouter(router);
+        await this.addRouter(this.spec(cfg), vips);
+        report.replaced.push(`${cfg.name} (${changed.join(', ')})`);
+      }
+    }
+    for (const cfg of next.instances.filter((i) => !before.has(i.name))) {
+      await this.addRouter(this.spec(cfg), vips);
+      report.added.push(cfg.name);
+    }
+    this.log.info({ event: 'reloaded', ...report }, `reloaded: ${describeReport(report)}`);
+    return report;
+  }
+
+  /**
+   * Sync groups: instances that must live on the same box. A member in FAULT for a cause of its
+   * own holds every other member in FAULT too (so the whole group moves to the peer, where the
+   * resigning adverts make each member master); when its own causes clear, so does the hold.
+   */
+  private syncGroup(instance: string, causes: readonly string[]): void {
+    const group = this.config.syncGroups.find((g) => g.instances.includes(instance));
+    if (group === undefined) return;
+    const own = causes.filter((c) => !c.startsWith('sync-group '));
+    const cause = `sync-group ${group.name}: ${instance}`;
+    for (const member of group.instances) {
+      if (member === instance) continue;
+      const router = this.routers.find((r) => r.cfg.name === member);
+      if (own.length > 0) router?.raiseFault(cause, `${instance} is in FAULT (${own.join(', ')})`);
+      else router?.clearFault(cause);
+    }
   }
 
   private router(name: string): VirtualRouter {
@@ -206,7 +342,7 @@ export class Daemon {
 
   status(): DaemonStatus {
     return {
-      node: this.node,
+      node: this.config.node.name,
       instances: this.routers.map((r) => r.status()),
       foreignVrids: this.foreign,
       ...(this.member === undefined
@@ -224,7 +360,7 @@ export class Daemon {
   /** Graceful stop: priority-0 adverts out, VIPs removed, sockets closed. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const monitor of this.monitors) monitor.close();
+      for (const monitor of this.monitors.values()) monitor.close();
       await Promise.allSettled(this.routers.map((r) => r.stop()));
       await this.member
         ?.stop()
@@ -234,7 +370,7 @@ export class Daemon {
             `leaving the cluster failed: ${(err as Error).message}`,
           ),
         );
-      for (const link of this.links) {
+      for (const link of this.links.values()) {
         link.transport.close();
         link.garp.close();
       }
@@ -243,4 +379,20 @@ export class Daemon {
     })();
     return this.stopping;
   }
+}
+
+function describeReport(r: ReloadReport): string {
+  const parts = (
+    [
+      ['kept', r.kept],
+      ['updated', r.updated],
+      ['replaced', r.replaced],
+      ['added', r.added],
+      ['removed', r.removed],
+      ['needs a restart', r.needsRestart],
+    ] as const
+  )
+    .filter(([, list]) => list.length > 0)
+    .map(([what, list]) => `${what}: ${list.join(', ')}`);
+  return parts.length > 0 ? parts.join('; ') : 'nothing changed';
 }

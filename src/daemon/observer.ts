@@ -13,7 +13,9 @@ export type DaemonEvent =
   | { type: 'advert-received'; instance: string }
   | { type: 'rejected'; instance: string; reason: string }
   | { type: 'split-brain'; instance: string }
-  | { type: 'step'; instance: string; kind: Step['kind']; ok: boolean; ms: number };
+  | { type: 'step'; instance: string; kind: Step['kind']; ok: boolean; ms: number }
+  /** The causes holding an instance in FAULT changed (empty: none left). */
+  | { type: 'faults'; instance: string; causes: string[] };
 
 export type Observer = (event: DaemonEvent) => void;
 

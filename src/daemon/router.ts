@@ -85,7 +85,8 @@ export class VirtualRouter {
   private fsm: FsmState;
   private fsmConfig: FsmConfig;
   private readonly destinations: string[];
-  private readonly log: Logger;
+  readonly log: Logger;
+  private duties: Duties;
   private readonly rejects: TroubleCounter;
   private readonly sendFailures: TroubleCounter;
   private cancelTimer: (() => void) | undefined;
@@ -107,9 +108,10 @@ export class VirtualRouter {
   private lastTransition: RouterStatus['lastTransition'];
 
   constructor(
-    readonly cfg: InstanceConfig,
+    private config: InstanceConfig,
     private readonly deps: RouterDeps,
   ) {
+    const cfg = config;
     this.fsmConfig = {
       version: cfg.version,
       priority: cfg.priority,
@@ -125,8 +127,39 @@ export class VirtualRouter {
     this.fsm = initialState(this.fsmConfig);
     this.destinations = cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [VRRP_GROUP];
     this.log = deps.log;
+    this.duties = deps.duties;
     this.rejects = new TroubleCounter(this.log, deps.clock, 'packet-rejected');
     this.sendFailures = new TroubleCounter(this.log, deps.clock, 'send-failed');
+  }
+
+  get cfg(): InstanceConfig {
+    return this.config;
+  }
+
+  /**
+   * Takes a changed config in place (reload): the election keys a running router can change
+   * (priority, preemption, interval, hold-down, quorum) and new duties for the rest (hooks, GARP,
+   * timers). A master advertises the new priority at once. VRID, interface, transport and VIPs
+   * cannot change here: the daemon replaces the router for those.
+   */
+  update(next: InstanceConfig, duties: Duties): void {
+    this.config = next;
+    this.duties.leaving();
+    this.duties = duties;
+    this.fsmConfig = {
+      ...this.fsmConfig,
+      priority: next.priority,
+      advertIntervalCs: next.advertIntervalCs,
+      preempt: next.preempt,
+      preemptDelayMs: next.preemptDelayMs,
+      holdDownMs: next.holdDownMs,
+      quorumGated: next.quorum !== null,
+    };
+    this.log.info(
+      { event: 'updated', priority: next.priority },
+      `${next.name}: config updated in place`,
+    );
+    this.dispatch({ type: 'priority-changed' });
   }
 
   get state(): VrrpState {
@@ -164,6 +197,7 @@ export class VirtualRouter {
    */
   raiseFault(cause: string, detail: string, forMs?: number): void {
     if (this.stopped) return;
+    if (this.faults.get(cause) === detail && forMs === undefined) return;
     const first = this.faults.size === 0;
     this.faults.set(cause, detail);
     this.faultTimers.get(cause)?.();
@@ -181,6 +215,7 @@ export class VirtualRouter {
       { event: 'fault-raised', cause, detail, faults: [...this.faults.keys()] },
       `${this.cfg.name}: ${cause}: ${detail}`,
     );
+    this.deps.emit({ type: 'faults', instance: this.cfg.name, causes: [...this.faults.keys()] });
     if (first) this.dispatch({ type: 'fault' });
   }
 
@@ -193,6 +228,7 @@ export class VirtualRouter {
       { event: 'fault-cleared', cause, faults: [...this.faults.keys()] },
       `${this.cfg.name}: ${cause} cleared${this.faults.size > 0 ? `; still held by ${[...this.faults.keys()].join(', ')}` : ''}`,
     );
+    this.deps.emit({ type: 'faults', instance: this.cfg.name, causes: [...this.faults.keys()] });
     if (this.faults.size === 0 && !this.stopped) this.dispatch({ type: 'recover' });
   }
 
@@ -227,7 +263,7 @@ export class VirtualRouter {
 
   /** Clears what a crashed run left behind (the duties know what), then starts the election. */
   async start(): Promise<void> {
-    await this.deps.duties.prepare();
+    await this.duties.prepare();
     this.dispatch({ type: 'startup' });
   }
 
@@ -239,7 +275,7 @@ export class VirtualRouter {
     this.cancelTimer = undefined;
     this.cancelQuorumWatch?.();
     for (const cancel of this.faultTimers.values()) cancel();
-    this.deps.duties.leaving();
+    this.duties.leaving();
     await Promise.allSettled([...this.inFlight]);
     await this.planWork;
   }
@@ -314,7 +350,7 @@ export class VirtualRouter {
     switch (action.type) {
       case 'send-advert':
         this.sendAdvert(action.priority, action.to);
-        if (action.cause === 'reassert-lower') this.deps.duties.reasserted();
+        if (action.cause === 'reassert-lower') this.duties.reasserted();
         return;
       case 'split-brain':
         this.splitBrains += 1;
@@ -382,7 +418,7 @@ export class VirtualRouter {
         `${this.cfg.name}: one-way loss: ${peerAddress ?? '?'} stays master through ${DEAF_AFTER} re-assertions, so it cannot hear us; yielding to it and not preempting for ${this.cfg.holdDownMs / 1000} s`,
       );
     }
-    this.deps.duties.leaving();
+    this.duties.leaving();
     this.cancelQuorumWatch?.();
     this.cancelQuorumWatch = undefined;
     if (action.to === 'master') {
@@ -481,7 +517,7 @@ export class VirtualRouter {
     await Promise.allSettled([...this.inFlight]);
     let ok: boolean;
     try {
-      ok = await this.deps.duties.carryOut(role);
+      ok = await this.duties.carryOut(role);
     } catch (err) {
       this.log.error(
         { event: 'plan', role, ok: false, err: (err as Error).message },

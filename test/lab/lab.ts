@@ -191,6 +191,11 @@ async function sweepDeadLabs(): Promise<void> {
   }
 }
 
+/** The switch-side end of a host's interface; eth0 keeps the short name p-<host>. */
+function portName(host: string, ifname: string): string {
+  return (ifname === 'eth0' ? `p-${host}` : `p-${host}-${ifname}`).slice(0, 15);
+}
+
 export class Lab {
   readonly switchNs: string;
   readonly hosts = new Map<string, LabHost>();
@@ -271,8 +276,7 @@ export class Lab {
 
   /** Plugs an existing host into a switch with a new interface carrying `cidr`. */
   async plug(host: string, ifname: string, cidr: string, bridge: string): Promise<string> {
-    // eth0 keeps the short port name p-<host> (later work cuts hosts off by it).
-    const port = (ifname === 'eth0' ? `p-${host}` : `p-${host}-${ifname}`).slice(0, 15);
+    const port = portName(host, ifname);
     const ns = this.host(host).ns;
     await run('ip', [
       '-n',
@@ -474,8 +478,8 @@ export class Lab {
    * Pulls `host`'s cable: its switch port goes down, so its eth0 loses carrier and nothing
    * passes either way (election, clients, ARP). Returns the function that plugs it back in.
    */
-  async cutLink(host: string): Promise<() => Promise<void>> {
-    const port = this.host(host).port;
+  async cutLink(host: string, ifname = 'eth0'): Promise<() => Promise<void>> {
+    const port = portName(host, ifname);
     await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'down']);
     return () => run('ip', ['-n', this.switchNs, 'link', 'set', port, 'up']).then(() => undefined);
   }

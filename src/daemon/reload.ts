@@ -1,0 +1,33 @@
+/**
+ * Reload from the config file (SIGHUP, `vipd reload`): the file is read and validated first; a
+ * config that fails is refused with every problem and the running one keeps going untouched.
+ * Reloads never overlap: one that arrives while another runs waits for it.
+ */
+import { loadConfigFile } from '../config/config.js';
+import { ConfigError } from '../config/formats.js';
+import type { Logger } from '../log.js';
+import type { Daemon, ReloadReport } from './daemon.js';
+
+export type ReloadOutcome = { ok: true; report: ReloadReport } | { ok: false; error: string };
+
+export function reloader(daemon: Daemon, path: string, log: Logger): () => Promise<ReloadOutcome> {
+  let running: Promise<unknown> = Promise.resolve();
+  const once = async (): Promise<ReloadOutcome> => {
+    try {
+      const config = loadConfigFile(path);
+      return { ok: true, report: await daemon.reload(config) };
+    } catch (err) {
+      const error =
+        err instanceof ConfigError
+          ? `config refused, still running the old one: ${err.message}`
+          : `reload failed: ${(err as Error).message}`;
+      log.error({ event: 'reload-refused', err: error }, error);
+      return { ok: false, error };
+    }
+  };
+  return () => {
+    const next = running.then(once, once);
+    running = next;
+    return next;
+  };
+}
