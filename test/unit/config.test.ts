@@ -185,6 +185,76 @@ describe('split-brain keys', () => {
   });
 });
 
+describe('tracking and sync groups', () => {
+  it('track: defaults filled, seconds to ms, round trip', () => {
+    const c = parseConfig({
+      instances: [
+        {
+          ...base,
+          track: {
+            interfaces: [{ name: 'eth1' }],
+            scripts: [{ script: '/usr/local/bin/chk', weight: -20, fall: 3 }],
+            files: [{ path: '/run/vipd/w' }],
+          },
+        },
+      ],
+    });
+    expect(c.instances[0]?.track).toEqual({
+      interfaces: [{ name: 'eth1', weight: 0 }],
+      scripts: [
+        {
+          name: '/usr/local/bin/chk',
+          script: '/usr/local/bin/chk',
+          args: [],
+          intervalMs: 2000,
+          timeoutMs: 2000,
+          rise: 1,
+          fall: 3,
+          weight: -20,
+        },
+      ],
+      files: [{ path: '/run/vipd/w', weight: 1, intervalMs: 1000 }],
+    });
+    expect(parseConfig(toFileShape(c))).toEqual(c);
+  });
+
+  it.each([
+    [{ scripts: [{ script: 'chk' }] }, 'scripts[0].script must be an absolute path'],
+    [
+      { scripts: [{ script: '/x', weight: 300 }] },
+      'scripts[0].weight must be an integer from -253',
+    ],
+    [{ interfaces: [{ name: 'eth 1' }] }, 'interfaces[0].name must be an interface name'],
+    [{ files: [{ path: '/x', every: 1 }] }, 'files[0]: unknown key(s) every'],
+    [{ probes: [] }, 'unknown key(s) probes'],
+  ])('track %j is refused: %s', (track, reason) => {
+    expect(configIssues({ instances: [{ ...base, track }] })).toEqual([
+      { key: 'instances[0].track', reason: expect.stringContaining(reason) as string },
+    ]);
+  });
+
+  it('sync groups name existing instances, each in one group at most', () => {
+    const two = [base, { ...base, name: 'VI_2', vrid: 52, vips: ['10.99.0.101/24'] }];
+    const ok = parseConfig({
+      instances: two,
+      syncGroups: [{ name: 'g', instances: ['VI_1', 'VI_2'] }],
+    });
+    expect(ok.syncGroups).toEqual([{ name: 'g', instances: ['VI_1', 'VI_2'] }]);
+    expect(
+      issues({
+        instances: two,
+        syncGroups: [
+          { name: 'g', instances: ['VI_1', 'VI_9'] },
+          { name: 'h', instances: ['VI_1', 'VI_2'] },
+        ],
+      }),
+    ).toEqual([
+      'syncGroups[0].instances: no instance named "VI_9"',
+      'syncGroups[1].instances: "VI_1" is already in sync group "g": an instance is in one group at most',
+    ]);
+  });
+});
+
 describe('cluster section', () => {
   it('parses: this box is its position in boxes, VIPs lose their prefix for the backend', () => {
     const c = parseConfig(withCluster(cluster)).cluster;

@@ -1,0 +1,255 @@
+/**
+ * The Docker variant of the split-brain lab (docker/), checked without a Docker engine: the
+ * compose file's structure (js-yaml, see test/support/js-yaml.d.ts), that it describes the same
+ * boxes as the namespace simulation, that the Dockerfile's inputs exist, that the shell scripts
+ * parse and are executable, that the config the entrypoint writes from each service's
+ * environment passes `vipd check` (dist/ is built by the global setup), and that the nft rules
+ * docker/splitbrain.sh sends into a box are valid (against a stand-in `docker` that records its
+ * calls, checked with `nft -c` in a throwaway network namespace: root, as every CI run is).
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { load } from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, VIPD_CLI } from '../support/paths.js';
+import { FIREWALLS, UDP_PORT, VIP, VIP_CIDR } from '../../scripts/splitbrain/scenario.js';
+
+const DOCKER = join(REPO_ROOT, 'docker');
+const COMPOSE_FILE = join(DOCKER, 'docker-compose.yml');
+const SCRIPTS = [
+  join(DOCKER, 'entrypoint.sh'),
+  join(DOCKER, 'splitbrain.sh'),
+  join(REPO_ROOT, 'scripts', 'splitbrain-sim'),
+];
+
+interface Service {
+  build?: { context?: string; dockerfile?: string };
+  image?: string;
+  cap_add?: string[];
+  environment?: Record<string, string>;
+  entrypoint?: string[];
+  profiles?: string[];
+  networks?: Record<string, { ipv4_address?: string } | null>;
+}
+
+interface Compose {
+  services: Record<string, Service>;
+  networks: Record<
+    string,
+    { ipam?: { config?: { subnet?: string; ip_range?: string; gateway?: string }[] } }
+  >;
+}
+
+const compose = load(readFileSync(COMPOSE_FILE, 'utf8')) as Compose;
+const services = Object.entries(compose.services);
+const firewalls = services.filter(([, s]) => s.environment?.NODE_NAME !== undefined);
+
+/** Compose's `${NAME:-default}` interpolation, the only form the file uses. */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(
+    /\$\{(\w+):-([^}]*)\}/g,
+    (_, name: string, dflt: string) => env[name] ?? dflt,
+  );
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, input });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const ipv4 = (a: string): number => a.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+const inCidr = (address: string, cidr: string): boolean => {
+  const [net = '', bits = '32'] = cidr.split('/');
+  const mask = Number(bits) === 0 ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
+  return (ipv4(address) & mask) >>> 0 === (ipv4(net) & mask) >>> 0;
+};
+
+describe('docker-compose.yml', () => {
+  it('has the firewalls and a client, each allowed to manage addresses and send raw packets', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['fw1', 'fw2', 'client']));
+    for (const [name, s] of services) {
+      expect(s.cap_add, name).toEqual(expect.arrayContaining(['NET_ADMIN', 'NET_RAW']));
+    }
+  });
+
+  it('describes the boxes the namespace simulation runs: names, priorities, VIP, fw3 optional', () => {
+    expect(
+      firewalls.map(([name, s]) => ({ name, priority: Number(s.environment?.PRIORITY) })),
+    ).toEqual(FIREWALLS);
+    for (const [name, s] of firewalls) {
+      expect(s.environment?.NODE_NAME, name).toBe(name);
+      expect(s.environment?.VIP, name).toBe(VIP_CIDR);
+      expect(s.profiles ?? [], name).toEqual(name === 'fw3' ? ['fw3'] : []);
+    }
+  });
+
+  it('puts every box on one network, with distinct static addresses in the subnet, none the VIP', () => {
+    const [networkName, network] = Object.entries(compose.networks)[0] ?? [];
+    const ipam = network?.ipam?.config?.[0];
+    expect(networkName).toBeDefined();
+    expect(ipam?.subnet).toBeDefined();
+    const subnet = ipam?.subnet ?? '';
+    const addresses = services.map(([name, s]) => {
+      expect(Object.keys(s.networks ?? {}), name).toEqual([networkName]);
+      return s.networks?.[networkName ?? '']?.ipv4_address ?? '';
+    });
+    for (const a of addresses) expect(inCidr(a, subnet), a).toBe(true);
+    expect(new Set(addresses).size).toBe(addresses.length);
+    expect(inCidr(VIP, subnet)).toBe(true);
+    expect([...addresses, ipam?.gateway]).not.toContain(VIP);
+    // Docker hands out ip_range to containers it numbers itself: the VIP must stay out of it.
+    expect(inCidr(VIP, ipam?.ip_range ?? subnet)).toBe(false);
+  });
+
+  it('builds one image from docker/Dockerfile with the repository as context', () => {
+    for (const [name, s] of services) {
+      expect(resolve(DOCKER, s.build?.context ?? '.'), name).toBe(REPO_ROOT);
+      expect(s.build?.dockerfile, name).toBe('docker/Dockerfile');
+      expect(s.image, name).toBe(compose.services.fw1?.image);
+    }
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  const dockerfile = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
+
+  it('starts from Node 20 on bookworm and installs the tools vipd and the scenario call', () => {
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim\b/m);
+    for (const pkg of ['iproute2', 'nftables', 'iputils-ping', 'iputils-arping', 'procps']) {
+      expect(dockerfile).toContain(pkg);
+    }
+    expect(dockerfile).toMatch(/npm ci/);
+    expect(dockerfile).toMatch(/npx tsc -p \./);
+  });
+
+  it('copies only what exists in the build context and ends in the entrypoint', () => {
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
+      (m[1] ?? '').split(/\s+/),
+    );
+    expect(copies.length).toBeGreaterThan(0);
+    for (const src of copies.filter((c) => c !== '.')) {
+      expect(existsSync(join(REPO_ROOT, src)), src).toBe(true);
+    }
+    const workdir = /^WORKDIR (\S+)$/m.exec(dockerfile)?.[1] ?? '';
+    const entrypoint = /^ENTRYPOINT \["([^"]+)"\]$/m.exec(dockerfile)?.[1] ?? '';
+    expect(entrypoint.startsWith(`${workdir}/`)).toBe(true);
+    expect(existsSync(join(REPO_ROOT, entrypoint.slice(workdir.length + 1)))).toBe(true);
+  });
+
+  it('keeps host build output out of the image', () => {
+    const ignored = readFileSync(join(DOCKER, 'Dockerfile.dockerignore'), 'utf8').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'build', '.lab']));
+  });
+});
+
+describe('shell scripts', () => {
+  it.each(SCRIPTS)('%s is executable and parses', (script) => {
+    expect(statSync(script).mode & 0o111).toBe(0o111);
+    const r = run('bash', ['-n', script]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('docker/entrypoint.sh', () => {
+  const entrypoint = join(DOCKER, 'entrypoint.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'vipd-docker-'));
+
+  it.each(firewalls.flatMap(([name, s]) => ['raw', 'udp'].map((t) => [name, t, s] as const)))(
+    'writes a config for %s (%s) that vipd check accepts',
+    (name, transport, service) => {
+      const env = Object.fromEntries(
+        Object.entries(service.environment ?? {}).map(([k, v]) => [
+          k,
+          interpolate(v, { VIPD_TRANSPORT: transport }),
+        ]),
+      );
+      const printed = run(entrypoint, ['--print-config'], env);
+      expect(printed.stderr).toBe('');
+      expect(printed.code).toBe(0);
+      const file = join(dir, `${name}-${transport}.json`);
+      writeFileSync(file, printed.stdout);
+      const check = run(process.execPath, [VIPD_CLI, 'check', '--config', file]);
+      expect(check.stderr).toBe('');
+      expect(check.code).toBe(0);
+      const normalised = JSON.parse(check.stdout) as {
+        node: { name: string };
+        instances: { priority: number; vips: string[]; transport: string; udpPort: number }[];
+      };
+      expect(normalised.node.name).toBe(name);
+      expect(normalised.instances[0]).toMatchObject({
+        priority: Number(env.PRIORITY),
+        vips: [VIP_CIDR],
+        transport,
+        udpPort: UDP_PORT,
+      });
+    },
+  );
+
+  it('refuses a missing or unsafe value instead of writing broken JSON', () => {
+    const base = { NODE_NAME: 'fw1', PRIORITY: '150', VIP: VIP_CIDR };
+    expect(run(entrypoint, ['--print-config'], { ...base, PRIORITY: '' }).code).toBe(2);
+    const quoted = run(entrypoint, ['--print-config'], { ...base, NODE_NAME: 'fw"1' });
+    expect(quoted.code).toBe(2);
+    expect(quoted.stderr).toMatch(/NODE_NAME/);
+  });
+});
+
+describe('docker/splitbrain.sh', () => {
+  // A stand-in docker: answers `docker compose version`, records every other call.
+  const bin = mkdtempSync(join(tmpdir(), 'vipd-fake-docker-'));
+  const calls = join(bin, 'calls.jsonl');
+  writeFileSync(
+    join(bin, 'docker'),
+    `#!${process.execPath}\n` +
+      `const args = process.argv.slice(2);\n` +
+      `if (args[0] === 'compose' && args[1] === 'version') process.exit(0);\n` +
+      `require('node:fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(args) + '\\n');\n`,
+  );
+  chmodSync(join(bin, 'docker'), 0o755);
+
+  /** The nft argument splitbrain.sh hands to `docker compose exec -T BOX nft`. */
+  function nftSent(args: string[]): string {
+    writeFileSync(calls, '');
+    const r = run(join(DOCKER, 'splitbrain.sh'), args, {
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const [call, ...more] = readFileSync(calls, 'utf8').trim().split('\n');
+    expect(more).toEqual([]);
+    const argv = JSON.parse(call ?? '[]') as string[];
+    expect(argv.slice(0, 5)).toEqual(['compose', '-p', 'vipd-splitbrain', '-f', COMPOSE_FILE]);
+    expect(argv.slice(5, 9)).toEqual(['exec', '-T', 'fw1', 'nft']);
+    return argv[9] ?? '';
+  }
+
+  /** nft's complaint about a ruleset ('' when it would load), checked in a fresh namespace. */
+  const nftRejects = (ruleset: string): string => {
+    const r = run('unshare', ['--net', 'nft', '-c', ruleset]);
+    return r.code === 0 ? '' : r.stderr || `exit ${String(r.code)}`;
+  };
+
+  it.each([
+    ['proto', 'raw', 'ip protocol vrrp', ['hook input', 'hook output']],
+    ['proto', 'udp', `udp dport ${UDP_PORT}`, ['hook input', 'hook output']],
+    ['oneway', 'raw', 'ip protocol vrrp', ['hook output']],
+    ['oneway', 'udp', `udp dport ${UDP_PORT}`, ['hook output']],
+    ['link', 'raw', 'iifname "eth0" drop', ['hook input', 'hook output', 'table arp']],
+  ])('cut --mode %s --transport %s sends a valid ruleset', (mode, transport, match, parts) => {
+    const ruleset = nftSent(['--mode', mode, '--transport', transport, 'cut', 'fw1']);
+    expect(ruleset).toContain(match);
+    for (const p of parts) expect(ruleset).toContain(p);
+    if (mode === 'oneway') expect(ruleset).not.toContain('hook input');
+    expect(nftRejects(ruleset)).toBe('');
+  });
+
+  it('heals by deleting what any cut created, cut or not', () => {
+    const ruleset = nftSent(['heal', 'fw1']);
+    expect(ruleset).toMatch(/delete table inet vipd_cut/);
+    expect(ruleset).toMatch(/delete table arp vipd_cut/);
+    expect(nftRejects(ruleset)).toBe('');
+  });
+});
