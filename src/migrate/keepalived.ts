@@ -1,0 +1,990 @@
+/**
+ * `vipd import keepalived FILE [--node NAME]`: a keepalived.conf (keepalived 2.2's syntax and
+ * defaults) turned into a vipd config document.
+ *
+ * Contract:
+ * - `parseKeepalived(text)` reads keepalived's block syntax into statements (keyword, arguments,
+ *   `{ }` block) as keepalived's own reader does: `#` and `!` start a comment anywhere outside
+ *   double quotes (`\#`, `\!` are literal), a trailing `\` continues the line, `"..."` is one
+ *   argument, `{` and `}` are tokens wherever they stand, and a `{` at the start of the next line
+ *   still opens the block of the statement above it. Unbalanced braces become notes.
+ * - `convertKeepalived(text, opts)` is pure: it returns the vipd config document and one note
+ *   per thing it did not (or not exactly) convert, each with the keepalived line number and why.
+ *   Nothing is dropped silently: every keyword is converted, or named in a note. The document is
+ *   not validated here; `importKeepalived` runs `parseConfig` on it.
+ * - `importKeepalived(args, warn)` is the command: notes go to `warn` as `FILE:LINE: text`, the
+ *   JSON is returned for stdout, and a document `parseConfig` refuses throws its ConfigError (the
+ *   CLI prints it, exit 2). Notes alone never fail the import.
+ *
+ * keepalived's defaults are written out where vipd's differ (VRRP version 2, not 3), and its
+ * start-up rules are applied where they change what runs (a MASTER without a priority is the
+ * address owner, 255; state MASTER and priority 255 clear nopreempt).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../config/config.js';
+import { ConfigError } from '../config/formats.js';
+import { isIpv4 } from '../net/address.js';
+import { UsageError } from '../usage.js';
+
+export interface KeepalivedNote {
+  line: number;
+  text: string;
+}
+
+export interface KeepalivedOptions {
+  /** node.name; otherwise global_defs router_id, otherwise vipd's default. */
+  node?: string;
+}
+
+/** One keepalived statement: a keyword, its arguments and, if it opens one, its block. */
+export interface Statement {
+  keyword: string;
+  args: string[];
+  line: number;
+  block?: Statement[];
+}
+
+type Token =
+  { kind: 'word'; text: string; line: number } | { kind: 'open' | 'close' | 'eol'; line: number };
+
+/** What is left of one physical line once comments are cut, and whether `\` continues it. */
+function decomment(raw: string): { text: string; continues: boolean; openQuote: boolean } {
+  let quote = false;
+  let text = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i] as string;
+    if (c === '"') quote = !quote;
+    else if (c === '\\') {
+      const next = raw[i + 1];
+      if (next === undefined) return { text, continues: true, openQuote: quote };
+      // keepalived unescapes \# and \! outside quotes only; other escapes stay as written.
+      text += !quote && (next === '#' || next === '!') ? next : c + next;
+      i++;
+      continue;
+    } else if (!quote && (c === '#' || c === '!')) break;
+    text += c;
+  }
+  return { text, continues: false, openQuote: quote };
+}
+
+function tokenize(text: string, notes: KeepalivedNote[]): Token[] {
+  const tokens: Token[] = [];
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const { text: body, continues, openQuote } = decomment(raw);
+    if (openQuote)
+      notes.push({ line, text: 'unterminated quote: the rest of the line is one value' });
+    let i = 0;
+    while (i < body.length) {
+      const c = body[i] as string;
+      if (/\s/.test(c)) i++;
+      else if (c === '{' || c === '}') {
+        tokens.push({ kind: c === '{' ? 'open' : 'close', line });
+        i++;
+      } else if (c === '"') {
+        const end = body.indexOf('"', i + 1);
+        const stop = end === -1 ? body.length : end;
+        tokens.push({ kind: 'word', text: body.slice(i + 1, stop), line });
+        i = stop + 1;
+      } else {
+        let j = i;
+        while (j < body.length && !/[\s"{}]/.test(body[j] as string)) j++;
+        tokens.push({ kind: 'word', text: body.slice(i, j), line });
+        i = j;
+      }
+    }
+    if (!continues) tokens.push({ kind: 'eol', line });
+  });
+  return tokens;
+}
+
+/** keepalived's block structure: statements, each with the block that follows it, if any. */
+export function parseKeepalived(text: string): {
+  statements: Statement[];
+  notes: KeepalivedNote[];
+} {
+  const notes: KeepalivedNote[] = [];
+  const tokens = tokenize(text, notes);
+  let pos = 0;
+  const skipEols = (): void => {
+    while (tokens[pos]?.kind === 'eol') pos++;
+  };
+  const block = (openLine: number | undefined): Statement[] => {
+    const statements: Statement[] = [];
+    for (;;) {
+      const t = tokens[pos];
+      if (t === undefined) {
+        if (openLine !== undefined)
+          notes.push({ line: openLine, text: 'this block has no closing "}"' });
+        return statements;
+      }
+      pos++;
+      if (t.kind === 'close') {
+        if (openLine !== undefined) return statements;
+        notes.push({ line: t.line, text: 'extra "}" ignored' });
+        continue;
+      }
+      if (t.kind === 'open') {
+        block(t.line);
+        notes.push({ line: t.line, text: 'a block with no keyword before it: ignored' });
+        continue;
+      }
+      if (t.kind !== 'word') continue;
+      const statement: Statement = { keyword: t.text, args: [], line: t.line };
+      for (let next = tokens[pos]; next?.kind === 'word'; next = tokens[++pos])
+        statement.args.push(next.text);
+      // The opening brace may stand on the statement's line or start the next one.
+      const mark = pos;
+      skipEols();
+      if (tokens[pos]?.kind === 'open') {
+        const open = tokens[pos++] as Token;
+        statement.block = block(open.line);
+      } else pos = mark;
+      statements.push(statement);
+    }
+  };
+  return { statements: block(undefined), notes };
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Conversion
+ * ------------------------------------------------------------------------------------------- */
+
+const NOT_CONVERTED = 'no vipd equivalent; not converted';
+const NO_MAIL = 'vipd sends no mail; alert on its JSON log lines ("event":"transition") instead';
+const NO_VMAC = 'vipd keeps the interface MAC and moves VIPs with gratuitous ARP (no virtual MAC)';
+const NO_SRC = "vipd sends from the interface's primary address";
+const NO_STRICT = 'vipd has no strict mode';
+const NO_SCRIPT_USER = 'vipd runs hooks and tracked scripts as the user vipd runs as';
+const NO_LOWER_PRIO_GARP = 'vipd answers a lower-priority advert with an advert and one ARP round';
+const NO_REFRESH_REPEAT = 'vipd sends one gratuitous ARP per VIP per refresh round';
+const TRACK_KINDS = 'vipd tracks interfaces, scripts and files: not converted';
+const NO_LVS = 'LVS virtual servers are not vipd\'s job (vipd only marks packets: "marks")';
+const NO_STATIC = 'static addresses, routes and rules belong in the system network config';
+const HOOK_ROUTES = 'vipd moves addresses only; add routes and rules from an up hook (hooks.up)';
+
+/** keepalived 2.2.7 defaults (global_data.c, vrrp.h, vrrp_track.h) a conversion needs. */
+const KEEPALIVED_DEFAULT = {
+  version: 2,
+  garpDelay: 5,
+  garpRepeat: 5,
+  scriptInterval: 1,
+  fileWeight: 1,
+} as const;
+
+/** Keywords with nothing to convert to, and the reason the operator reads. */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  global_tracking: 'track in each instance (vipd has no group-wide tracking)',
+  sync_group_tracking_weight: 'track in each instance (vipd has no group-wide tracking)',
+  track_process: TRACK_KINDS,
+  vrrp_track_process: TRACK_KINDS,
+  track_bfd: TRACK_KINDS,
+  bfd_instance: TRACK_KINDS,
+  virtual_server: NO_LVS,
+  virtual_server_group: NO_LVS,
+  static_ipaddress: NO_STATIC,
+  static_routes: NO_STATIC,
+  static_rules: NO_STATIC,
+  virtual_routes: HOOK_ROUTES,
+  virtual_rules: HOOK_ROUTES,
+  use_vmac: NO_VMAC,
+  use_vmac_addr: NO_VMAC,
+  vmac_xmit_base: NO_VMAC,
+  use_ipvlan: NO_VMAC,
+  mcast_src_ip: NO_SRC,
+  unicast_src_ip: NO_SRC,
+  mcast_dst_ip: 'vipd sends to 224.0.0.18, or to unicastPeers',
+  strict_mode: NO_STRICT,
+  vrrp_strict: NO_STRICT,
+  smtp_alert: NO_MAIL,
+  smtp_alert_vrrp: NO_MAIL,
+  notification_email: NO_MAIL,
+  notification_email_from: NO_MAIL,
+  smtp_server: NO_MAIL,
+  smtp_connect_timeout: NO_MAIL,
+  smtp_helo_name: NO_MAIL,
+  script_user: NO_SCRIPT_USER,
+  enable_script_security: NO_SCRIPT_USER,
+  user: NO_SCRIPT_USER,
+  debug: 'use log.level ("debug") instead',
+  garp_master_refresh_repeat: NO_REFRESH_REPEAT,
+  vrrp_garp_master_refresh_repeat: NO_REFRESH_REPEAT,
+  garp_lower_prio_delay: NO_LOWER_PRIO_GARP,
+  garp_lower_prio_repeat: NO_LOWER_PRIO_GARP,
+  vrrp_garp_lower_prio_delay: NO_LOWER_PRIO_GARP,
+  vrrp_garp_lower_prio_repeat: NO_LOWER_PRIO_GARP,
+};
+
+/** keepalived's notify scripts: called with keepalived's arguments, which vipd's hooks are not. */
+const NOTIFY: Readonly<Record<string, string>> = {
+  notify_master: 'hooks.up',
+  notify_backup: 'hooks.down',
+  notify_fault: 'hooks.down',
+  notify_stop: 'hooks.down',
+  notify_deleted: 'hooks.down',
+  notify: 'hooks.up and hooks.down',
+  notify_master_rx_lower_pri: 'hooks.up',
+};
+
+/** Top-level blocks that instances refer to by name. */
+const DEFINITIONS = new Set(['vrrp_script', 'track_file', 'vrrp_track_file']);
+
+/** A script command line as keepalived splits it: words, with '...' and "..." quoting. */
+function splitCommand(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+}
+
+/** Options of a virtual_ipaddress line that take a value (vrrp_ipaddress.c). */
+const VIP_OPTIONS_WITH_VALUE = new Set([
+  'dev',
+  'label',
+  'scope',
+  'brd',
+  'broadcast',
+  'peer',
+  'preferred_lft',
+  'track_group',
+]);
+
+function notifyNote(s: Statement): string {
+  const script = s.args.join(' ');
+  return (
+    `${s.keyword} "${script}" not converted: vipd hooks take ucarp's arguments ` +
+    `(<interface> <vip> [extra], once per VIP) with VIPD_STATE, VIPD_INSTANCE, VIPD_VRID, ` +
+    `VIPD_INTERFACE and VIPD_VIPS in the environment, not keepalived's ` +
+    `(INSTANCE name state priority); adapt the script and set ${NOTIFY[s.keyword] ?? 'hooks'}`
+  );
+}
+
+interface Garp {
+  delay?: number;
+  repeat?: number;
+  refresh?: number;
+  interval?: number;
+  line?: number;
+}
+
+/** A vrrp_script block, in vipd's `track.scripts` shape minus the per-instance weight. */
+interface ScriptDef {
+  line: number;
+  command: string[];
+  interval: number;
+  timeout?: number;
+  rise: number;
+  fall: number;
+  weight: Weight;
+}
+
+/** A track_file block. */
+interface FileDef {
+  line: number;
+  path?: string;
+  weight: Weight;
+}
+
+/** keepalived's `weight N [reverse]`. */
+interface Weight {
+  value: number;
+  reverse: boolean;
+}
+
+/** vipd's `track` section of one instance. */
+interface Track {
+  interfaces: { name: string; weight: number }[];
+  scripts: Record<string, unknown>[];
+  files: { path: string; weight: number }[];
+}
+
+interface Globals {
+  routerId?: string;
+  version?: 2 | 3;
+  defaultInterface?: string;
+  garp: Garp;
+  scripts: Map<string, ScriptDef>;
+  files: Map<string, FileDef>;
+}
+
+interface VipEntry {
+  cidr: string;
+  dev?: string;
+  line: number;
+}
+
+interface Draft {
+  name: string;
+  line: number;
+  interface?: string;
+  vrid?: number;
+  priority?: number;
+  version?: 2 | 3;
+  advertInterval?: { value: number; line: number };
+  state?: { value: string; line: number };
+  /** preempt / nopreempt: the last one written wins, as in keepalived. */
+  preempt?: { value: boolean; line: number };
+  preemptDelay?: { value: number; line: number };
+  accept?: boolean;
+  vips: VipEntry[];
+  excluded: VipEntry[];
+  unicastPeers: string[];
+  authType?: { value: string; line: number };
+  authPass?: { value: string; line: number };
+  garp: Garp;
+  track: Track;
+}
+
+class Converter {
+  readonly notes: KeepalivedNote[] = [];
+
+  note(line: number, text: string): void {
+    this.notes.push({ line, text });
+  }
+
+  /** A statement with nothing to convert to: one note saying why. */
+  unsupported(s: Statement): void {
+    if (NOTIFY[s.keyword] !== undefined) this.note(s.line, notifyNote(s));
+    else if (s.keyword === 'include')
+      this.note(
+        s.line,
+        `include ${s.args.join(' ')}: not followed; convert the included file too and merge its instances`,
+      );
+    else if (/^[$@~]/.test(s.keyword))
+      this.note(
+        s.line,
+        `${s.keyword}: keepalived parameters, conditional lines and sequences are not expanded; expand them (keepalived -t -d prints the result) and convert again`,
+      );
+    else this.note(s.line, `${s.keyword}: ${UNSUPPORTED[s.keyword] ?? NOT_CONVERTED}`);
+  }
+
+  /** The statement's only argument, or undefined (noted) when it has none. */
+  value(s: Statement): string | undefined {
+    const v = s.args[0];
+    if (v === undefined) this.note(s.line, `${s.keyword} has no value: ignored`);
+    else if (v.includes('$'))
+      this.note(s.line, `${s.keyword} ${v}: keepalived parameter not expanded; check the value`);
+    else if (s.args.length > 1)
+      this.note(s.line, `${s.keyword}: extra words ignored: ${s.args.slice(1).join(' ')}`);
+    return v;
+  }
+
+  /** A decimal number from min to max (keepalived's own ranges), or undefined (noted). */
+  number(s: Statement, min: number, max: number, integer: boolean): number | undefined {
+    const v = this.value(s);
+    if (v === undefined) return undefined;
+    const n = (integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(v) ? Number(v) : NaN;
+    if (!(n >= min && n <= max)) {
+      const what = integer ? 'an integer' : 'a number';
+      this.note(s.line, `${s.keyword} must be ${what} from ${min} to ${max}, got "${v}": ignored`);
+      return undefined;
+    }
+    return n;
+  }
+
+  version(s: Statement): 2 | 3 | undefined {
+    const n = this.number(s, 2, 3, true);
+    return n === 2 || n === 3 ? n : undefined;
+  }
+
+  /** GARP keywords shared by global_defs (vrrp_ prefix) and instances. */
+  garp(s: Statement, keyword: string, garp: Garp): boolean {
+    const limits: Record<string, [keyof Garp, number, boolean]> = {
+      garp_master_delay: ['delay', 1000, true],
+      garp_master_repeat: ['repeat', 1000, true],
+      garp_master_refresh: ['refresh', 86400, true],
+      garp_interval: ['interval', 60, false],
+    };
+    const limit = limits[keyword];
+    if (limit === undefined) return false;
+    const [key, max, integer] = limit;
+    const n = this.number(s, 0, max, integer);
+    if (n !== undefined) {
+      garp[key] = n;
+      garp.line ??= s.line;
+    }
+    return true;
+  }
+
+  /** global_defs, and the vrrp_script and track_file blocks instances refer to by name. */
+  globals(statements: Statement[]): Globals {
+    const g: Globals = { garp: {}, scripts: new Map(), files: new Map() };
+    for (const s of statements) {
+      if (DEFINITIONS.has(s.keyword)) {
+        const name = s.args[0];
+        if (name === undefined) this.note(s.line, `${s.keyword} without a name: ignored`);
+        else if (s.keyword === 'vrrp_script') g.scripts.set(name, this.scriptDef(s));
+        else g.files.set(name, this.fileDef(s));
+      }
+      if (s.keyword !== 'global_defs') continue;
+      for (const d of s.block ?? []) {
+        if (d.keyword.startsWith('vrrp_garp_') && this.garp(d, d.keyword.slice(5), g.garp))
+          continue;
+        switch (d.keyword) {
+          case 'router_id':
+            g.routerId = this.value(d);
+            break;
+          case 'vrrp_version':
+            g.version = this.version(d) ?? g.version;
+            break;
+          case 'default_interface':
+            g.defaultInterface = this.value(d);
+            break;
+          case 'vrrp_mcast_group4':
+            if (this.value(d) !== '224.0.0.18')
+              this.note(d.line, `${d.keyword}: vipd sends to 224.0.0.18 (or to unicastPeers)`);
+            break;
+          default:
+            this.unsupported(d);
+        }
+      }
+    }
+    return g;
+  }
+
+  /** `weight N [reverse]` after a name or as a keyword's value; undefined (noted) if malformed. */
+  weight(line: number, words: string[], what: string, dflt: number): Weight | undefined {
+    const [keyword, value, direction, ...extra] = words;
+    if (keyword === undefined) return { value: dflt, reverse: false };
+    const n = Number(value);
+    const valid =
+      keyword === 'weight' &&
+      /^-?\d+$/.test(value ?? '') &&
+      Math.abs(n) <= 254 &&
+      (direction === undefined || direction === 'reverse' || direction === 'noreverse') &&
+      extra.length === 0;
+    if (!valid) {
+      this.note(
+        line,
+        `${what}: expected "weight -253..253 [reverse]", got "${words.join(' ')}": not converted`,
+      );
+      return undefined;
+    }
+    // keepalived still reads the old +-254 as +-253.
+    return { value: Math.max(-253, Math.min(253, n)), reverse: direction === 'reverse' };
+  }
+
+  /** A weight vipd can run: it has no reverse weights. */
+  plainWeight(line: number, w: Weight | undefined, what: string): number | undefined {
+    if (w === undefined) return undefined;
+    if (w.reverse) {
+      this.note(line, `${what}: reverse weights have no vipd equivalent: not converted`);
+      return undefined;
+    }
+    return w.value;
+  }
+
+  scriptDef(s: Statement): ScriptDef {
+    const def: ScriptDef = {
+      line: s.line,
+      command: [],
+      interval: KEEPALIVED_DEFAULT.scriptInterval,
+      rise: 1,
+      fall: 1,
+      weight: { value: 0, reverse: false },
+    };
+    for (const k of s.block ?? []) {
+      switch (k.keyword) {
+        case 'script':
+          // keepalived 2.2.7 runs the first word only, split again: `script "/bin/chk a b"`.
+          def.command = splitCommand(k.args[0] ?? '');
+          if (k.args.length > 1)
+            this.note(
+              k.line,
+              `script: keepalived runs only "${k.args[0]}" (the rest, ${k.args.slice(1).join(' ')}, needs quotes around the whole command line); converted the same way`,
+            );
+          break;
+        case 'interval':
+          def.interval = this.clamped(k, 1, 3600) ?? def.interval;
+          break;
+        case 'timeout':
+          def.timeout = this.clamped(k, 1, 3600) ?? def.timeout;
+          break;
+        case 'rise':
+        case 'fall':
+          def[k.keyword] = this.clamped(k, 1, 100) ?? def[k.keyword];
+          break;
+        case 'weight':
+          def.weight = this.weight(k.line, [k.keyword, ...k.args], k.keyword, 0) ?? def.weight;
+          break;
+        case 'init_fail':
+          this.note(
+            k.line,
+            'init_fail: vipd always starts a tracked script as failed until it succeeds',
+          );
+          break;
+        default:
+          this.unsupported(k);
+      }
+    }
+    return def;
+  }
+
+  fileDef(s: Statement): FileDef {
+    const def: FileDef = {
+      line: s.line,
+      weight: { value: KEEPALIVED_DEFAULT.fileWeight, reverse: false },
+    };
+    for (const k of s.block ?? []) {
+      if (k.keyword === 'file') def.path = this.value(k);
+      else if (k.keyword === 'weight')
+        def.weight = this.weight(k.line, [k.keyword, ...k.args], k.keyword, 1) ?? def.weight;
+      else if (k.keyword === 'init_file')
+        this.note(
+          k.line,
+          'init_file: vipd does not create the file; a missing file reads as 0, as in keepalived',
+        );
+      else this.unsupported(k);
+    }
+    return def;
+  }
+
+  /** An integer keepalived accepts beyond vipd's range: kept, clamped with a note. */
+  clamped(s: Statement, min: number, max: number): number | undefined {
+    const n = this.number(s, min, Number.MAX_SAFE_INTEGER, true);
+    if (n === undefined || n <= max) return n;
+    this.note(s.line, `${s.keyword} ${n}: vipd allows at most ${max}; using ${max}`);
+    return max;
+  }
+
+  /** track_interface, track_script and track_file blocks of an instance. */
+  track(s: Statement, d: Draft, g: Globals): void {
+    for (const e of s.block ?? []) {
+      const what = `${s.keyword} ${e.keyword}`;
+      if (s.keyword === 'track_interface') {
+        const weight = this.plainWeight(e.line, this.weight(e.line, e.args, what, 0), what);
+        if (weight !== undefined) d.track.interfaces.push({ name: e.keyword, weight });
+        continue;
+      }
+      const def = s.keyword === 'track_script' ? g.scripts.get(e.keyword) : g.files.get(e.keyword);
+      if (def === undefined) {
+        const block = s.keyword === 'track_script' ? 'vrrp_script' : 'track_file';
+        this.note(e.line, `${what}: no ${block} ${e.keyword} is defined: not converted`);
+        continue;
+      }
+      // The instance's `weight N` overrides the definition's.
+      const weight = this.plainWeight(
+        e.line,
+        e.args.length > 0 ? this.weight(e.line, e.args, what, 0) : def.weight,
+        what,
+      );
+      if (weight === undefined) continue;
+      if ('command' in def) this.trackScript(e, d, def, weight);
+      else if (def.path === undefined)
+        this.note(def.line, `track_file ${e.keyword} has no file: not converted`);
+      else d.track.files.push({ path: def.path, weight });
+    }
+  }
+
+  trackScript(e: Statement, d: Draft, def: ScriptDef, weight: number): void {
+    const [script, ...args] = def.command;
+    if (script === undefined) {
+      this.note(def.line, `vrrp_script ${e.keyword} has no script: not converted`);
+      return;
+    }
+    if (!script.startsWith('/')) {
+      this.note(
+        def.line,
+        `vrrp_script ${e.keyword}: "${script}" is not an absolute path (keepalived searches PATH, vipd does not): not converted; write the full path`,
+      );
+      return;
+    }
+    d.track.scripts.push({
+      name: e.keyword,
+      script,
+      ...(args.length === 0 ? {} : { args }),
+      interval: def.interval,
+      // keepalived's timeout defaults to the interval.
+      timeout: def.timeout ?? def.interval,
+      rise: def.rise,
+      fall: def.fall,
+      weight,
+    });
+  }
+
+  /** vrrp_sync_group NAME { group { VI_1 VI_2 } }; empty when nothing of it can run. */
+  syncGroup(s: Statement, known: Set<string>): { name: string; instances: string[] }[] {
+    const name = s.args[0];
+    if (name === undefined) {
+      this.note(s.line, 'vrrp_sync_group without a name: not converted');
+      return [];
+    }
+    const members: string[] = [];
+    for (const k of s.block ?? []) {
+      if (k.keyword.startsWith('track_')) {
+        this.note(
+          k.line,
+          `${k.keyword} in sync group ${name}: vipd tracks per instance; add it to each member: not converted`,
+        );
+        continue;
+      }
+      if (k.keyword !== 'group') {
+        this.unsupported(k);
+        continue;
+      }
+      for (const m of k.block ?? []) {
+        // keepalived ignores a member it has no instance for, with a warning.
+        if (known.has(m.keyword)) members.push(m.keyword);
+        else this.note(m.line, `sync group ${name}: no vrrp_instance ${m.keyword}: left out`);
+      }
+    }
+    if (members.length >= 2) return [{ name, instances: members }];
+    this.note(s.line, `vrrp_sync_group ${name}: fewer than two instances: not converted`);
+    return [];
+  }
+
+  /** `a.b.c.d[/nn] [dev X] [label L] ...` lines of a virtual_ipaddress block. */
+  vipEntries(s: Statement): VipEntry[] {
+    const entries: VipEntry[] = [];
+    for (const e of s.block ?? []) {
+      const [address = '', prefix = '32', ...extra] = e.keyword.split('/');
+      if (address.includes(':')) {
+        this.note(e.line, `${e.keyword}: IPv6 addresses are not supported by vipd: not converted`);
+        continue;
+      }
+      if (!isIpv4(address) || !/^\d{1,2}$/.test(prefix) || Number(prefix) > 32 || extra.length) {
+        this.note(e.line, `"${e.keyword}" is not an IPv4 address[/prefix]: not converted`);
+        continue;
+      }
+      // keepalived gives a bare address /32, not the interface's prefix.
+      const entry: VipEntry = { cidr: `${address}/${prefix}`, line: e.line };
+      const ignored: string[] = [];
+      for (let i = 0; i < e.args.length; i++) {
+        const option = e.args[i] as string;
+        const arg = VIP_OPTIONS_WITH_VALUE.has(option) ? e.args[++i] : undefined;
+        if (option === 'dev' && arg !== undefined) entry.dev = arg;
+        else ignored.push(arg === undefined ? option : `${option} ${arg}`);
+      }
+      if (ignored.length > 0) {
+        this.note(
+          e.line,
+          `${e.keyword}: ${ignored.join(', ')} ignored: vipd adds VIPs with the kernel's defaults (no label, scope or broadcast options)`,
+        );
+      }
+      if (e.block !== undefined) this.note(e.line, `${e.keyword}: unexpected block ignored`);
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  addresses(s: Statement, what: string): string[] {
+    const list: string[] = [];
+    for (const e of s.block ?? []) {
+      if (!isIpv4(e.keyword)) {
+        this.note(e.line, `${what} "${e.keyword}" is not an IPv4 address: not converted`);
+        continue;
+      }
+      if (e.args.length > 0)
+        this.note(e.line, `${what} ${e.keyword}: ${e.args.join(' ')} ignored (${NOT_CONVERTED})`);
+      list.push(e.keyword);
+    }
+    return list;
+  }
+
+  authentication(s: Statement, d: Draft): void {
+    for (const a of s.block ?? []) {
+      const v = this.value(a);
+      if (v === undefined) continue;
+      if (a.keyword === 'auth_type') d.authType = { value: v, line: a.line };
+      else if (a.keyword === 'auth_pass') d.authPass = { value: v, line: a.line };
+      else this.unsupported(a);
+    }
+  }
+
+  instance(s: Statement, index: number, g: Globals): Draft {
+    const name = s.args[0] ?? `instance_${index + 1}`;
+    if (s.args[0] === undefined)
+      this.note(s.line, `vrrp_instance without a name: converted as "${name}"`);
+    const d: Draft = {
+      name,
+      line: s.line,
+      vips: [],
+      excluded: [],
+      unicastPeers: [],
+      garp: {},
+      track: { interfaces: [], scripts: [], files: [] },
+    };
+    for (const k of s.block ?? []) {
+      if (this.garp(k, k.keyword, d.garp)) continue;
+      switch (k.keyword) {
+        case 'interface':
+          d.interface = this.value(k);
+          break;
+        case 'virtual_router_id':
+          d.vrid = this.number(k, 1, 255, true);
+          break;
+        case 'priority':
+          d.priority = this.number(k, 1, 255, true);
+          break;
+        case 'version':
+          d.version = this.version(k);
+          break;
+        case 'advert_int': {
+          const value = this.number(k, 0.01, 255, false);
+          if (value !== undefined) d.advertInterval = { value, line: k.line };
+          break;
+        }
+        case 'state': {
+          const value = this.value(k);
+          if (value !== undefined) d.state = { value, line: k.line };
+          break;
+        }
+        case 'nopreempt':
+        case 'preempt':
+          d.preempt = { value: k.keyword === 'preempt', line: k.line };
+          break;
+        case 'preempt_delay': {
+          const value = this.number(k, 0, 1e9, false);
+          if (value !== undefined && value > 3600)
+            this.note(k.line, `preempt_delay ${value}: vipd waits at most 3600 s`);
+          if (value !== undefined) d.preemptDelay = { value: Math.min(value, 3600), line: k.line };
+          break;
+        }
+        case 'accept':
+        case 'no_accept':
+          d.accept = k.keyword === 'accept';
+          break;
+        case 'virtual_ipaddress':
+          d.vips.push(...this.vipEntries(k));
+          break;
+        case 'virtual_ipaddress_excluded':
+          d.excluded.push(...this.vipEntries(k));
+          break;
+        case 'unicast_peer':
+          d.unicastPeers.push(...this.addresses(k, 'unicast_peer'));
+          break;
+        case 'authentication':
+          this.authentication(k, d);
+          break;
+        case 'track_interface':
+        case 'track_script':
+        case 'track_file':
+          this.track(k, d, g);
+          break;
+        default:
+          this.unsupported(k);
+      }
+    }
+    return d;
+  }
+
+  /** keepalived's GARP timing as vipd rounds; see the note on the mapping below. */
+  garpKeys(d: Draft, g: Globals): Record<string, number> | undefined {
+    const delay = d.garp.delay ?? g.garp.delay;
+    const repeat = d.garp.repeat ?? g.garp.repeat;
+    const refresh = d.garp.refresh ?? g.garp.refresh;
+    const interval = d.garp.interval ?? g.garp.interval;
+    const line = d.garp.line ?? g.garp.line ?? d.line;
+    if ([delay, repeat, refresh, interval].every((v) => v === undefined)) return undefined;
+    const keys: Record<string, number> = {};
+    if (refresh !== undefined) keys.refresh = refresh;
+    if (delay === undefined && repeat === undefined) {
+      if (interval !== undefined) keys.interval = interval;
+      return keys;
+    }
+    // keepalived sends `repeat` ARPs per VIP on becoming master and the same again `delay` s
+    // later. vipd sends rounds of one ARP per VIP, `interval` apart: two rounds `delay` apart
+    // keep the moments that matter (now, and once the switches have caught up).
+    const d2 = delay ?? KEEPALIVED_DEFAULT.garpDelay;
+    const r = repeat ?? KEEPALIVED_DEFAULT.garpRepeat;
+    if (d2 > 0) {
+      keys.count = 2;
+      keys.interval = Math.min(d2, 60);
+      if (interval !== undefined)
+        this.note(
+          line,
+          `vrrp_garp_interval ${interval}: vipd spaces its two rounds by garp_master_delay instead; not converted`,
+        );
+      if (d2 > 60) this.note(line, `garp_master_delay ${d2} s: vipd waits at most 60 s`);
+      if (r > 1)
+        this.note(
+          line,
+          `garp_master_repeat ${r}: vipd sends one gratuitous ARP per VIP at each of its 2 rounds (now and ${keys.interval} s later), not ${r}`,
+        );
+    } else {
+      keys.count = Math.min(Math.max(r, 1), 100);
+      if (interval !== undefined) keys.interval = interval;
+    }
+    return keys;
+  }
+
+  finish(d: Draft, g: Globals): Record<string, unknown> {
+    const version = d.version ?? g.version ?? KEEPALIVED_DEFAULT.version;
+    const iface = d.interface ?? g.defaultInterface;
+    let priority = d.priority;
+    let preempt = d.preempt?.value ?? true;
+    const nopreemptLine = d.preempt?.line ?? d.line;
+    let preemptDelay = d.preemptDelay?.value;
+    if (d.state !== undefined) {
+      const master = d.state.value === 'MASTER';
+      if (master && priority === undefined) {
+        priority = 255;
+        this.note(
+          d.state.line,
+          'state MASTER without a priority: keepalived makes it the address owner, so priority 255',
+        );
+      }
+      this.note(
+        d.state.line,
+        `state ${d.state.value}: vipd has no initial state; it starts as backup and the election decides (priority 255 becomes master at once)`,
+      );
+      if (master && !preempt) {
+        preempt = true;
+        this.note(
+          nopreemptLine,
+          'nopreempt with state MASTER: keepalived clears it, so vipd preempts',
+        );
+      }
+      if (master && preemptDelay !== undefined) {
+        this.note(
+          d.preemptDelay?.line ?? d.state.line,
+          'preempt_delay with state MASTER: keepalived clears it',
+        );
+        preemptDelay = undefined;
+      }
+    }
+    if (priority === 255 && !preempt) {
+      preempt = true;
+      this.note(
+        nopreemptLine,
+        'nopreempt with priority 255: keepalived clears it, so vipd preempts',
+      );
+    }
+    const advertInterval = this.interval(d, version);
+    const vips = this.onInterface(d.vips, iface);
+    const excluded = this.onInterface(d.excluded, iface);
+    const authPassword = this.password(d, version);
+    const garp = this.garpKeys(d, g);
+    return {
+      name: d.name,
+      ...(iface === undefined ? {} : { interface: iface }),
+      ...(d.vrid === undefined ? {} : { vrid: d.vrid }),
+      priority: priority ?? 100,
+      version,
+      advertInterval,
+      preempt,
+      ...(preemptDelay === undefined ? {} : { preemptDelay }),
+      ...(d.accept === undefined ? {} : { accept: d.accept }),
+      ...(d.unicastPeers.length === 0 ? {} : { unicastPeers: d.unicastPeers }),
+      ...(authPassword === undefined ? {} : { authPassword }),
+      vips,
+      ...(excluded.length === 0 ? {} : { excludedVips: excluded }),
+      ...(garp === undefined ? {} : { garp }),
+      ...(Object.values(d.track).some((list) => list.length > 0) ? { track: d.track } : {}),
+    };
+  }
+
+  /** advert_int as keepalived runs it: v2 whole seconds (rounded), v3 centiseconds. */
+  interval(d: Draft, version: 2 | 3): number {
+    const given = d.advertInterval;
+    if (given === undefined) return 1;
+    const step = version === 2 ? 1 : 0.01;
+    const max = version === 2 ? 255 : 40.95;
+    const value = Math.min(Math.max(Math.round(given.value / step) * step, step), max);
+    const rounded = Number(value.toFixed(2));
+    if (rounded !== given.value) {
+      this.note(
+        given.line,
+        `advert_int ${given.value}: VRRPv${version} carries ${version === 2 ? 'whole seconds up to 255' : '0.01 s steps up to 40.95'}; keepalived and vipd use ${rounded}`,
+      );
+    }
+    return rounded;
+  }
+
+  /** VIPs on another interface than the instance's cannot be moved by this instance. */
+  onInterface(entries: VipEntry[], iface: string | undefined): string[] {
+    return entries.flatMap((e) => {
+      if (e.dev === undefined || e.dev === iface) return [e.cidr];
+      this.note(
+        e.line,
+        `${e.cidr} dev ${e.dev}: vipd puts VIPs on the instance's interface (${iface ?? 'none given'}); not converted (make an instance on ${e.dev} for it)`,
+      );
+      return [];
+    });
+  }
+
+  password(d: Draft, version: 2 | 3): string | undefined {
+    const { authType, authPass } = d;
+    if (authType === undefined && authPass === undefined) return undefined;
+    const line = authType?.line ?? authPass?.line ?? d.line;
+    if (version === 3) {
+      this.note(line, 'authentication: VRRPv3 has none (keepalived ignores it too): not converted');
+      return undefined;
+    }
+    if (authType?.value === 'AH') {
+      this.note(
+        line,
+        'auth_type AH (IPsec AH, RFC 2338) has no vipd equivalent: not converted; peers must drop it too',
+      );
+      return undefined;
+    }
+    if (authType?.value !== 'PASS' || authPass === undefined) {
+      this.note(
+        line,
+        'authentication needs auth_type PASS and an auth_pass (keepalived ignores it otherwise): not converted',
+      );
+      return undefined;
+    }
+    // keepalived keeps the first 8 bytes: the size of the v2 authentication field.
+    let pass = '';
+    for (const ch of authPass.value) {
+      if (Buffer.byteLength(pass + ch) > 8) break;
+      pass += ch;
+    }
+    if (pass !== authPass.value)
+      this.note(authPass.line, `auth_pass longer than 8 bytes: truncated to 8, as keepalived does`);
+    return pass;
+  }
+}
+
+export function convertKeepalived(
+  text: string,
+  opts: KeepalivedOptions = {},
+): { config: unknown; notes: KeepalivedNote[] } {
+  const { statements, notes: syntax } = parseKeepalived(text);
+  const c = new Converter();
+  c.notes.push(...syntax);
+  const globals = c.globals(statements);
+  const drafts: Draft[] = [];
+  const groups: Statement[] = [];
+  for (const s of statements) {
+    if (s.keyword === 'vrrp_instance') drafts.push(c.instance(s, drafts.length, globals));
+    else if (s.keyword === 'vrrp_sync_group') groups.push(s);
+    else if (s.keyword !== 'global_defs' && !DEFINITIONS.has(s.keyword)) c.unsupported(s);
+  }
+  const instances = drafts.map((d) => c.finish(d, globals));
+  const syncGroups = groups.flatMap((g) => c.syncGroup(g, new Set(drafts.map((d) => d.name))));
+  const name = opts.node ?? globals.routerId;
+  const config = {
+    ...(name === undefined ? {} : { node: { name } }),
+    instances,
+    ...(syncGroups.length === 0 ? {} : { syncGroups }),
+  };
+  return { config, notes: [...c.notes].sort((a, b) => a.line - b.line) };
+}
+
+/** The `vipd import keepalived FILE [--node NAME]` command: returns the JSON for stdout. */
+export function importKeepalived(args: string[], warn: (line: string) => void): string {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { node: { type: 'string' } },
+  });
+  const [file, ...more] = positionals;
+  if (file === undefined || more.length > 0)
+    throw new UsageError('import keepalived needs exactly one FILE (a keepalived.conf)');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [
+      { key: '(file)', reason: `cannot read: ${(err as Error).message}` },
+    ]);
+  }
+  const { config, notes } = convertKeepalived(
+    text,
+    values.node === undefined ? {} : { node: values.node },
+  );
+  for (const n of notes) warn(`${file}:${n.line}: ${n.text}`);
+  parseConfig(config, `${file} converted to vipd`);
+  return `${JSON.stringify(config, null, 2)}\n`;
+}

@@ -1,0 +1,161 @@
+/**
+ * Hostile input (issue 7): 1,000,000 random and mutated packets through the whole receive path:
+ * the IPv4 decoder, the VRRP decoder, the config-dependent checks and the state machine, as a
+ * master and as a backup. Nothing may throw; every rejection must carry a known reason and a
+ * detail. Mutations start from the captured keepalived packets, and half of them get their
+ * checksums fixed up afterwards so the fuzzing reaches past the checksum into the later checks.
+ * A seeded generator keeps every run identical (the seed is in the failure message).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/config.js';
+import { internetChecksum } from '../../src/net/checksum.js';
+import { uint32ToIpv4, ipv4ToUint32 } from '../../src/net/address.js';
+import { decodeIpv4, IPV4_REJECTIONS } from '../../src/net/ipv4.js';
+import { initialState, step, type FsmConfig, type FsmState } from '../../src/vrrp/fsm.js';
+import { decodeAdvert, VRRP_REJECTIONS } from '../../src/vrrp/packet.js';
+import { checkAdvert } from '../../src/vrrp/validate.js';
+import { mulberry32 } from '../support/sim.js';
+import { loadVectors } from '../support/vectors.js';
+
+const PACKETS = 1_000_000;
+const SEED = 0x5eed;
+const ADVERT_REJECTIONS = [
+  'wrong-version',
+  'auth-mismatch',
+  'interval-mismatch',
+  'address-mismatch',
+  'not-a-peer',
+  'off-link-source',
+];
+
+const seeds = loadVectors().vectors.map((v) => v.bytes);
+
+const config = parseConfig({
+  instances: [
+    { name: 'v3', interface: 'eth0', vrid: 1, vips: ['10.0.0.100/24'] },
+    { name: 'v2', interface: 'eth0', vrid: 2, version: 2, vips: ['10.0.0.101/24'] },
+  ],
+});
+
+const fsm: FsmConfig = {
+  version: 3,
+  priority: 100,
+  advertIntervalCs: 100,
+  preempt: true,
+  preemptDelayMs: 0,
+  accept: false,
+  primaryAddress: ipv4ToUint32('10.0.0.1'),
+  reassertOnLower: true,
+  quorumGated: true,
+};
+
+/** Rewrites the IPv4 header checksum and (when it looks like one) the VRRP checksum. */
+function fixChecksums(p: Buffer): void {
+  if (p.length < 20) return;
+  const ihl = ((p[0] ?? 0) & 0x0f) * 4;
+  if (ihl < 20 || ihl > p.length) return;
+  p.writeUInt16BE(0, 10);
+  p.writeUInt16BE(internetChecksum(p.subarray(0, ihl)), 10);
+  const vrrp = p.subarray(ihl);
+  if (vrrp.length >= 8) {
+    vrrp.writeUInt16BE(0, 6);
+    vrrp.writeUInt16BE(internetChecksum(vrrp), 6);
+  }
+}
+
+function mutate(random: () => number): Buffer {
+  const pick = (n: number): number => Math.floor(random() * n);
+  const kind = pick(4);
+  if (kind === 0 || seeds.length === 0) {
+    return Buffer.from(Array.from({ length: pick(90) }, () => pick(256)));
+  }
+  const base = Buffer.from(seeds[pick(seeds.length)] ?? []);
+  if (kind === 1) {
+    for (let i = 0, n = 1 + pick(4); i < n; i += 1) {
+      const at = pick(base.length);
+      base[at] = (base[at] ?? 0) ^ (1 << pick(8));
+    }
+  } else if (kind === 2) {
+    // Header fields on purpose: version/type, VRID, priority, count, interval, TTL, lengths.
+    for (let i = 0, n = 1 + pick(3); i < n; i += 1)
+      base[pick(Math.min(base.length, 32))] = pick(256);
+  } else {
+    const cut = pick(base.length + 16);
+    const out = Buffer.alloc(cut);
+    base.copy(out, 0, 0, Math.min(cut, base.length));
+    for (let i = base.length; i < cut; i += 1) out[i] = pick(256);
+    return out;
+  }
+  if (random() < 0.5) fixChecksums(base);
+  return base;
+}
+
+describe('fuzzing the receive path', () => {
+  it(`${PACKETS.toLocaleString('en')} random and mutated packets: nothing throws, every rejection has a reason`, () => {
+    expect(seeds.length, 'the keepalived vectors are needed as seeds').toBeGreaterThan(0);
+    const random = mulberry32(SEED);
+    const counts = new Map<string, number>();
+    const count = (k: string): void => {
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    };
+    const states: FsmState[] = [
+      initialState(fsm),
+      step(fsm, initialState(fsm), { type: 'startup' }, 0).state,
+    ];
+    const masterish = step(fsm, { ...states[1]!, masterDownAt: 0 }, { type: 'timer' }, 0);
+    states.push(step(fsm, masterish.state, { type: 'quorum', ok: true }, 0).state);
+    for (let i = 0; i < PACKETS; i += 1) {
+      const packet = mutate(random);
+      const where = `packet ${i} (seed ${SEED}): ${packet.toString('hex')}`;
+      const ip = decodeIpv4(packet);
+      if (!ip.ok) {
+        expect(IPV4_REJECTIONS, where).toContain(ip.reason);
+        count(`ip:${ip.reason}`);
+        continue;
+      }
+      const src = ip.header.src;
+      const decoded = decodeAdvert(ip.payload, { src, dst: ip.header.dst, ttl: ip.header.ttl });
+      if (!decoded.ok) {
+        if (!VRRP_REJECTIONS.includes(decoded.reason) || decoded.detail === '') {
+          expect.fail(`${where}: rejection ${decoded.reason} / ${decoded.detail}`);
+        }
+        count(`vrrp:${decoded.reason}`);
+        continue;
+      }
+      const advert = decoded.advert;
+      for (const inst of config.instances) {
+        const verdict = checkAdvert(inst, advert, {
+          src,
+          ttlChecked: random() < 0.5,
+          subnet: { address: '10.0.0.1', prefix: 24 },
+        });
+        if (!verdict.ok) {
+          if (!ADVERT_REJECTIONS.includes(verdict.reason) || verdict.detail === '') {
+            expect.fail(`${where}: check ${verdict.reason} / ${verdict.detail}`);
+          }
+          count(`check:${verdict.reason}`);
+          continue;
+        }
+        count('accepted');
+        const event = {
+          type: 'advert' as const,
+          src: ipv4ToUint32(src),
+          priority: advert.priority,
+          intervalCs: advert.intervalCs,
+        };
+        for (const state of states) {
+          const r = step(fsm, state, event, i);
+          if (!['initialize', 'backup', 'master', 'fault'].includes(r.state.state)) {
+            expect.fail(`${where}: state ${r.state.state} from ${uint32ToIpv4(event.src)}`);
+          }
+        }
+      }
+    }
+    const summary = [...counts].sort((a, b) => b[1] - a[1]);
+    console.log(
+      `[measure] fuzz: ${PACKETS} packets: ${summary.map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    );
+    expect(counts.get('accepted') ?? 0).toBeGreaterThan(1000);
+    expect([...counts.keys()].filter((k) => k.startsWith('vrrp:')).length).toBeGreaterThan(5);
+  });
+});
