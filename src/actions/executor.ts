@@ -111,13 +111,21 @@ export async function executePlan(
       return outcome;
     }
   };
+  let ok = true;
   for (const step of steps) {
     const outcome = await attempt(step, false, (signal) => opts.runner.run(step, signal));
     outcomes.push(outcome);
     if (outcome.ok) done.push(step);
-    else if (opts.transactional) break;
+    else if (step.kind === 'hook' && !step.required) {
+      opts.log.warn(
+        { event: 'hook-failure-ignored', plan: opts.label, step: outcome.step },
+        `${opts.label}: ${outcome.step} failed; ignored (hooks.onFailure "ignore")`,
+      );
+    } else {
+      ok = false;
+      if (opts.transactional) break;
+    }
   }
-  const ok = outcomes.every((o) => o.ok);
   const rolledBack: StepOutcome[] = [];
   if (!ok && opts.transactional) {
     for (const step of [...done].reverse()) {

@@ -34,7 +34,14 @@ export type Step =
   | { kind: 'load-sharing'; action: 'install'; owned: number[] }
   | { kind: 'load-sharing'; action: 'remove' }
   | { kind: 'marks'; action: 'install' | 'remove' }
-  | { kind: 'hook'; script: string; args: string[]; env: Record<string, string> };
+  | {
+      kind: 'hook';
+      script: string;
+      args: string[];
+      env: Record<string, string>;
+      /** false (hooks.onFailure 'ignore', ucarp's way): a failure is logged, the plan goes on. */
+      required: boolean;
+    };
 
 export interface KernelView {
   /** IPv4 addresses on the instance's interface now. */
@@ -60,6 +67,7 @@ function hookSteps(cfg: InstanceConfig, role: Role): Step[] {
     script,
     args: [cfg.interface, vip, ...extra],
     env,
+    required: cfg.hooks.onFailure === 'fault',
   }));
 }
 

@@ -55,6 +55,11 @@ export interface HooksConfig {
   /** true: once per VIP, as ucarp does; false: once per transition with the first VIP and all in VIPD_VIPS. */
   perVip: boolean;
   timeoutMs: number;
+  /**
+   * What a failing hook means: 'fault' (the transition failed: rolled back, FAULT) or 'ignore'
+   * (logged, the transition stands), as ucarp, which never looks at its scripts' exit status.
+   */
+  onFailure: 'fault' | 'ignore';
 }
 
 export interface ConntrackdConfig {
@@ -458,6 +463,11 @@ export const instanceSchema = {
       format: boolean,
       default: true,
     },
+    onFailure: {
+      doc: 'fault = a failing hook fails the transition (rollback, FAULT); ignore = logged only (ucarp)',
+      format: ['fault', 'ignore'],
+      default: 'fault',
+    },
     timeout: {
       doc: 'Seconds before a hook is killed (with its process group)',
       format: seconds(0.1, 3600),
@@ -648,6 +658,7 @@ export function normaliseInstance(
       extra: raw.hooks.extra,
       perVip: raw.hooks.perVip,
       timeoutMs: ms(raw.hooks.timeout),
+      onFailure: raw.hooks.onFailure as HooksConfig['onFailure'],
     },
     conntrackd: {
       enabled: raw.conntrackd.enabled,
@@ -714,6 +725,7 @@ export function instanceFileShape(i: InstanceConfig): unknown {
       extra: i.hooks.extra,
       perVip: i.hooks.perVip,
       timeout: i.hooks.timeoutMs / 1000,
+      onFailure: i.hooks.onFailure,
     },
     conntrackd: {
       enabled: i.conntrackd.enabled,

@@ -16,8 +16,8 @@
  *
  * What stays different (also in UCARP_HELP): CARP is not VRRP, so ucarp and vipd do not hear
  * each other and every box of a pair must switch together; vipd manages the VIP itself (the
- * scripts run in addition); a script's non-zero exit is a failed transition for vipd (FAULT),
- * where ucarp ignores it.
+ * scripts run in addition). Like ucarp, vipd ignores the scripts' exit status in this mode
+ * (`hooks.onFailure: "ignore"`: a failure is logged, the transition stands).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -50,9 +50,8 @@ Differences to know:
     addition. A script that adds the VIP with another prefix (ip addr add VIP/24) adds a second
     entry, which it removes again in its down script; one that adds VIP/32
     (or the bare address) fails with "Address already assigned" and must tolerate it.
-  - a script that exits non-zero fails the transition: vipd goes to FAULT (releases the VIP,
-    retries after 30 s). ucarp ignores exit codes: make the scripts exit 0 when the work is
-    already done (e.g. the down script at start-up, when there is no VIP to delete).
+  - like ucarp, a script's exit status does not matter: a failure is logged and the transition
+    stands (the down script also runs at start-up, when there is no VIP to delete).
   - scripts are killed after 10 s; ucarp waits for them forever.
   - on SIGTERM/SIGINT vipd always releases (priority-0 advert, down script, VIP removed), as
     ucarp does with -z; -n (no down script at start-up) is not supported.
@@ -303,7 +302,7 @@ export function ucarpToConfig(argv: readonly string[], opts: UcarpOptions = {}):
   const down = script('downscript');
   if (up !== null || down !== null) {
     notes.push(
-      'scripts: vipd adds and removes the VIP itself and runs the scripts in addition; a script that exits non-zero fails the transition (FAULT), where ucarp ignores exit codes, so the scripts must exit 0 when their work is already done',
+      'scripts: vipd adds and removes the VIP itself and runs the scripts in addition; as with ucarp, their exit status is logged but does not fail a transition',
     );
   }
   notes.push(
@@ -364,7 +363,9 @@ export function ucarpToConfig(argv: readonly string[], opts: UcarpOptions = {}):
         preempt: has('preempt'),
         ...(authPassword === undefined ? {} : { authPassword }),
         vips: [`${vaddr}/32`],
-        hooks: { up, down, extra: last('xparam') ?? null, perVip: true },
+        // ucarp never looks at its scripts' exit status; Debian's example down script fails
+        // at start-up (the address is not there yet) and must not put the box in FAULT.
+        hooks: { up, down, extra: last('xparam') ?? null, perVip: true, onFailure: 'ignore' },
       },
     ],
   };

@@ -10,7 +10,13 @@ import { monotonicClock } from '../../src/daemon/clock.js';
 
 const vips: Step = { kind: 'vips', want: 'present', vips: [{ address: '10.0.0.1', prefix: 24 }] };
 const garp: Step = { kind: 'garp', addresses: ['10.0.0.1'] };
-const hook: Step = { kind: 'hook', script: '/up.sh', args: ['eth0', '10.0.0.1'], env: {} };
+const hook: Step = {
+  kind: 'hook',
+  script: '/up.sh',
+  args: ['eth0', '10.0.0.1'],
+  env: {},
+  required: true,
+};
 const log = pino({ level: 'silent' });
 
 function recorder(fail: (s: Step) => 'ok' | 'fail' | 'hang'): {
@@ -69,6 +75,16 @@ describe('executePlan', () => {
     const r = await executePlan([vips, garp, hook], { ...opts, runner, transactional: false });
     expect(r.ok).toBe(false);
     expect(calls).toEqual(['run vips', 'run garp', 'run hook']);
+    expect(r.rolledBack).toEqual([]);
+  });
+
+  it('a hook whose failure is ignored (ucarp): logged, the plan stands, nothing undone', async () => {
+    const { runner, calls } = recorder((s) => (s.kind === 'hook' ? 'fail' : 'ok'));
+    const lenient: Step = { ...hook, required: false } as Step;
+    const r = await executePlan([vips, lenient, garp], { ...opts, runner, transactional: true });
+    expect(r.ok).toBe(true);
+    expect(calls).toEqual(['run vips', 'run hook', 'run garp']);
+    expect(r.outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(r.rolledBack).toEqual([]);
   });
 });

@@ -58,13 +58,19 @@ describe('vipd ucarp: the mapping', () => {
           preempt: true,
           authPassword: 'secret',
           vips: ['10.99.0.100/32'],
-          hooks: { up: '/etc/up.sh', down: '/etc/down.sh', extra: 'extra', perVip: true },
+          hooks: {
+            up: '/etc/up.sh',
+            down: '/etc/down.sh',
+            extra: 'extra',
+            perVip: true,
+            onFailure: 'ignore',
+          },
         },
       ],
     });
     const parsed = parseConfig(config).instances[0];
     expect(parsed).toMatchObject({ priority: 245, advertIntervalCs: 100, preempt: true });
-    expect(parsed?.hooks).toMatchObject({ perVip: true, extra: 'extra' });
+    expect(parsed?.hooks).toMatchObject({ perVip: true, extra: 'extra', onFailure: 'ignore' });
   });
 
   it('reads every spelling getopt_long accepts: long, --x=v, unique prefixes, -xVALUE, grouped flags', () => {
