@@ -91,6 +91,7 @@ const ELECTION_KEYS = [
   'unicastPeers',
   'checksum',
   'authPassword',
+  'hmac',
   'stepTimeout',
   'faultRecovery',
 ];

@@ -7,6 +7,7 @@ import convict from 'convict';
 import { isIpv4 } from '../net/address.js';
 import { parseTarget } from '../net/witness.js';
 import type { QuorumConfig } from '../daemon/quorum.js';
+import type { HmacConfig } from '../vrrp/hmac.js';
 import type { ScriptCheckConfig } from '../track/script-check.js';
 import type { FileCheckConfig } from '../track/file-check.js';
 import type { ChecksumMode, VrrpAuth } from '../vrrp/packet.js';
@@ -146,6 +147,49 @@ export interface InstanceConfig {
   holdDownMs: number;
   /** Health tracking: interfaces, scripts and files that move the priority or force FAULT. */
   track: TrackConfig;
+  /** HMAC-signed adverts between vipd boxes (vrrp/hmac.ts), or null. */
+  hmac: HmacConfig | null;
+}
+
+function hmacShape(v: unknown): void {
+  if (v === null) return;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new Error('must be an object or null');
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !['keys', 'sendKeyId', 'window'].includes(k));
+  if (unknown.length > 0) {
+    throw new Error(`unknown key(s) ${unknown.join(', ')}; allowed: keys, sendKeyId, window`);
+  }
+  objectList(o.keys, 'keys', ['id', 'secret'], (k, where) => {
+    if (typeof k.id !== 'number' || !Number.isInteger(k.id) || k.id < 1 || k.id > 255)
+      throw new Error(`${where}.id must be an integer from 1 to 255`);
+    if (typeof k.secret !== 'string' || Buffer.byteLength(k.secret) < 16)
+      throw new Error(
+        `${where}.secret must be a string of at least 16 bytes (e.g. 32 random hex characters)`,
+      );
+  });
+  const keys = Array.isArray(o.keys) ? (o.keys as { id: number }[]) : [];
+  if (keys.length === 0) throw new Error('keys must list at least one { id, secret }');
+  const ids = keys.map((k) => k.id);
+  if (new Set(ids).size !== ids.length) throw new Error('keys: every id must be unique');
+  if (o.sendKeyId !== undefined && !ids.includes(o.sendKeyId as number)) {
+    throw new Error(
+      `sendKeyId ${JSON.stringify(o.sendKeyId)} is not one of the key ids ${ids.join(', ')}`,
+    );
+  }
+  requireNumber(o, 'window', 'hmac', 0.1, 3600, false);
+}
+
+function hmacOf(raw: Record<string, unknown> | null): HmacConfig | null {
+  if (raw === null) return null;
+  const keys = (raw.keys as { id: number; secret: string }[]).map((k) => ({
+    id: k.id,
+    secret: Buffer.from(k.secret, 'utf8'),
+  }));
+  return {
+    keys,
+    sendKeyId: typeof raw.sendKeyId === 'number' ? raw.sendKeyId : (keys[0]?.id ?? 1),
+    windowMs: ms(typeof raw.window === 'number' ? raw.window : 5),
+  };
 }
 
 export interface TrackConfig {
@@ -508,6 +552,11 @@ export const instanceSchema = {
     format: quorumShape,
     default: null as Record<string, unknown> | null,
   },
+  hmac: {
+    doc: 'Signed adverts between vipd boxes: { keys: [{ id, secret }], sendKeyId, window } (seconds of clock skew accepted); not understood by keepalived',
+    format: hmacShape,
+    default: null as Record<string, unknown> | null,
+  },
   track: {
     doc: 'Health tracking: { interfaces: [{ name, weight }], scripts: [{ name, script, args, interval, timeout, rise, fall, weight }], files: [{ path, weight, interval }] }; weight 0 = FAULT while down',
     format: trackShape,
@@ -673,6 +722,7 @@ export function normaliseInstance(
     quorum: quorumOf(raw.quorum, raw.unicastPeers),
     holdDownMs: ms(raw.oneWayHoldDown),
     track: trackOf(raw.track),
+    hmac: hmacOf(raw.hmac),
   };
 }
 
@@ -746,6 +796,15 @@ export function instanceFileShape(i: InstanceConfig): unknown {
             interval: i.quorum.intervalMs / 1000,
           },
     oneWayHoldDown: i.holdDownMs / 1000,
+    // Masked like the password: this output ends up in tickets.
+    hmac:
+      i.hmac === null
+        ? null
+        : {
+            keys: i.hmac.keys.map((k) => ({ id: k.id, secret: '********' })),
+            sendKeyId: i.hmac.sendKeyId,
+            window: i.hmac.windowMs / 1000,
+          },
     track: {
       interfaces: i.track.interfaces,
       scripts: i.track.scripts.map((sc) => ({

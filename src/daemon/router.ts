@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
 import type { InterfaceAddress } from '../net/interface.js';
 import type { Duties } from '../actions/duties.js';
+import { HmacSigner, HmacVerifier } from '../vrrp/hmac.js';
 import { probeAll, type Probe } from '../net/witness.js';
 import { masterIsolated, takeoverVerdict, type QuorumConfig } from './quorum.js';
 import type { Observer } from './observer.js';
@@ -87,6 +88,8 @@ export class VirtualRouter {
   private readonly destinations: string[];
   readonly log: Logger;
   private duties: Duties;
+  private readonly signer: HmacSigner | undefined;
+  private readonly verifier: HmacVerifier | undefined;
   private readonly rejects: TroubleCounter;
   private readonly sendFailures: TroubleCounter;
   private cancelTimer: (() => void) | undefined;
@@ -128,6 +131,8 @@ export class VirtualRouter {
     this.destinations = cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [VRRP_GROUP];
     this.log = deps.log;
     this.duties = deps.duties;
+    this.signer = cfg.hmac === null ? undefined : new HmacSigner(cfg.hmac);
+    this.verifier = cfg.hmac === null ? undefined : new HmacVerifier(cfg.hmac);
     this.rejects = new TroubleCounter(this.log, deps.clock, 'packet-rejected');
     this.sendFailures = new TroubleCounter(this.log, deps.clock, 'send-failed');
   }
@@ -289,7 +294,16 @@ export class VirtualRouter {
     // node:dgram cannot say where a datagram was sent; peers send where we would.
     const dst =
       packet.dst ?? (this.cfg.unicastPeers.length > 0 ? this.deps.primary.address : VRRP_GROUP);
-    const decoded = decodeAdvert(packet.payload, { src: packet.src, dst, ttl: packet.ttl });
+    let message = packet.payload;
+    if (this.verifier !== undefined) {
+      const verified = this.verifier.verify(packet.payload, packet.src);
+      if (!verified.ok) {
+        this.reject(verified.reason, verified.detail, packet.src);
+        return;
+      }
+      message = verified.message;
+    }
+    const decoded = decodeAdvert(message, { src: packet.src, dst, ttl: packet.ttl });
     if (!decoded.ok) {
       this.reject(decoded.reason, decoded.detail, packet.src);
       return;
@@ -555,7 +569,8 @@ export class VirtualRouter {
         dst: this.deps.ttlChecked || this.cfg.unicastPeers.length > 0 ? dst : VRRP_GROUP,
         checksum: this.cfg.checksum,
       });
-      const sending = this.deps.transport.send(dst, payload).then(
+      const signed = this.signer?.sign(payload, this.deps.primary.address) ?? payload;
+      const sending = this.deps.transport.send(dst, signed).then(
         () => {
           this.sent += 1;
           this.deps.emit({ type: 'advert-sent', instance: this.cfg.name });

@@ -280,10 +280,10 @@ function faultStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: num
 
 function backupStep(config: FsmConfig, state: FsmState, event: FsmEvent, now: number): FsmResult {
   switch (event.type) {
+    // priority-changed: the next advert is judged against the new priority (the skew follows).
     case 'startup':
     case 'fault':
     case 'recover':
-    // The next advert is judged against the new priority (and the skew follows it).
     case 'priority-changed':
       return unchanged(state);
     case 'shutdown':

@@ -217,7 +217,7 @@ describe('vipd ucarp: the mapping', () => {
     ]);
     for (const re of [
       /^CARP is not VRRP: ucarp boxes will not hear this one/,
-      /^scripts: .* exits non-zero fails the transition \(FAULT\)/,
+      /^scripts: .* their exit status is logged but does not fail a transition/,
       /^no -z\/--shutdown: ucarp would leave the VIP up/,
       /^-n\/--neutral: not supported/,
       /^-r\/--deadratio 5: not supported/,

@@ -1,0 +1,313 @@
+/**
+ * Prometheus metrics: GET http://<metrics.listen>/metrics (anything else: 404).
+ *
+ * Two sources, each used for what it is exact at:
+ * - state now (gauges), read from Daemon.status() at scrape time (prom-client `collect`), so a
+ *   scrape never shows a state the daemon has already left:
+ *     vipd_instance_state{instance,state}        1 for the current state, 0 for the others
+ *     vipd_instance_priority{instance,kind}      kind="base" (configured) or "effective"
+ *     vipd_cluster_owned_nodes{cluster,box}      node numbers this box answers (cluster only)
+ * - things that happened (counters, histograms), fed by the daemon's observer events:
+ *     vipd_transitions_total{instance,from,to,reason}
+ *     vipd_adverts_sent_total{instance}, vipd_adverts_received_total{instance}
+ *     vipd_packets_rejected_total{instance,reason}, vipd_split_brain_total{instance}
+ *     vipd_action_step_seconds{instance,kind,ok}  every plan step, hooks included
+ *     vipd_hook_seconds{instance,ok}              hook runs alone (the operator's own scripts)
+ *     vipd_action_step_failures_total{instance,kind}
+ *   Events emitted before `attach` (while Daemon.start ran: the start-up transition, the first
+ *   adverts) are taken from status() instead, which counts the same things; of the transitions
+ *   only the last one per instance is known there, and start-up makes one.
+ * Plus prom-client's process and Node.js metrics, prefixed vipd_.
+ *
+ * Its own Registry, never prom-client's global one: nothing else in the process (a library, a
+ * test) can add to or collide with vipd's metrics. The HTTP server is bound before the daemon
+ * starts (a taken port is a start-up error, found before the daemon touches the network) and
+ * answers 503 until `attach`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DaemonStatus } from '../daemon/daemon.js';
+import type { Observer, DaemonEvent } from '../daemon/observer.js';
+import type { Logger } from '../log.js';
+import type { VrrpState } from '../vrrp/fsm.js';
+
+/** What metrics are read from: the Daemon, or a stand-in in tests. */
+export interface MetricsSource {
+  status(): DaemonStatus;
+  readonly observers: { add(observer: Observer): void };
+}
+
+/** The metrics endpoint cannot be set up; the message says what to do about it. */
+export class MetricsError extends Error {
+  override name = 'MetricsError';
+}
+
+const STATES: readonly VrrpState[] = ['initialize', 'backup', 'master', 'fault'];
+/** Plan steps take milliseconds (ip, nft) to seconds (conntrackd, hooks; hook timeout 10 s). */
+const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class VipdMetrics {
+  readonly registry = new Registry();
+  private source: MetricsSource | undefined;
+
+  private readonly transitions = this.counter('vipd_transitions_total', 'State transitions', [
+    'instance',
+    'from',
+    'to',
+    'reason',
+  ]);
+  private readonly advertsSent = this.counter('vipd_adverts_sent_total', 'Adverts sent', [
+    'instance',
+  ]);
+  private readonly advertsReceived = this.counter(
+    'vipd_adverts_received_total',
+    'Valid adverts received',
+    ['instance'],
+  );
+  private readonly rejected = this.counter(
+    'vipd_packets_rejected_total',
+    'Received packets rejected, by reason',
+    ['instance', 'reason'],
+  );
+  private readonly splitBrains = this.counter(
+    'vipd_split_brain_total',
+    'Other masters heard while master (split brain, resolved by re-asserting)',
+    ['instance'],
+  );
+  private readonly stepSeconds = new Histogram({
+    name: 'vipd_action_step_seconds',
+    help: 'Duration of action-plan steps (hooks included)',
+    labelNames: ['instance', 'kind', 'ok'] as const,
+    buckets: STEP_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly hookSeconds = new Histogram({
+    name: 'vipd_hook_seconds',
+    help: 'Duration of hook script runs',
+    labelNames: ['instance', 'ok'] as const,
+    buckets: STEP_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly stepFailures = this.counter(
+    'vipd_action_step_failures_total',
+    'Failed action-plan steps',
+    ['instance', 'kind'],
+  );
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'vipd_' });
+    this.gauge(
+      'vipd_instance_state',
+      'Current VRRP state: 1 for the state the instance is in, 0 for the others',
+      ['instance', 'state'],
+      (g, status) => {
+        for (const inst of status.instances) {
+          for (const state of STATES) {
+            g.set({ instance: inst.name, state }, inst.state === state ? 1 : 0);
+          }
+        }
+      },
+    );
+    this.gauge(
+      'vipd_instance_priority',
+      'Priority: kind="base" as configured, kind="effective" as advertised now',
+      ['instance', 'kind'],
+      (g, status) => {
+        for (const inst of status.instances) {
+          g.set({ instance: inst.name, kind: 'base' }, inst.priority);
+          g.set({ instance: inst.name, kind: 'effective' }, inst.effectivePriority);
+        }
+      },
+    );
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A gauge refilled from the daemon's status at every scrape. */
+  private gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    fill: (gauge: Gauge<L>, status: DaemonStatus) => void,
+  ): void {
+    const read = (): DaemonStatus | undefined => this.source?.status();
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        // Reset first: an instance or state that is gone must not linger with its last value.
+        this.reset();
+        const status = read();
+        if (status !== undefined) fill(this, status);
+      },
+    });
+  }
+
+  get attached(): boolean {
+    return this.source !== undefined;
+  }
+
+  /** Starts reading `source`: its status for the gauges, its events for the counters. */
+  attach(source: MetricsSource): void {
+    if (this.source !== undefined) throw new Error('metrics are already attached to a daemon');
+    this.source = source;
+    const status = source.status();
+    if (status.cluster !== undefined) {
+      this.gauge(
+        'vipd_cluster_owned_nodes',
+        'Number of cluster node numbers this box answers',
+        ['cluster', 'box'],
+        (g, s) => {
+          if (s.cluster !== undefined)
+            g.set({ cluster: s.cluster.name, box: s.cluster.box }, s.cluster.owned.length);
+        },
+      );
+    }
+    this.seed(status);
+    // Synchronous after status(): no event can fall between the seed and the subscription.
+    source.observers.add((event) => this.observe(event));
+  }
+
+  /** What happened before attach, from the status counters; every instance's series exist at 0. */
+  private seed(status: DaemonStatus): void {
+    for (const inst of status.instances) {
+      const instance = inst.name;
+      this.advertsSent.inc({ instance }, inst.counters.advertsSent);
+      this.advertsReceived.inc({ instance }, inst.counters.advertsReceived);
+      this.splitBrains.inc({ instance }, inst.counters.splitBrains);
+      for (const [reason, n] of Object.entries(inst.counters.rejected)) {
+        this.rejected.inc({ instance, reason }, n);
+      }
+      const t = inst.lastTransition;
+      if (t !== undefined) {
+        this.transitions.inc({ instance, from: t.from, to: t.to, reason: t.reason });
+      }
+    }
+  }
+
+  observe(event: DaemonEvent): void {
+    const instance = event.instance;
+    switch (event.type) {
+      case 'transition':
+        this.transitions.inc({ instance, from: event.from, to: event.to, reason: event.reason });
+        return;
+      case 'advert-sent':
+        this.advertsSent.inc({ instance });
+        return;
+      case 'advert-received':
+        this.advertsReceived.inc({ instance });
+        return;
+      case 'rejected':
+        this.rejected.inc({ instance, reason: event.reason });
+        return;
+      case 'split-brain':
+        this.splitBrains.inc({ instance });
+        return;
+      case 'step': {
+        const ok = String(event.ok);
+        const seconds = event.ms / 1000;
+        this.stepSeconds.observe({ instance, kind: event.kind, ok }, seconds);
+        if (event.kind === 'hook') this.hookSeconds.observe({ instance, ok }, seconds);
+        if (!event.ok) this.stepFailures.inc({ instance, kind: event.kind });
+        return;
+      }
+    }
+  }
+}
+
+function listenProblem(host: string, port: number, err: NodeJS.ErrnoException): MetricsError {
+  const where = `${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new MetricsError(
+        `metrics: ${where} is already in use (another vipd or exporter?): set metrics.listen to a free port, or null to turn metrics off`,
+      );
+    case 'EADDRNOTAVAIL':
+      return new MetricsError(
+        `metrics: ${host} is not an address of this box: fix metrics.listen (e.g. 127.0.0.1:${port})`,
+      );
+    case 'EACCES':
+      return new MetricsError(`metrics: not allowed to listen on ${where}: use a port above 1023`);
+    default:
+      return new MetricsError(`metrics: cannot listen on ${where}: ${err.message}`);
+  }
+}
+
+export class MetricsServer {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    readonly metrics: VipdMetrics,
+    /** host:port as bound (the real port when 0 was asked for). */
+    readonly address: string,
+  ) {}
+
+  static async listen(
+    listen: { host: string; port: number },
+    log: Logger,
+    metrics = new VipdMetrics(),
+  ): Promise<MetricsServer> {
+    const server = createServer((req, res) => void answer(metrics, req, res, log));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(listenProblem(listen.host, listen.port, err)),
+      );
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+    const bound = server.address();
+    const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port;
+    const address = `${listen.host}:${port}`;
+    log.info(
+      { event: 'metrics-listening', listen: address },
+      `metrics at http://${address}/metrics`,
+    );
+    return new MetricsServer(server, metrics, address);
+  }
+
+  attach(source: MetricsSource): void {
+    this.metrics.attach(source);
+  }
+
+  /** Stops listening and drops keep-alive connections (a scraper must not delay a stop). */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    return this.closing;
+  }
+}
+
+async function answer(
+  metrics: VipdMetrics,
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: Logger,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const text = (code: number, body: string, headers: Record<string, string> = {}): void => {
+    res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+    res.end(`${body}\n`);
+  };
+  if (path !== '/metrics') return text(404, 'not found: vipd serves /metrics');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    return text(405, 'method not allowed: GET /metrics', { Allow: 'GET, HEAD' });
+  }
+  if (!metrics.attached) return text(503, 'vipd is starting: no metrics yet');
+  try {
+    const body = await metrics.registry.metrics();
+    res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  } catch (err) {
+    log.error(
+      { event: 'metrics-failed', err: (err as Error).message },
+      `metrics scrape failed: ${(err as Error).message}`,
+    );
+    text(500, `metrics failed: ${(err as Error).message}`);
+  }
+}

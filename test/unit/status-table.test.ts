@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { formatAge, formatStatus } from '../../src/control/status-table.js';
+import type { DaemonStatus } from '../../src/daemon/daemon.js';
+import type { RouterStatus } from '../../src/daemon/router.js';
+
+const NOW = new Date('2025-01-01T12:00:00.000Z');
+
+function instance(over: Partial<RouterStatus>): RouterStatus {
+  return {
+    name: 'VI_1',
+    interface: 'eth0',
+    vrid: 51,
+    state: 'master',
+    priority: 150,
+    effectivePriority: 150,
+    master: '10.99.0.1',
+    vips: ['10.99.0.100/24'],
+    faults: [],
+    lastTransition: {
+      from: 'backup',
+      to: 'master',
+      reason: 'master-down',
+      at: '2025-01-01T11:59:48.000Z',
+    },
+    counters: {
+      advertsSent: 12,
+      advertsReceived: 3,
+      splitBrains: 0,
+      oneWayLosses: 0,
+      quorumDenied: 0,
+      quorumLost: 0,
+      sendFailures: {},
+      rejected: {},
+    },
+    ...over,
+  };
+}
+
+describe('formatAge', () => {
+  it.each([
+    [0, '0s'],
+    [-5_000, '0s'],
+    [59_999, '59s'],
+    [60_000, '1m00s'],
+    [185_000, '3m05s'],
+    [3_600_000, '1h00m'],
+    [7_620_000, '2h07m'],
+    [86_400_000 * 4 + 3 * 3_600_000, '4d03h'],
+  ])('%i ms -> %s', (ms, text) => expect(formatAge(ms)).toBe(text));
+});
+
+describe('formatStatus', () => {
+  it('renders one aligned row per instance, then the counters', () => {
+    const status: DaemonStatus = {
+      node: 'fw1',
+      foreignVrids: 0,
+      instances: [
+        instance({}),
+        instance({
+          name: 'VI_LONGER',
+          vrid: 52,
+          state: 'backup',
+          priority: 100,
+          effectivePriority: 100,
+          master: '10.99.0.2',
+          vips: ['10.99.1.100/24', '10.99.1.101/24', '10.99.1.102/24', '10.99.1.103/24'],
+          lastTransition: {
+            from: 'initialize',
+            to: 'backup',
+            reason: 'startup',
+            at: NOW.toISOString(),
+          },
+          counters: {
+            advertsSent: 0,
+            advertsReceived: 40,
+            splitBrains: 1,
+            oneWayLosses: 2,
+            quorumDenied: 3,
+            quorumLost: 4,
+            sendFailures: { 'send-error': 1 },
+            rejected: { 'bad-ttl': 1, 'bad-checksum': 5, 'never-shown': 0 },
+          },
+        }),
+      ],
+    };
+    expect(formatStatus(status, NOW)).toBe(
+      [
+        'node fw1',
+        'INSTANCE   STATE   PRIO     MASTER            VIPS                                   LAST TRANSITION                   FAULTS',
+        'VI_1       MASTER  150/150  10.99.0.1 (self)  10.99.0.100/24                         master-down from backup, 12s ago  -',
+        'VI_LONGER  BACKUP  100/100  10.99.0.2         10.99.1.100/24,10.99.1.101/24 +2 more  startup from initialize, 0s ago   -',
+        'counters:',
+        '  VI_1       adverts sent 12, received 3; rejected 0; send failures 0; split brains 0; one-way losses 0; quorum denied 0, lost 0',
+        '  VI_LONGER  adverts sent 0, received 40; rejected 6 (bad-checksum 5, bad-ttl 1); send failures 1 (send-error 1); split brains 1; one-way losses 2; quorum denied 3, lost 4',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows a demoted instance: FAULT, priority 0 advertised, no master, its fault causes', () => {
+    const status: DaemonStatus = {
+      node: 'fw1',
+      foreignVrids: 0,
+      instances: [
+        instance({
+          state: 'fault',
+          effectivePriority: 0,
+          master: undefined,
+          faults: ['demoted: demoted by the operator for 5 s', 'plan: master plan failed'],
+          lastTransition: {
+            from: 'master',
+            to: 'fault',
+            reason: 'fault',
+            at: '2025-01-01T11:58:00.000Z',
+          },
+        }),
+      ],
+    };
+    const row = formatStatus(status, NOW).split('\n')[2];
+    expect(row).toBe(
+      'VI_1      FAULT  0/150  -       10.99.0.100/24  fault from master, 2m00s ago  demoted: demoted by the operator for 5 s; plan: master plan failed',
+    );
+  });
+
+  it('adds the cluster line and the foreign-VRID count when there are any', () => {
+    const text = formatStatus(
+      {
+        node: 'fw2',
+        foreignVrids: 7,
+        instances: [instance({ lastTransition: undefined, vips: [] })],
+        cluster: { name: 'edge', box: 'fw2', owned: [2, 5] },
+      },
+      NOW,
+    );
+    expect(text).toContain('node fw2 (7 packets for VRIDs it does not run, ignored)\n');
+    expect(text).toContain('cluster edge: this box is fw2, answering node numbers 2, 5\n');
+    expect(text.split('\n')[2]).toMatch(/ - +- +-$/);
+    const none = formatStatus(
+      {
+        node: 'fw3',
+        foreignVrids: 0,
+        instances: [],
+        cluster: { name: 'edge', box: 'fw3', owned: [] },
+      },
+      NOW,
+    );
+    expect(none).toBe(
+      'node fw3\n(no instances)\ncluster edge: this box is fw3, answering no node number\n',
+    );
+  });
+});
