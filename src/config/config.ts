@@ -7,7 +7,7 @@
  * integer from 1 to 255, got 300`. Unknown keys are refused, never ignored: a typo in a failover
  * config silently falling back to a default is how a firewall pair ends up with two masters.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIpv4 } from '../net/address.js';
 import convict from 'convict';
 import {
@@ -188,6 +188,11 @@ function crossCheck(instances: InstanceConfig[], issues: ConfigIssue[]): void {
   });
 }
 
+/** `node.name`, read defensively: the top-level checks may have refused `node` already. */
+function nodeName(node: unknown): string {
+  return isPlainObject(node) && typeof node.name === 'string' ? node.name : 'vipd';
+}
+
 /** Validate and normalise a parsed JSON document. */
 export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
   const issues: ConfigIssue[] = [];
@@ -212,8 +217,10 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
     if (inst !== undefined) instances.push(inst);
   });
   const cluster =
-    rawCluster === null ? null : (parseCluster(rawCluster, props.node.name, issues) ?? null);
-  if (props.instances.length === 0 && rawCluster === null)
+    rawCluster === null
+      ? null
+      : (parseCluster(rawCluster, nodeName(props.node as unknown), issues) ?? null);
+  if (rawInstances.length === 0 && rawCluster === null)
     issues.push({ key: 'instances', reason: 'at least one instance (or a cluster) is required' });
   if (issues.length === 0) crossCheck(instances, issues);
   if (issues.length === 0) checkSyncGroups(props.syncGroups, instances, issues);
@@ -239,11 +246,24 @@ export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
   };
 }
 
+/** A real config is a few KiB; a huge one is a mistake (or an attack) to refuse unread. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
 export function loadConfigFile(path: string): VipdConfig {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(path, [
+        {
+          key: '(file)',
+          reason: `too large: ${size} bytes (at most ${MAX_CONFIG_BYTES}); is this the right file?`,
+        },
+      ]);
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(path, [
       { key: '(file)', reason: `cannot read: ${(err as Error).message}` },
     ]);
