@@ -17,6 +17,7 @@ import { createConnection } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/config.js';
 import type { DaemonStatus, ReloadReport } from '../daemon/daemon.js';
+import { reloadSummary } from '../daemon/reload.js';
 import { UsageError } from '../usage.js';
 import { forSecondsProblem, type ControlReply, type ControlRequest } from './server.js';
 import { formatStatus } from './status-table.js';
@@ -177,18 +178,7 @@ function parseCommand(
 
 /** One line per kind of change that happened, e.g. `  updated: VI_1 (priority)`. */
 function formatReload(report: ReloadReport): string {
-  const lines = (
-    [
-      ['kept', report.kept],
-      ['updated', report.updated],
-      ['replaced', report.replaced],
-      ['added', report.added],
-      ['removed', report.removed],
-      ['needs a restart', report.needsRestart],
-    ] as const
-  )
-    .filter(([, list]) => list.length > 0)
-    .map(([what, list]) => `  ${what}: ${list.join(', ')}\n`);
+  const lines = reloadSummary(report).map((line) => `  ${line}\n`);
   return `reloaded the daemon's config file\n${lines.join('')}`;
 }
 

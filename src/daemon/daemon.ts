@@ -23,6 +23,7 @@ import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from './clock.js';
 import { UnknownInstanceError, VirtualRouter, type RouterStatus } from './router.js';
 import { Observers } from './observer.js';
+import { reloadSummary } from './reload.js';
 import { TrackMonitor } from '../track/monitor.js';
 
 /** A router to build: its config and, once its link's ARP sender exists, what it does. */
@@ -382,17 +383,6 @@ export class Daemon {
 }
 
 function describeReport(r: ReloadReport): string {
-  const parts = (
-    [
-      ['kept', r.kept],
-      ['updated', r.updated],
-      ['replaced', r.replaced],
-      ['added', r.added],
-      ['removed', r.removed],
-      ['needs a restart', r.needsRestart],
-    ] as const
-  )
-    .filter(([, list]) => list.length > 0)
-    .map(([what, list]) => `${what}: ${list.join(', ')}`);
+  const parts = reloadSummary(r);
   return parts.length > 0 ? parts.join('; ') : 'nothing changed';
 }

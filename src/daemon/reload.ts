@@ -31,3 +31,19 @@ export function reloader(daemon: Daemon, path: string, log: Logger): () => Promi
     return next;
   };
 }
+
+/** What a reload did, one `kind: names` entry per kind that happened (for logs and the CLI). */
+export function reloadSummary(r: ReloadReport): string[] {
+  return (
+    [
+      ['kept', r.kept],
+      ['updated', r.updated],
+      ['replaced', r.replaced],
+      ['added', r.added],
+      ['removed', r.removed],
+      ['needs a restart', r.needsRestart],
+    ] as const
+  )
+    .filter(([, list]) => list.length > 0)
+    .map(([what, list]) => `${what}: ${list.join(', ')}`);
+}

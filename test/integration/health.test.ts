@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab, LabProcess } from '../lab/lab.js';
 import { useLab } from '../support/lab-fixture.js';
 import { until } from '../support/until.js';
-import { configFile, startVipdWith, transitions, vipdConfig } from '../support/vipd.js';
+import { configFile, logEvents, startVipdWith, transitions, vipdConfig } from '../support/vipd.js';
 
 const INTERVAL_MS = 500;
 const VIPS = { VI_1: '10.99.0.100', VI_2: '10.99.0.101' };
@@ -52,17 +52,6 @@ function untilOn(lab: Lab, vip: string, fw: string, timeoutMs: number): Promise<
     timeoutMs,
     20,
   ).then(() => performance.now() - t0);
-}
-
-function lines(proc: LabProcess, event: string): Record<string, unknown>[] {
-  return proc.lines.flatMap((l) => {
-    try {
-      const o = JSON.parse(l) as Record<string, unknown>;
-      return o.event === event ? [o] : [];
-    } catch {
-      return [];
-    }
-  });
 }
 
 describe('health tracking, sync groups and reload', () => {
@@ -112,7 +101,7 @@ describe('health tracking, sync groups and reload', () => {
     console.log(
       `[measure] uplink up -> both VIPs back on fw1 in ${Math.max(...back).toFixed(0)} ms (after ${(performance.now() - down).toFixed(0)} ms in all)`,
     );
-    const cleared = lines(fw1, 'fault-cleared').map((l) => l.cause);
+    const cleared = logEvents(fw1, 'fault-cleared').map((l) => l.cause);
     expect(cleared).toContain('track interface eth1');
     expect(cleared).toContain('sync-group gw: VI_1');
   });
@@ -126,7 +115,7 @@ describe('health tracking, sync groups and reload', () => {
     await elected();
     writeFileSync(file, '60\n');
     const moved = await untilOn(fx.lab, VIPS.VI_1, 'fw2', MDI_MS + 2_000);
-    const change = lines(fw1, 'priority-changed').at(-1);
+    const change = logEvents(fw1, 'priority-changed').at(-1);
     expect(change).toMatchObject({ from: 150, to: 90 });
     expect(String(change?.why)).toContain(`file ${file} 60x-1 -60`);
     console.log(
@@ -136,7 +125,7 @@ describe('health tracking, sync groups and reload', () => {
     expect(await holder(fx.lab, VIPS.VI_2)).toEqual(['fw1']);
     writeFileSync(file, '0\n');
     await untilOn(fx.lab, VIPS.VI_1, 'fw1', MDI_MS + 2_000);
-    expect(lines(fw1, 'priority-changed').at(-1)).toMatchObject({ from: 90, to: 150 });
+    expect(logEvents(fw1, 'priority-changed').at(-1)).toMatchObject({ from: 90, to: 150 });
   });
 
   it('reload: the changed instance moves, the other never does; a broken config is refused', async () => {
@@ -169,7 +158,7 @@ describe('health tracking, sync groups and reload', () => {
     console.log(
       `[measure] reload: VI_2 moved in ${(performance.now() - t0).toFixed(0)} ms; VI_1 sampled on fw1 throughout`,
     );
-    const reloaded = lines(fw1, 'reloaded').at(-1);
+    const reloaded = logEvents(fw1, 'reloaded').at(-1);
     expect(reloaded).toMatchObject({ kept: ['VI_1'], updated: ['VI_2 (priority)'] });
     // A broken file: refused, the running config keeps going.
     writeFileSync(file, '{ "instances": [ { "name": "VI_1", "vrid": 300 } ] }');

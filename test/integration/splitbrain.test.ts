@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab, LabProcess } from '../lab/lab.js';
 import { useLab } from '../support/lab-fixture.js';
 import { until } from '../support/until.js';
-import { startVipd, transitions, type InstanceOptions } from '../support/vipd.js';
+import { logEvents, startVipd, transitions, type InstanceOptions } from '../support/vipd.js';
 
 const VIP = '10.99.0.100';
 const INTERVAL_MS = 500;
@@ -39,17 +39,6 @@ async function holders(lab: Lab): Promise<string[]> {
   const on: string[] = [];
   for (const fw of ['fw1', 'fw2']) if (await lab.hasAddress(fw, VIP)) on.push(fw);
   return on;
-}
-
-function events(proc: LabProcess, name: string): Record<string, unknown>[] {
-  return proc.lines.flatMap((l) => {
-    try {
-      const o = JSON.parse(l) as Record<string, unknown>;
-      return o.event === name ? [o] : [];
-    } catch {
-      return [];
-    }
-  });
 }
 
 function usePair(hosts: string[]) {
@@ -116,7 +105,7 @@ describe('split brain: 20 partition/heal cycles', () => {
       ).then(() => performance.now() - t0);
       healTimes.push(ms);
     }
-    const splits = events(pair.fw1, 'split-brain');
+    const splits = logEvents(pair.fw1, 'split-brain');
     const sorted = [...healTimes].sort((a, b) => a - b);
     console.log(
       `[measure] 20 heals: converged (one master, VIP once, client ARP on fw1) in min ${sorted[0]?.toFixed(0)} / median ${sorted[10]?.toFixed(0)} / max ${sorted[19]?.toFixed(0)} ms (MDI ${MDI_MS.toFixed(0)} ms); fw1 reported ${splits.length} split brains`,
@@ -145,7 +134,7 @@ describe('split brain prevention: a witness only fw1 reaches', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     await heal();
-    const denied = events(pair.fw2, 'quorum-denied');
+    const denied = logEvents(pair.fw2, 'quorum-denied');
     console.log(
       `[measure] witness: fw2 denied ${denied.length} takeovers in ${((4 * MDI_MS) / 1000).toFixed(1)} s of partition`,
     );
@@ -170,7 +159,7 @@ describe('one-way loss: fw2 stops hearing fw1 for 30 s', () => {
     };
     const on = await holders(fx.lab);
     await heal();
-    const oneWay = events(pair.fw1, 'one-way-loss');
+    const oneWay = logEvents(pair.fw1, 'one-way-loss');
     console.log(
       `[measure] one-way loss 30 s: fw1 ${during.fw1.length} transition(s) (${during.fw1.map((t) => `${t.to}/${t.reason}`).join(', ')}), fw2 ${during.fw2.length}; VIP on ${on.join(',')}; one-way-loss reported ${oneWay.length}x`,
     );

@@ -66,10 +66,15 @@ export interface TransitionLine {
 
 /** The transitions a vipd process has logged so far (its JSON lines with event "transition"). */
 export function transitions(proc: LabProcess): TransitionLine[] {
+  return logEvents(proc, 'transition') as unknown as TransitionLine[];
+}
+
+/** The JSON log lines of a vipd process with `"event": name`, in order. */
+export function logEvents(proc: LabProcess, name: string): Record<string, unknown>[] {
   return proc.lines.flatMap((line) => {
     try {
-      const obj = JSON.parse(line) as { event?: string } & TransitionLine;
-      return obj.event === 'transition' ? [obj] : [];
+      const obj = JSON.parse(line) as Record<string, unknown>;
+      return obj.event === name ? [obj] : [];
     } catch {
       return [];
     }
