@@ -16,13 +16,15 @@ export class VipError extends Error {
   }
 }
 
-/** Our VIPs that are on the interface, with the prefix they actually have there. */
+/**
+ * Our VIPs that are on the interface, with the prefix they actually have there: every entry of
+ * the address (a ucarp-style script may have added VIP/24 next to vipd's VIP/32).
+ */
 export function vipsPresent(vips: readonly Vip[], present: readonly InterfaceAddress[]): Vip[] {
-  const prefixOf = new Map(present.map((a) => [a.address, a.prefix]));
-  return vips.flatMap((v) => {
-    const prefix = prefixOf.get(v.address);
-    return prefix === undefined ? [] : [{ address: v.address, prefix }];
-  });
+  const ours = new Set(vips.map((v) => v.address));
+  return present
+    .filter((a) => ours.has(a.address))
+    .map((a) => ({ address: a.address, prefix: a.prefix }));
 }
 
 async function batch(
