@@ -77,7 +77,10 @@ export class Conntrackd {
     if (r.exitCode !== 0) {
       const why = r.isCanceled
         ? 'killed at its timeout'
-        : `exit ${String(r.exitCode)}: ${(r.stderr || r.stdout || r.message || '').trim()}`;
+        : r.exitCode === undefined && r.signal === undefined
+          ? // It never started (not installed, not executable): there is no exit code to show.
+            `could not run ${this.cfg.binary} (${String(r.code)}): install conntrackd or point conntrackd.binary at it`
+          : `exit ${String(r.exitCode)}: ${(r.stderr || r.stdout || r.message || '').trim()}`;
       throw new ConntrackdError(`conntrackd ${args.join(' ')} ${why}`);
     }
   }

@@ -453,7 +453,63 @@ export class Lab {
       ...(direction === 'to' ? [] : [`iifname "${port}" ${what} drop`]),
       ...(direction === 'from' ? [] : [`oifname "${port}" ${what} drop`]),
     ];
-    const table = `cut_${host.replace(/[^a-z0-9]/gi, '_')}`;
+    return this.bridgeTable(
+      `cut_${host.replace(/[^a-z0-9]/gi, '_')}`,
+      rules,
+      `cutting ${host} off`,
+    );
+  }
+
+  /**
+   * Random loss of the election traffic (VRRP, or a UDP port for the udp transport) on the
+   * switch: every such packet the bridge forwards is dropped with probability `percent` %, each
+   * independently and in both directions, while everything else flows. Returns the function
+   * that ends the loss and says how many election packets the bridge forwarded meanwhile
+   * (`seen`) and how many of them it dropped (nft counters), so a test reports the loss it got.
+   */
+  async loseElection(
+    percent: number,
+    opts: { udpPort?: number } = {},
+  ): Promise<() => Promise<{ seen: number; dropped: number }>> {
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+      throw new LabError(`lab: loss must be a whole percentage 0..100, got ${percent}`);
+    }
+    const what = opts.udpPort === undefined ? 'ip protocol vrrp' : `udp dport ${opts.udpPort}`;
+    const table = 'loss_election';
+    const remove = await this.bridgeTable(
+      table,
+      [`${what} counter`, `${what} numgen random mod 100 < ${percent} counter drop`],
+      `${percent} % election loss`,
+    );
+    return async () => {
+      const out = await run('ip', [
+        'netns',
+        'exec',
+        this.switchNs,
+        'nft',
+        '-j',
+        'list',
+        'table',
+        'bridge',
+        table,
+      ]);
+      const doc = JSON.parse(out) as {
+        nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[];
+      };
+      const [seen = 0, dropped = 0] = doc.nftables.flatMap((o) =>
+        (o.rule?.expr ?? []).flatMap((e) => (e.counter === undefined ? [] : [e.counter.packets])),
+      );
+      await remove();
+      return { seen, dropped };
+    };
+  }
+
+  /** Installs `rules` in the forward chain of a bridge table on the switch; returns its removal. */
+  private async bridgeTable(
+    table: string,
+    rules: string[],
+    what: string,
+  ): Promise<() => Promise<void>> {
     const script = [
       `table bridge ${table} {`,
       '  chain forward {',
@@ -465,7 +521,7 @@ export class Lab {
     ].join('\n');
     await execa('ip', ['netns', 'exec', this.switchNs, 'nft', '-f', '-'], { input: script }).catch(
       (err: unknown) => {
-        throw new LabError(`lab: cutting ${host} off: ${(err as Error).message}`);
+        throw new LabError(`lab: ${what}: ${(err as Error).message}`);
       },
     );
     return () =>
@@ -486,18 +542,40 @@ export class Lab {
 
   /** Counts packets matching a tcpdump filter crossing the switch during `ms`. */
   async countPackets(filter: string, ms: number): Promise<number> {
+    const capture = await this.capture(filter);
+    await new Promise((r) => setTimeout(r, ms));
+    return (await capture.stop()).length;
+  }
+
+  /**
+   * Starts tcpdump on the switch's bridge with `filter` and resolves once it listens; `stop` ends
+   * it and returns one line per packet, each starting with its capture time in epoch seconds
+   * (`-tt`, microseconds), so timings compare with `date +%s.%N` on the hosts.
+   */
+  async capture(filter: string): Promise<{ stop: () => Promise<string[]> }> {
     const dump = this.spawnIn(this.switchNs, `tcpdump-${this.processes.length}`, 'tcpdump', [
       '-i',
       'br0',
       '-nn',
       '-l',
+      '-tt',
       filter,
     ]);
     await dump.waitForLine(/listening on/, 5_000);
-    await new Promise((r) => setTimeout(r, ms));
-    dump.kill('SIGINT');
-    await dump.exited;
-    return dump.lines.filter((l) => /^\d\d:\d\d:/.test(l)).length;
+    return {
+      stop: async () => {
+        dump.kill('SIGINT');
+        await dump.exited;
+        return dump.lines.filter((l) => /^\d+\.\d+ /.test(l));
+      },
+    };
+  }
+
+  /** Which of `hosts` (default: all) carry `address` on their eth0 now. */
+  async holders(address: string, hosts: string[] = [...this.hosts.keys()]): Promise<string[]> {
+    const on: string[] = [];
+    for (const host of hosts) if (await this.hasAddress(host, address)) on.push(host);
+    return on;
   }
 
   async destroy(): Promise<void> {

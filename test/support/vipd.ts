@@ -47,13 +47,33 @@ export function controlSocket(lab: Lab, host: string): string {
   return join(lab.logDir, `${host}.sock`);
 }
 
+export interface StartOptions {
+  /** Added to vipd's environment (e.g. a PATH that shadows a tool it runs). */
+  env?: NodeJS.ProcessEnv;
+  /** A command vipd runs under, given vipd's command line as its arguments (e.g. unshare). */
+  wrapper?: string[];
+}
+
 /** Runs vipd on `host` with a whole config document. */
-export function startVipdWith(lab: Lab, host: string, config: unknown): LabProcess {
+export function startVipdWith(
+  lab: Lab,
+  host: string,
+  config: unknown,
+  opts: StartOptions = {},
+): LabProcess {
   const file = configFile(lab, host);
   // Lab hosts share one file system: each gets its own control socket next to its config.
   const doc = { control: { socket: controlSocket(lab, host) }, ...(config as object) };
   writeFileSync(file, JSON.stringify(doc, null, 2));
-  return lab.spawn(host, `vipd-${host}`, process.execPath, [VIPD_CLI, 'run', '--config', file]);
+  const [cmd, ...args] = [
+    ...(opts.wrapper ?? []),
+    process.execPath,
+    VIPD_CLI,
+    'run',
+    '--config',
+    file,
+  ];
+  return lab.spawn(host, `vipd-${host}`, cmd ?? process.execPath, args, opts.env);
 }
 
 export interface TransitionLine {
