@@ -11,11 +11,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../test/lab/lab.js';
-import { startVipd } from '../test/support/vipd.js';
+import { vipdConfig } from '../test/support/vipd.js';
+import { buildVipdSnapshot, startBenchVipd } from './lab.js';
+import { envCount, markdownTable, runBench, stats, writeReport } from './stats.js';
 
 const VIPS = 1000;
-const SEED_VIPS = Number(process.env.SEED_VIPS ?? 50);
-const RUNS = Number(process.env.RUNS ?? 3);
+const SEED_VIPS = envCount('SEED_VIPS', 50);
+const RUNS = envCount('RUNS', 3);
 const vip = (n: number): string => `10.100.${n >> 8}.${n & 255}`;
 
 function logTime(line: string): number {
@@ -24,14 +26,23 @@ function logTime(line: string): number {
 
 async function vipdOnce(lab: Lab): Promise<{ ms: number; steps: string[] }> {
   const excluded = Array.from({ length: VIPS - 1 }, (_, i) => `${vip(i + 1)}/32`);
-  const proc = startVipd(lab, 'fw1', [
-    {
-      priority: 255,
-      excludedVips: excluded,
-      garp: { count: 1 },
-      loadSharing: { backend: 'nft', clusterMac: '01:00:5e:00:01:0a', totalNodes: 2, localNode: 1 },
-    },
-  ]);
+  const proc = startBenchVipd(
+    lab,
+    'fw1',
+    vipdConfig('fw1', [
+      {
+        priority: 255,
+        excludedVips: excluded,
+        garp: { count: 1 },
+        loadSharing: {
+          backend: 'nft',
+          clusterMac: '01:00:5e:00:01:0a',
+          totalNodes: 2,
+          localNode: 1,
+        },
+      },
+    ]),
+  );
   try {
     const done = await proc.waitForLine(/"event":"plan","role":"master"/, 60_000);
     if (!/"ok":true/.test(done)) throw new Error(`master plan failed: ${done}`);
@@ -68,33 +79,51 @@ async function seedLoop(lab: Lab): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  await buildVipdSnapshot();
   const lab = await Lab.create({ hosts: ['fw1', 'client'] });
+  const vipd: { ms: number; steps: string[] }[] = [];
+  let seedMs: number;
   try {
-    const vipd: number[] = [];
     for (let i = 0; i < RUNS; i += 1) {
       const r = await vipdOnce(lab);
-      vipd.push(r.ms);
+      vipd.push(r);
       process.stderr.write(`vipd run ${i + 1}: ${r.ms} ms (${r.steps.join('; ')})\n`);
     }
-    const seedMs = await seedLoop(lab);
-    const seedScaled = (seedMs * VIPS) / SEED_VIPS;
-    const median = [...vipd].sort((a, b) => a - b)[Math.floor(vipd.length / 2)] ?? NaN;
-    console.log(
-      `\nmaster bring-up with ${VIPS} VIPs (VIPs, load-sharing rules, first gratuitous ARP of each)`,
-    );
-    console.log('| method | ms |');
-    console.log('| --- | --- |');
-    console.log(`| vipd master plan (median of ${RUNS}) | ${median} |`);
-    console.log(
-      `| seed per-address loop (${SEED_VIPS} measured: ${seedMs.toFixed(0)} ms, scaled x${VIPS / SEED_VIPS}) | ${seedScaled.toFixed(0)} |`,
-    );
-    console.log(`| ratio | ${(seedScaled / median).toFixed(0)}x |`);
+    seedMs = await seedLoop(lab);
   } finally {
     await lab.destroy();
   }
+  const seedScaled = (seedMs * VIPS) / SEED_VIPS;
+  const s = stats(vipd.map((r) => r.ms));
+  const grouped = (n: number): string => Math.round(n).toLocaleString('en-US');
+  writeReport({
+    name: 'bringup',
+    title: `Master bring-up with ${grouped(VIPS)} VIPs (VIPs, nft load-sharing rules, first gratuitous ARP of each)`,
+    command: 'npx tsx bench/bringup.ts',
+    table: markdownTable(
+      ['method', 'ms'],
+      [
+        [
+          `vipd master plan, ${grouped(VIPS)} VIPs (median of ${RUNS}: ${vipd.map((r) => r.ms).join(', ')})`,
+          grouped(s.median),
+        ],
+        [
+          `seed per-address loop (${SEED_VIPS} measured in ${grouped(seedMs)} ms, scaled x${VIPS / SEED_VIPS})`,
+          grouped(seedScaled),
+        ],
+        ['ratio', `about ${grouped(Number((seedScaled / s.median).toPrecision(2)))}x`],
+      ],
+    ),
+    notes: [`vipd's steps, first run: ${vipd[0]?.steps.join('; ') ?? '-'}`],
+    results: {
+      vips: VIPS,
+      runs: vipd,
+      vipdMs: s,
+      seedVips: SEED_VIPS,
+      seedMs,
+      seedScaledMs: seedScaled,
+    },
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`bench failed: ${(err as Error).message}`);
-  process.exit(1);
-});
+runBench(main);

@@ -1,96 +1,278 @@
 /**
- * Failover benchmark: vipd and keepalived side by side in the same namespace lab, same timers
- * (VRRPv3, advert 1 s, priorities 150/100). For each daemon and each way the master goes away
- * (SIGKILL of every process on the box = crash; SIGTERM = graceful stop), the time from the
- * signal to the kernel reporting the VIP on the backup, over RUNS runs (default 5).
+ * Failover benchmark: vipd and keepalived 2.2.7 side by side in one namespace lab (fw1, fw2 and
+ * a client), with the same timers: VRRPv3, one virtual router, priorities 150/100, advert 1 s
+ * and 0.1 s (ADVERTS="1,0.1"). For each daemon, interval and way the master goes away, RUNS
+ * runs (default 20), interleaved between the daemons so load on the machine hits both alike:
  *
- * Protocol bounds for the backup (priority 100): Master_Down_Interval 3609 ms, Skew_Time 609 ms.
- * Output: a table on stdout and JSON in bench-results/failover.json.
+ * - SIGKILL of every process on fw1 (a crash: nothing says goodbye; fw1's kernel keeps the VIP)
+ * - SIGTERM of the daemon (a graceful stop: it sends a priority-0 advert and drops the VIP)
+ *
+ * Each run starts both daemons, waits for fw1 master, fw2 backup and the client's neighbour
+ * entry for the VIP on fw1's MAC (the client pings the VIP every 50 ms throughout, so the entry
+ * is in use), then waits 1.5 s plus a random part of an advert interval (so the signal lands at
+ * a random phase of the advert cycle) and signals. Three times per run, event-driven:
+ *
+ * - VIP: the signal (Date.now() just before it) to `ip -tshort monitor address` on fw2 reading
+ *   the VIP's addition (netlink event time, µs);
+ * - ARP: the signal to `ip -tshort monitor neigh` on the client reading its entry for the VIP
+ *   change to fw2's MAC (the backup's gratuitous ARP arriving);
+ * - last advert → VIP: from the kernel receive time (tcpdump on fw2) of fw1's last advert (for
+ *   SIGTERM its priority-0 advert) to the VIP on fw2. This is what RFC 5798 bounds: a backup of
+ *   priority 100 takes over Master_Down_Interval = 3 × advert + Skew_Time after the last advert
+ *   (3609 / 360.9 ms), or Skew_Time = 156/256 × advert (609 / 60.9 ms) after a priority-0 one.
+ *   From the signal, SIGKILL times therefore spread over (MDI − advert, MDI].
+ *
+ * Output: a table on stdout and bench-results/failover.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Lab, type LabProcess } from '../test/lab/lab.js';
-import { startKeepalived } from '../test/support/keepalived.js';
-import { startVipd } from '../test/support/vipd.js';
-import { stats } from './stats.js';
+import { Lab } from '../test/lab/lab.js';
+import { until } from '../test/support/until.js';
+import {
+  DAEMONS,
+  buildVipdSnapshot,
+  address,
+  addressAdded,
+  captureAdverts,
+  clearBoxes,
+  countIn,
+  macOf,
+  neighbourIs,
+  neighbourMac,
+  rfcTimers,
+  signalBox,
+  sleep,
+  startDaemon,
+  startPing,
+  virtualRouters,
+  waitForState,
+  watchEvent,
+  type BoxOptions,
+  type Daemon,
+} from './lab.js';
+import { envCount, markdownTable, runBench, signed, stats, triple, writeReport } from './stats.js';
 
-const VIP = '10.99.0.100';
-const RUNS = Number(process.env.RUNS ?? 5);
-type Daemon = 'vipd' | 'keepalived';
-type Way = 'SIGKILL' | 'SIGTERM';
+const RUNS = envCount('RUNS', 20);
+const ADVERTS = (process.env.ADVERTS ?? '1,0.1').split(',').map(Number);
+const WAYS = ['SIGKILL', 'SIGTERM'] as const;
+type Way = (typeof WAYS)[number];
+const MASTER_PRIORITY = 150;
+const BACKUP_PRIORITY = 100;
+const SETTLE_MS = 1_500;
+const PING_INTERVAL_S = 0.05;
+const ROUTERS = virtualRouters(1);
+const VIP = address(ROUTERS[0] ?? { vrid: 1, vip: '' });
 
-function start(lab: Lab, daemon: Daemon, host: string, priority: number): LabProcess {
-  return daemon === 'vipd'
-    ? startVipd(lab, host, [{ priority, version: 3, advertInterval: 1 }])
-    : startKeepalived(lab, host, { priority, version: 3 });
+/** The protocol bound of the backup's takeover, from the master's last advert. */
+function bound(way: Way, advertS: number): number {
+  const t = rfcTimers(BACKUP_PRIORITY, advertS);
+  return way === 'SIGKILL' ? t.mdiMs : t.skewMs;
 }
 
-const MASTER: Record<Daemon, RegExp> = {
-  vipd: /"to":"master"/,
-  keepalived: /Entering MASTER STATE/,
-};
-const BACKUP: Record<Daemon, RegExp> = {
-  vipd: /"to":"backup"/,
-  keepalived: /Entering BACKUP STATE/,
-};
+/** Rough wall time of one run, for the estimate printed up front (calibrated on this lab). */
+function runEstimateMs(way: Way, advertS: number): number {
+  // Start-up and teardown about 0.8 s, fw1 master after its own Master_Down_Interval, the
+  // settle, 0.3 s of monitors starting, then the failover itself.
+  const startup = 800 + rfcTimers(MASTER_PRIORITY, advertS).mdiMs;
+  const failover =
+    way === 'SIGKILL' ? bound(way, advertS) - (advertS * 1000) / 2 : bound(way, advertS);
+  return startup + SETTLE_MS + (advertS * 1000) / 2 + 300 + failover;
+}
 
-async function once(lab: Lab, daemon: Daemon, way: Way): Promise<number> {
-  const fw1 = start(lab, daemon, 'fw1', 150);
-  const fw2 = start(lab, daemon, 'fw2', 100);
-  try {
-    await fw1.waitForLine(MASTER[daemon], 15_000);
-    await fw2.waitForLine(BACKUP[daemon], 15_000);
-    await new Promise((r) => setTimeout(r, 1_500));
-    const appeared = await lab.watchAddress('fw2', VIP);
-    const t0 = performance.now();
-    if (way === 'SIGKILL') await lab.signalHost('fw1', 'SIGKILL');
-    else fw1.kill('SIGTERM');
-    return (await appeared(10_000)) - t0;
-  } finally {
-    await lab.signalHost('fw1', 'SIGKILL');
-    await fw2.stop();
-    // A crashed box keeps its VIP; clear it so the next run starts clean.
-    await lab.exec('fw1', 'ip', ['addr', 'flush', 'dev', 'eth0', 'to', `${VIP}/32`]);
+interface Run {
+  /** Signal to the VIP on fw2, ms. */
+  vipMs: number;
+  /** Signal to the client's entry for the VIP on fw2's MAC, ms. */
+  arpMs: number;
+  /** fw1's last advert (kernel receive time on fw2) to the VIP on fw2, ms. */
+  advertToVipMs: number;
+  /** Priority of that advert (0 for a graceful stop). */
+  lastAdvertPriority: number;
+  /** vipd only: that advert to its transition log line (ms resolution): the decision alone. */
+  advertToTransitionMs?: number;
+}
+
+/**
+ * When (epoch ms) vipd last logged a transition to master: at 0.1 s a backup started with the
+ * master may be master for a moment before it hears it, and that is not the takeover.
+ */
+function masterLoggedAt(lines: string[]): number | undefined {
+  let at: number | undefined;
+  for (const line of lines) {
+    if (!line.includes('"event":"transition"')) continue;
+    const obj = JSON.parse(line) as { to?: string; time?: string };
+    if (obj.to === 'master') at = Date.parse(obj.time ?? '');
   }
+  return at;
+}
+
+interface Macs {
+  fw1: string;
+  fw2: string;
+}
+
+async function once(lab: Lab, daemon: Daemon, advertS: number, way: Way, macs: Macs): Promise<Run> {
+  const box = (priority: number): BoxOptions => ({ priority, advertS, routers: ROUTERS });
+  const fw1 = startDaemon(lab, daemon, 'fw1', box(MASTER_PRIORITY));
+  const fw2 = startDaemon(lab, daemon, 'fw2', box(BACKUP_PRIORITY));
+  try {
+    await waitForState(daemon, fw1, 'master', 1, 20_000);
+    await waitForState(daemon, fw2, 'backup', 1, 20_000);
+    await until(
+      "the client's entry for the VIP is fw1's MAC",
+      async () => {
+        const mac = await neighbourMac(lab, 'client', VIP);
+        return { done: mac === macs.fw1, value: mac };
+      },
+      10_000,
+      20,
+    );
+    const adverts = await captureAdverts(lab, 'fw2', lab.host('fw1').address);
+    const vipUp = await watchEvent(lab, 'fw2', 'address', addressAdded(VIP));
+    const arpMoved = await watchEvent(lab, 'client', 'neigh', neighbourIs(VIP, macs.fw2));
+    await sleep(SETTLE_MS + Math.random() * advertS * 1000);
+    if (countIn(daemon, fw1, 'master') !== 1 || countIn(daemon, fw2, 'backup') !== 1) {
+      throw new Error('fw1 is no longer master or fw2 no longer backup before the signal');
+    }
+
+    let signalAt: number;
+    if (way === 'SIGKILL') {
+      signalAt = await signalBox(lab, 'fw1', 'SIGKILL');
+    } else {
+      signalAt = Date.now();
+      fw1.kill('SIGTERM');
+    }
+    const limit = bound(way, advertS) + 10_000;
+    const vipAt = await vipUp(limit);
+    const arpAt = await arpMoved(limit);
+    const last = (await adverts.stop()).filter((a) => a.at <= vipAt).at(-1);
+    if (last === undefined) throw new Error('no advert from fw1 captured on fw2');
+    const decidedAt = daemon === 'vipd' ? masterLoggedAt(fw2.lines) : undefined;
+    return {
+      vipMs: vipAt - signalAt,
+      arpMs: arpAt - signalAt,
+      advertToVipMs: vipAt - last.at,
+      lastAdvertPriority: last.priority,
+      ...(decidedAt === undefined ? {} : { advertToTransitionMs: decidedAt - last.at }),
+    };
+  } finally {
+    await clearBoxes(lab, ['fw1', 'fw2'], ROUTERS, [fw1, fw2]);
+  }
+}
+
+interface Case {
+  daemon: Daemon;
+  advertS: number;
+  way: Way;
+  boundMs: number;
+  runs: Run[];
+  failures: string[];
 }
 
 async function main(): Promise<void> {
-  const lab = await Lab.create({ hosts: ['fw1', 'fw2'] });
-  const results: Record<string, number[]> = {};
+  const bad = ADVERTS.filter((a) => !(a >= 0.01 && a <= 40.95));
+  if (bad.length > 0) throw new Error(`ADVERTS: ${bad.join(',')} outside VRRPv3's 0.01..40.95 s`);
+  const estimateMs = ADVERTS.reduce(
+    (sum, a) => sum + WAYS.reduce((s, w) => s + runEstimateMs(w, a), 0),
+    0,
+  );
+  process.stderr.write(
+    `failover: ${RUNS} runs x ${WAYS.length} ways x ${ADVERTS.length} intervals x ${DAEMONS.length} daemons, about ${Math.ceil((estimateMs * RUNS * DAEMONS.length) / 60_000)} min (RUNS=n to change)\n`,
+  );
+
+  await buildVipdSnapshot();
+  const cases: Case[] = [];
+  const lab = await Lab.create({ hosts: ['fw1', 'fw2', 'client'] });
   try {
-    for (const daemon of ['vipd', 'keepalived'] as const) {
-      for (const way of ['SIGKILL', 'SIGTERM'] as const) {
-        const key = `${daemon} ${way}`;
-        results[key] = [];
+    const macs = { fw1: await macOf(lab, 'fw1'), fw2: await macOf(lab, 'fw2') };
+    const ping = startPing(lab, 'client', VIP, PING_INTERVAL_S);
+    for (const advertS of ADVERTS) {
+      for (const way of WAYS) {
+        const here = DAEMONS.map((daemon) => ({
+          daemon,
+          advertS,
+          way,
+          boundMs: bound(way, advertS),
+          runs: [] as Run[],
+          failures: [] as string[],
+        }));
+        cases.push(...here);
         for (let i = 0; i < RUNS; i += 1) {
-          results[key].push(await once(lab, daemon, way));
-          process.stderr.write(
-            `${key} run ${i + 1}/${RUNS}: ${results[key].at(-1)?.toFixed(0)} ms\n`,
-          );
+          for (const c of here) {
+            const label = `${c.daemon} ${way} advert ${advertS} s run ${i + 1}/${RUNS}`;
+            const began = performance.now();
+            try {
+              const r = await once(lab, c.daemon, advertS, way, macs);
+              c.runs.push(r);
+              process.stderr.write(
+                `${label}: VIP ${r.vipMs.toFixed(0)} ms, ARP ${r.arpMs.toFixed(0)} ms, last advert (prio ${r.lastAdvertPriority}) -> VIP ${r.advertToVipMs.toFixed(1)} ms (run took ${((performance.now() - began) / 1000).toFixed(1)} s)\n`,
+              );
+            } catch (err) {
+              const msg = err instanceof Error ? err.message : String(err);
+              c.failures.push(msg);
+              process.stderr.write(`${label}: FAILED: ${msg}\n`);
+            }
+          }
         }
       }
     }
+    await ping.stop();
   } finally {
     await lab.destroy();
   }
-  const bound: Record<Way, number> = { SIGKILL: 3609, SIGTERM: 609 };
-  console.log(
-    `\nfailover to the backup holding the VIP, ${RUNS} runs, VRRPv3 advert 1 s, backup priority 100`,
-  );
-  console.log('| daemon | master goes away by | min ms | median ms | max ms | protocol bound ms |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  const summary = Object.entries(results).map(([key, xs]) => {
-    const [daemon, way] = key.split(' ') as [Daemon, Way];
-    const s = stats(xs);
-    console.log(
-      `| ${daemon} | ${way} | ${s.min.toFixed(0)} | ${s.median.toFixed(0)} | ${s.max.toFixed(0)} | ${bound[way]} |`,
-    );
-    return { daemon, way, runs: xs, ...s, bound: bound[way] };
+
+  const rows: string[][] = [];
+  const results = cases.map((c) => {
+    const vip = stats(c.runs.map((r) => r.vipMs));
+    const arp = stats(c.runs.map((r) => r.arpMs));
+    const fromAdvert = stats(c.runs.map((r) => r.advertToVipMs));
+    const arpAfterVip = stats(c.runs.map((r) => r.arpMs - r.vipMs));
+    const decisions = c.runs.flatMap((r) => r.advertToTransitionMs ?? []);
+    const digits = c.advertS < 1 ? 1 : 0;
+    rows.push([
+      c.daemon,
+      `${c.advertS}`,
+      c.way,
+      `${c.runs.length}/${c.runs.length + c.failures.length}`,
+      triple(vip),
+      triple(arp),
+      triple(fromAdvert, digits),
+      c.boundMs.toFixed(digits),
+      signed(fromAdvert.median - c.boundMs, digits),
+    ]);
+    return {
+      ...c,
+      vip,
+      arp,
+      advertToVip: fromAdvert,
+      arpAfterVip,
+      ...(decisions.length > 0 ? { advertToTransition: stats(decisions) } : {}),
+      medianMinusBoundMs: fromAdvert.median - c.boundMs,
+    };
   });
-  mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/failover.json', JSON.stringify(summary, null, 2));
+  writeReport({
+    name: 'failover',
+    title: `Failover, vipd and keepalived, VRRPv3, backup priority 100, ${RUNS} runs each (ms, min / median / max)`,
+    command: 'npx tsx bench/failover.ts',
+    table: markdownTable(
+      [
+        'daemon',
+        'advert s',
+        'master stops by',
+        'runs ok',
+        'VIP on backup',
+        'client ARP moved',
+        'last advert → VIP',
+        'bound',
+        'median − bound',
+      ],
+      rows,
+    ),
+    notes: [
+      'VIP on backup, client ARP moved: from the signal. last advert → VIP: from the backup receiving the',
+      "master's last advert (SIGTERM: its priority-0 advert) to the VIP on the backup, against the RFC 5798",
+      'bound for that interval: Master_Down_Interval after a crash, Skew_Time after a priority-0 advert.',
+    ],
+    results,
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`bench failed: ${(err as Error).message}`);
-  process.exit(1);
-});
+runBench(main);

@@ -23,7 +23,6 @@
  * takeover is due in (MDI - 1000, MDI] ms, ~MDI - 500 ms on average, plus the nft transaction.
  * Output: a table on stdout and JSON in bench-results/redistribution.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { runLocal, type Run } from '../src/cluster/command.js';
 import { NftBackend } from '../src/cluster/nft.js';
 import {
@@ -44,11 +43,11 @@ import {
   startResponder,
 } from '../test/support/cluster-probe.js';
 import { until } from '../test/support/until.js';
-import { startVipdWith } from '../test/support/vipd.js';
-import { stats } from './stats.js';
+import { buildVipdSnapshot, startBenchVipd } from './lab.js';
+import { envCount, markdownTable, runBench, signed, stats, writeReport } from './stats.js';
 
 const VIP = '10.99.0.10';
-const RUNS = Number(process.env.RUNS ?? 5);
+const RUNS = envCount('RUNS', 5);
 const BOX_COUNTS = (process.env.BOXES ?? '2,3,8').split(',').map(Number);
 /** The one cluster size also measured end to end by the client probe (it costs ~0.5 s a probe). */
 const PROBED_BOXES = 3;
@@ -157,7 +156,7 @@ async function measure(boxCount: number): Promise<RunResult[]> {
     const ownedNow = kernelReader(lab, boxes);
     const vipds = new Map<string, LabProcess>();
     const start = async (box: string): Promise<void> => {
-      const vipd = startVipdWith(lab, box, clusterDoc(boxes, box));
+      const vipd = startBenchVipd(lab, box, clusterDoc(boxes, box));
       vipds.set(box, vipd);
       await vipd.waitForLine(/"event":"cluster-joined"/, 15_000);
       // The responder binds the VIP, which the box has once it joined.
@@ -254,26 +253,29 @@ async function main(): Promise<void> {
   // The VIP is 10.99.0.10 and lab hosts take .1.. in order (boxes, then the client).
   const bad = BOX_COUNTS.filter((b) => !Number.isInteger(b) || b < 2 || b > 8);
   if (bad.length > 0) throw new Error(`BOXES: ${bad.join(',')} outside 2..8`);
-  if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`RUNS: ${RUNS} is not a count`);
+  await buildVipdSnapshot();
   const measured: [number, RunResult[]][] = [];
   for (const b of BOX_COUNTS) measured.push([b, await measure(b)]);
 
   const mdi = Math.round(MDI_MS);
-  console.log(
-    `\nredistribution after a box dies (link down + SIGKILL): kill to the last of its numbers in a survivor's kernel, from the survivors' cluster-owned log lines; nft backend, VRRPv3 advert 1 s, ${RUNS} runs per size`,
-  );
-  console.log(
-    '| boxes B | numbers N | runs | min ms | median ms | max ms | MDI ms | median − MDI ms | polled median ms | all answered median ms |',
-  );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const rows: (string | number)[][] = [];
   const summary = measured.map(([boxes, runs]) => {
     const s = stats(runs.map((r) => r.redistributionMs));
     const polled = stats(runs.map((r) => r.polledMs));
     const answeredBy = runs.flatMap((r) => (r.answered === undefined ? [] : [r.answered.byMs]));
     const answered = answeredBy.length > 0 ? stats(answeredBy) : undefined;
-    console.log(
-      `| ${boxes} | ${2 * boxes} | ${runs.length} | ${s.min} | ${s.median} | ${s.max} | ${mdi} | ${s.median - mdi} | ${polled.median} | ${answered === undefined ? '—' : answered.median} |`,
-    );
+    rows.push([
+      boxes,
+      2 * boxes,
+      runs.length,
+      s.min,
+      s.median,
+      s.max,
+      mdi,
+      signed(s.median - mdi),
+      polled.median,
+      answered === undefined ? '—' : answered.median,
+    ]);
     return {
       boxes,
       numbers: 2 * boxes,
@@ -285,14 +287,30 @@ async function main(): Promise<void> {
       ...(answered === undefined ? {} : { answered }),
     };
   });
-  console.log(
-    `MDI: RFC 5798 Master_Down_Interval of a number's best surviving backup (priority ${HOME_PRIORITY - PRIORITY_STEP}), which takes the number over that long after the last advert it heard: from the kill, due within (MDI − 1000, MDI] ms, plus the nft transaction. "all answered": 64 client sources each answered exactly once (end of the first such probe, 300 ms window; B = ${PROBED_BOXES} only).`,
-  );
-  mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/redistribution.json', JSON.stringify(summary, null, 2));
+  writeReport({
+    name: 'redistribution',
+    title: `Redistribution after a box dies (link down + SIGKILL): kill to the last of its numbers in a survivor's kernel, from the survivors' cluster-owned log lines; nft backend, VRRPv3 advert 1 s, ${RUNS} runs per size`,
+    command: 'npx tsx bench/redistribution.ts',
+    table: markdownTable(
+      [
+        'boxes B',
+        'numbers N',
+        'runs',
+        'min ms',
+        'median ms',
+        'max ms',
+        'MDI ms',
+        'median − MDI ms',
+        'polled median ms',
+        'all answered median ms',
+      ],
+      rows,
+    ),
+    notes: [
+      `MDI: RFC 5798 Master_Down_Interval of a number's best surviving backup (priority ${HOME_PRIORITY - PRIORITY_STEP}), which takes the number over that long after the last advert it heard: from the kill, due within (MDI − 1000, MDI] ms, plus the nft transaction. "all answered": 64 client sources each answered exactly once (end of the first such probe, 300 ms window; B = ${PROBED_BOXES} only).`,
+    ],
+    results: summary,
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(`bench failed: ${(err as Error).message}`);
-  process.exit(1);
-});
+runBench(main);

@@ -1,0 +1,491 @@
+/**
+ * What the benchmarks measure with, on top of test/lab/lab.ts: both daemons started with the
+ * same virtual routers and timers (VRRPv3, any advert interval, VRIDs 1..n), their state
+ * changes read from their logs, the RFC 5798 timers, kernel events timestamped by `ip -tshort
+ * monitor` (the time `ip` read the netlink event, not when node got round to the line), the
+ * master's adverts timestamped by tcpdump (kernel receive time), a client pinging a VIP, and
+ * CPU/RSS/PSS of a box's processes from /proc.
+ *
+ * Every time here is a wall-clock epoch in milliseconds (fractional where the source has
+ * microseconds), so kernel, tcpdump and `ip monitor` times compare with each other and with
+ * Date.now() taken right before a signal.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { LabError, type Lab, type LabProcess } from '../test/lab/lab.js';
+import { REPO_ROOT } from '../test/support/paths.js';
+import { until } from '../test/support/until.js';
+import { configFile, controlSocket, transitions, vipdConfig } from '../test/support/vipd.js';
+
+/**
+ * The benchmarks run vipd from a snapshot compiled into dist/.bench/ (same sources, same
+ * package root for node_modules and the native addon), not from dist/: a test run elsewhere
+ * recompiles dist/ in place, and a vipd started mid-compile would load half-written modules.
+ */
+const SNAPSHOT = join(REPO_ROOT, 'dist', '.bench');
+const SNAPSHOT_CLI = join(SNAPSHOT, 'src', 'cli.js');
+const SNAPSHOT_ENV = 'VIPD_BENCH_SNAPSHOT';
+
+/** Compiles the snapshot, unless bench/all.ts already did for this run (it sets the env). */
+export async function buildVipdSnapshot(): Promise<void> {
+  if (process.env[SNAPSHOT_ENV] === SNAPSHOT && existsSync(SNAPSHOT_CLI)) return;
+  rmSync(SNAPSHOT, { recursive: true, force: true });
+  const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = await execa(process.execPath, [tsc, '-p', 'tsconfig.json', '--outDir', SNAPSHOT], {
+    cwd: REPO_ROOT,
+    reject: false,
+  });
+  // Type errors elsewhere (work in progress in test/) still emit; a missing CLI is fatal.
+  if (!existsSync(SNAPSHOT_CLI)) {
+    throw new LabError(`compiling vipd into ${SNAPSHOT} failed:\n${r.stdout}\n${r.stderr}`);
+  }
+  if (r.exitCode !== 0)
+    process.stderr.write(`bench: tsc reported errors (emitted anyway):\n${r.stdout}\n`);
+  process.env[SNAPSHOT_ENV] = SNAPSHOT;
+}
+
+/** startVipdWith (test/support/vipd.ts) with the snapshot's CLI. */
+export function startBenchVipd(lab: Lab, host: string, config: unknown): LabProcess {
+  if (process.env[SNAPSHOT_ENV] !== SNAPSHOT) {
+    throw new LabError('bench: call buildVipdSnapshot() before starting vipd');
+  }
+  const file = configFile(lab, host);
+  const doc = { control: { socket: controlSocket(lab, host) }, ...(config as object) };
+  writeFileSync(file, JSON.stringify(doc, null, 2));
+  return lab.spawn(host, `vipd-${host}`, process.execPath, [SNAPSHOT_CLI, 'run', '--config', file]);
+}
+
+export type Daemon = 'vipd' | 'keepalived';
+export const DAEMONS: readonly Daemon[] = ['vipd', 'keepalived'];
+
+export interface VirtualRouter {
+  vrid: number;
+  /** CIDR, on eth0 of the master. */
+  vip: string;
+}
+
+/** VRIDs 1..count with VIPs 10.99.0.101.. (lab hosts take .1 up; at most 153 routers). */
+export function virtualRouters(count: number): VirtualRouter[] {
+  if (count < 1 || count > 153) throw new RangeError(`${count} virtual routers: 1..153`);
+  return Array.from({ length: count }, (_, i) => ({ vrid: i + 1, vip: `10.99.0.${101 + i}/24` }));
+}
+
+export const address = (r: VirtualRouter): string => r.vip.split('/')[0] ?? r.vip;
+
+export interface BoxOptions {
+  priority: number;
+  /** Advertisement interval, seconds (VRRPv3: centisecond steps). */
+  advertS: number;
+  routers: VirtualRouter[];
+}
+
+/** RFC 5798 §6.1 timers of a backup of `priority`, in ms. */
+export function rfcTimers(priority: number, advertS: number): { skewMs: number; mdiMs: number } {
+  const skewMs = ((256 - priority) * advertS * 1000) / 256;
+  return { skewMs, mdiMs: 3 * advertS * 1000 + skewMs };
+}
+
+let keepalivedStarts = 0;
+
+/**
+ * keepalived with one vrrp_instance per router. test/support/keepalived.ts writes a single
+ * instance with advert_int 1 fixed; the benchmarks need many instances and sub-second adverts
+ * (keepalived 2.2.7 takes `advert_int 0.1` with VRRPv3: it sends "intvl 10cs"). Gratuitous ARP
+ * settings are keepalived's defaults (5 at once on becoming master, 5 more 5 s later).
+ */
+export function keepalivedConfig(host: string, o: BoxOptions): string {
+  const instances = o.routers.map(
+    (r) => `vrrp_instance VI_${r.vrid} {
+  state BACKUP
+  interface eth0
+  virtual_router_id ${r.vrid}
+  priority ${o.priority}
+  advert_int ${o.advertS}
+  version 3
+  virtual_ipaddress {
+    ${r.vip} dev eth0
+  }
+}
+`,
+  );
+  return `global_defs {
+  router_id ${host}
+  vrrp_version 3
+  script_user root
+  enable_script_security
+}
+${instances.join('')}`;
+}
+
+/** Starts `daemon` on `host` with the same routers and timers whichever it is. */
+export function startDaemon(lab: Lab, daemon: Daemon, host: string, o: BoxOptions): LabProcess {
+  if (daemon === 'vipd') {
+    const doc = vipdConfig(
+      host,
+      o.routers.map((r) => ({
+        name: `VI_${r.vrid}`,
+        vrid: r.vrid,
+        priority: o.priority,
+        version: 3,
+        advertInterval: o.advertS,
+        vips: [r.vip],
+      })),
+    ) as object;
+    // Always info, whatever VIPD_TEST_LOG_LEVEL says: states are read from transition lines.
+    return startBenchVipd(lab, host, { ...doc, log: { level: 'info' } });
+  }
+  keepalivedStarts += 1;
+  const base = join(lab.logDir, `bench-keepalived-${host}-${keepalivedStarts}`);
+  writeFileSync(`${base}.conf`, keepalivedConfig(host, o));
+  return lab.spawn(host, `keepalived-${host}-${keepalivedStarts}`, 'keepalived', [
+    ...['-n', '-l', '-D', '-G', '-P', '-f', `${base}.conf`],
+    ...['-p', `${base}.pid`, '-r', `${base}.vrrp.pid`],
+  ]);
+}
+
+export interface StateChange {
+  instance: string;
+  /** master, backup, fault, ... (lower case for both daemons) */
+  to: string;
+}
+
+const KEEPALIVED_STATE = /\((\S+)\) Entering (\w+) STATE/;
+
+/** Every state change the daemon has logged so far, in order. */
+export function stateChanges(daemon: Daemon, proc: LabProcess): StateChange[] {
+  if (daemon === 'vipd') return transitions(proc).map((t) => ({ instance: t.instance, to: t.to }));
+  return proc.lines.flatMap((line) => {
+    const m = KEEPALIVED_STATE.exec(line);
+    return m?.[1] === undefined || m[2] === undefined
+      ? []
+      : [{ instance: m[1], to: m[2].toLowerCase() }];
+  });
+}
+
+/** How many instances are in `state` now, by their latest logged change. */
+export function countIn(daemon: Daemon, proc: LabProcess, state: string): number {
+  const latest = new Map(stateChanges(daemon, proc).map((c) => [c.instance, c.to]));
+  return [...latest.values()].filter((s) => s === state).length;
+}
+
+/** Waits until `count` instances are in `state` (the process must still be running). */
+export async function waitForState(
+  daemon: Daemon,
+  proc: LabProcess,
+  state: string,
+  count: number,
+  timeoutMs: number,
+): Promise<void> {
+  await until(
+    `${proc.name}: ${count} instance(s) ${state}`,
+    () => {
+      if (!proc.running) {
+        throw new LabError(`${proc.name} exited; last lines:\n${proc.lines.slice(-15).join('\n')}`);
+      }
+      const n = countIn(daemon, proc, state);
+      return Promise.resolve({ done: n >= count, value: n });
+    },
+    timeoutMs,
+    20,
+  );
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The processes in a host's namespace (for keepalived: parent and VRRP child). */
+export async function boxPids(lab: Lab, host: string): Promise<number[]> {
+  const out = await execa('ip', ['netns', 'pids', lab.host(host).ns]);
+  return out.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/**
+ * Sends `signal` to every process on `host` and returns Date.now() taken after the process
+ * list is read and before the first kill, so the listing's latency is not in the figure.
+ */
+export async function signalBox(lab: Lab, host: string, signal: NodeJS.Signals): Promise<number> {
+  const pids = await boxPids(lab, host);
+  const at = Date.now();
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return at;
+}
+
+export async function macOf(lab: Lab, host: string, dev = 'eth0'): Promise<string> {
+  const out = await lab.exec(host, 'ip', ['-j', 'link', 'show', 'dev', dev]);
+  const mac = (JSON.parse(out) as { address?: string }[])[0]?.address;
+  if (mac === undefined) throw new LabError(`${host} ${dev} has no MAC`);
+  return mac;
+}
+
+/** The MAC the client's neighbour table holds for `ip` (undefined when none or unresolved). */
+export async function neighbourMac(
+  lab: Lab,
+  host: string,
+  ip: string,
+): Promise<string | undefined> {
+  const out = await lab.exec(host, 'ip', ['-j', 'neigh', 'show', ip, 'dev', 'eth0']);
+  return (JSON.parse(out || '[]') as { lladdr?: string }[])[0]?.lladdr;
+}
+
+/** `[2026-11-22T05:48:12.728290] ...` (ip -tshort, TZ=UTC) to epoch ms with microseconds. */
+function tshortEpochMs(line: string): number | undefined {
+  const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})\]/.exec(line);
+  if (m?.[1] === undefined || m[2] === undefined) return undefined;
+  return Date.parse(`${m[1]}Z`) + Number(m[2]) / 1000;
+}
+
+let monitors = 0;
+
+/**
+ * Starts `ip -tshort monitor <object>` on `host` and returns a function resolving with the
+ * epoch ms at which `ip` read the first event whose text (after the timestamp) matches `re`.
+ * Call it BEFORE the action whose effect is timed; it kills the monitor when it resolves.
+ */
+export async function watchEvent(
+  lab: Lab,
+  host: string,
+  object: 'address' | 'neigh',
+  re: RegExp,
+): Promise<(timeoutMs: number) => Promise<number>> {
+  monitors += 1;
+  const monitor = lab.spawn(
+    host,
+    `bench-monitor-${object}-${host}-${monitors}`,
+    'ip',
+    ['-tshort', 'monitor', object],
+    { TZ: 'UTC' },
+  );
+  // ip monitor prints nothing when it is subscribed; give it the time to.
+  await sleep(100);
+  const line = /^\[[^\]]+\] (.*)$/;
+  return async (timeoutMs) => {
+    try {
+      const hit = await monitor.waitForLine(
+        new RegExp(`^\\[[^\\]]+\\] (?:${re.source})`),
+        timeoutMs,
+      );
+      const at = tshortEpochMs(hit);
+      if (at === undefined || !line.test(hit)) throw new LabError(`unparsable: ${hit}`);
+      return at;
+    } finally {
+      monitor.kill('SIGKILL');
+    }
+  };
+}
+
+const escape = (s: string): string => s.replace(/[.]/g, '\\.');
+
+/** The kernel adding `ip` to `host`'s eth0 (not its deletion). */
+export function addressAdded(ip: string): RegExp {
+  return new RegExp(`\\d+: eth0\\s+inet ${escape(ip)}/`);
+}
+
+/** The neighbour entry for `ip` now carrying `mac` (new or changed). */
+export function neighbourIs(ip: string, mac: string): RegExp {
+  return new RegExp(`${escape(ip)} dev eth0 lladdr ${mac} `);
+}
+
+export interface Advert {
+  /** Kernel receive time, epoch ms. */
+  at: number;
+  vrid: number;
+  priority: number;
+}
+
+let captures = 0;
+
+/** tcpdump on `host`'s eth0 of the VRRP adverts `from` sends; stop() returns them. */
+export async function captureAdverts(
+  lab: Lab,
+  host: string,
+  from: string,
+): Promise<{ stop: () => Promise<Advert[]> }> {
+  captures += 1;
+  const dump = lab.spawn(host, `bench-tcpdump-${host}-${captures}`, 'tcpdump', [
+    ...['-i', 'eth0', '-nn', '-l', '-tt', '--immediate-mode'],
+    `ip proto 112 and src host ${from}`,
+  ]);
+  await dump.waitForLine(/listening on/, 5_000);
+  return {
+    stop: async () => {
+      // Let tcpdump print what it has read, then stop it.
+      await sleep(20);
+      dump.kill('SIGINT');
+      await dump.exited;
+      return dump.lines.flatMap((l) => {
+        const m = /^(\d+\.\d+) IP .* vrid (\d+), prio (\d+)/.exec(l);
+        return m?.[1] === undefined || m[2] === undefined || m[3] === undefined
+          ? []
+          : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), priority: Number(m[3]) }];
+      });
+    },
+  };
+}
+
+export interface PingResult {
+  transmitted: number;
+  received: number;
+  lossPercent: number;
+  /** Runs of consecutive unanswered pings between answered ones (by icmp_seq), in order. */
+  outages: { fromSeq: number; lost: number; ms: number }[];
+}
+
+/**
+ * `ping -i <interval>` from `host` to `ip` until stop(), which returns ping's own counts (an
+ * unanswered ping is lost whatever the reason: no owner, ARP entry still on the old master).
+ */
+export function startPing(
+  lab: Lab,
+  host: string,
+  ip: string,
+  intervalS: number,
+): { stop: () => Promise<PingResult> } {
+  const ping = lab.spawn(host, `bench-ping-${host}`, 'ping', ['-n', '-i', String(intervalS), ip]);
+  return {
+    stop: async () => {
+      ping.kill('SIGINT');
+      await ping.exited;
+      const line = ping.lines.find((l) => / packets transmitted, /.test(l)) ?? '';
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(line);
+      if (m?.[1] === undefined || m[2] === undefined) {
+        throw new LabError(`ping printed no summary: ${ping.lines.slice(-3).join(' / ')}`);
+      }
+      const transmitted = Number(m[1]);
+      const received = Number(m[2]);
+      const answered = ping.lines.flatMap((l) => {
+        const seq = / bytes from .* icmp_seq=(\d+) /.exec(l)?.[1];
+        return seq === undefined ? [] : [Number(seq)];
+      });
+      const outages = answered.slice(1).flatMap((seq, i) => {
+        const before = answered[i] ?? seq;
+        const lost = seq - before - 1;
+        return lost > 0 ? [{ fromSeq: before + 1, lost, ms: lost * intervalS * 1000 }] : [];
+      });
+      return {
+        transmitted,
+        received,
+        lossPercent: transmitted === 0 ? NaN : (100 * (transmitted - received)) / transmitted,
+        outages,
+      };
+    },
+  };
+}
+
+let clockTicks: number | undefined;
+
+/** USER_HZ, the unit of utime/stime in /proc/<pid>/stat. */
+export async function ticksPerSecond(): Promise<number> {
+  clockTicks ??= Number((await execa('getconf', ['CLK_TCK'])).stdout.trim());
+  return clockTicks;
+}
+
+export interface ProcSample {
+  /**
+   * utime + stime of the process, plus cutime + cstime: the CPU of children it has reaped
+   * (vipd's `ip` commands), which the box spent on the daemon's behalf. Clock ticks.
+   */
+  cpuTicks: number;
+  rssKiB: number;
+  /** Proportional set size: shared pages split between the processes sharing them. */
+  pssKiB: number;
+}
+
+function field(text: string, key: string): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
+  if (m?.[1] === undefined) throw new LabError(`no ${key} in /proc`);
+  return Number(m[1]);
+}
+
+/** One process's figures, or undefined if it has exited. */
+export function sampleProcess(pid: number): ProcSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)", which may hold spaces: state is field 3, utime 14 .. cstime 17.
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return {
+      cpuTicks: (f[11] ?? NaN) + (f[12] ?? NaN) + (f[13] ?? NaN) + (f[14] ?? NaN),
+      rssKiB: field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS'),
+      pssKiB: field(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss'),
+    };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Every listed process still running, by PID. */
+export function sampleProcesses(pids: number[]): Map<number, ProcSample> {
+  return new Map(
+    pids.flatMap((pid) => {
+      const s = sampleProcess(pid);
+      return s === undefined ? [] : [[pid, s] as const];
+    }),
+  );
+}
+
+export interface Usage {
+  /** Processes running at both samples (keepalived: parent and VRRP child; vipd: node). */
+  processes: number;
+  cpuTicks: number;
+  /** At the second sample, summed. */
+  rssKiB: number;
+  pssKiB: number;
+}
+
+/** What the processes running at both samples used between them. */
+export function usageBetween(a: Map<number, ProcSample>, z: Map<number, ProcSample>): Usage {
+  const both = [...z.entries()].flatMap(([pid, end]) => {
+    const start = a.get(pid);
+    return start === undefined ? [] : [{ start, end }];
+  });
+  return {
+    processes: both.length,
+    cpuTicks: both.reduce((sum, p) => sum + p.end.cpuTicks - p.start.cpuTicks, 0),
+    rssKiB: both.reduce((sum, p) => sum + p.end.rssKiB, 0),
+    pssKiB: both.reduce((sum, p) => sum + p.end.pssKiB, 0),
+  };
+}
+
+/** Packets `host`'s eth0 has sent so far. */
+export async function txPackets(lab: Lab, host: string): Promise<number> {
+  const out = await lab.exec(host, 'ip', ['-s', '-j', 'link', 'show', 'dev', 'eth0']);
+  const link = (JSON.parse(out) as { stats64?: { tx?: { packets?: number } } }[])[0];
+  return link?.stats64?.tx?.packets ?? NaN;
+}
+
+/** Removes every VIP a crashed box may have kept, so the next run starts clean. */
+export async function flushVips(lab: Lab, host: string, routers: VirtualRouter[]): Promise<void> {
+  const batch = routers.map((r) => `addr flush dev eth0 to ${address(r)}/32\n`).join('');
+  await execa('ip', ['-n', lab.host(host).ns, '-batch', '-'], { input: batch });
+}
+
+/** Kills everything on the boxes, clears their VIPs and checks nothing is left running. */
+export async function clearBoxes(
+  lab: Lab,
+  hosts: string[],
+  routers: VirtualRouter[],
+  procs: LabProcess[],
+): Promise<void> {
+  await Promise.all(procs.map((p) => p.stop(5_000)));
+  for (const host of hosts) {
+    await signalBox(lab, host, 'SIGKILL');
+    await until(
+      `${host} has no processes left`,
+      async () => ({ done: (await boxPids(lab, host)).length === 0, value: host }),
+      5_000,
+      20,
+    );
+    await flushVips(lab, host, routers);
+  }
+}
+
+export const mib = (kib: number): string => (kib / 1024).toFixed(1);
