@@ -4,13 +4,16 @@
  * and 0.1 s (ADVERTS="1,0.1"). For each daemon, interval and way the master goes away, RUNS
  * runs (default 20), interleaved between the daemons so load on the machine hits both alike:
  *
- * - SIGKILL of every process on fw1 (a crash: nothing says goodbye; fw1's kernel keeps the VIP)
+ * - SIGKILL of every process on fw1, all stopped first so none runs on (a crash: nothing says
+ *   goodbye; fw1's kernel, still up, keeps the VIP)
  * - SIGTERM of the daemon (a graceful stop: it sends a priority-0 advert and drops the VIP)
  *
- * Each run starts both daemons, waits for fw1 master, fw2 backup and the client's neighbour
- * entry for the VIP on fw1's MAC (the client pings the VIP every 50 ms throughout, so the entry
- * is in use), then waits 1.5 s plus a random part of an advert interval (so the signal lands at
- * a random phase of the advert cycle) and signals. Three times per run, event-driven:
+ * Each run starts fw1 and waits until it is master, then fw2 until it is backup, then for the
+ * client's neighbour entry for the VIP on fw1's MAC (the client pings the VIP every 50 ms
+ * throughout, so the entry is in use), then waits 1.5 s plus a random part of an advert
+ * interval (so the signal lands at a random phase of the advert cycle). A state change in that
+ * time, or the client's entry off fw1 just before the signal, fails the run (counted, reported).
+ * Three times per run, event-driven:
  *
  * - VIP: the signal (Date.now() just before it) to `ip -tshort monitor address` on fw2 reading
  *   the VIP's addition (netlink event time, µs);
@@ -24,7 +27,7 @@
  *
  * Output: a table on stdout and bench-results/failover.json.
  */
-import { Lab } from '../test/lab/lab.js';
+import { Lab, type LabProcess } from '../test/lab/lab.js';
 import { until } from '../test/support/until.js';
 import {
   DAEMONS,
@@ -33,7 +36,7 @@ import {
   addressAdded,
   captureAdverts,
   clearBoxes,
-  countIn,
+  stateChanges,
   macOf,
   neighbourIs,
   neighbourMac,
@@ -69,9 +72,9 @@ function bound(way: Way, advertS: number): number {
 
 /** Rough wall time of one run, for the estimate printed up front (calibrated on this lab). */
 function runEstimateMs(way: Way, advertS: number): number {
-  // Start-up and teardown about 0.8 s, fw1 master after its own Master_Down_Interval, the
+  // Start-ups and teardown about 1.3 s, fw1 master after its own Master_Down_Interval, the
   // settle, 0.3 s of monitors starting, then the failover itself.
-  const startup = 800 + rfcTimers(MASTER_PRIORITY, advertS).mdiMs;
+  const startup = 1_300 + rfcTimers(MASTER_PRIORITY, advertS).mdiMs;
   const failover =
     way === 'SIGKILL' ? bound(way, advertS) - (advertS * 1000) / 2 : bound(way, advertS);
   return startup + SETTLE_MS + (advertS * 1000) / 2 + 300 + failover;
@@ -90,10 +93,7 @@ interface Run {
   advertToTransitionMs?: number;
 }
 
-/**
- * When (epoch ms) vipd last logged a transition to master: at 0.1 s a backup started with the
- * master may be master for a moment before it hears it, and that is not the takeover.
- */
+/** When (epoch ms) vipd last logged a transition to master: the takeover being timed. */
 function masterLoggedAt(lines: string[]): number | undefined {
   let at: number | undefined;
   for (const line of lines) {
@@ -111,27 +111,31 @@ interface Macs {
 
 async function once(lab: Lab, daemon: Daemon, advertS: number, way: Way, macs: Macs): Promise<Run> {
   const box = (priority: number): BoxOptions => ({ priority, advertS, routers: ROUTERS });
-  const fw1 = startDaemon(lab, daemon, 'fw1', box(MASTER_PRIORITY));
-  const fw2 = startDaemon(lab, daemon, 'fw2', box(BACKUP_PRIORITY));
+  const started: LabProcess[] = [];
   try {
+    // fw2 starts once fw1 is master: started together, both may be master for a moment at
+    // 0.1 s and both send gratuitous ARP, leaving the client's entry on either.
+    const fw1 = startDaemon(lab, daemon, 'fw1', box(MASTER_PRIORITY));
+    started.push(fw1);
     await waitForState(daemon, fw1, 'master', 1, 20_000);
+    const fw2 = startDaemon(lab, daemon, 'fw2', box(BACKUP_PRIORITY));
+    started.push(fw2);
     await waitForState(daemon, fw2, 'backup', 1, 20_000);
-    await until(
-      "the client's entry for the VIP is fw1's MAC",
-      async () => {
-        const mac = await neighbourMac(lab, 'client', VIP);
-        return { done: mac === macs.fw1, value: mac };
-      },
-      10_000,
-      20,
-    );
+    const clientOnFw1 = async (): Promise<{ done: boolean; value: string | undefined }> => {
+      const mac = await neighbourMac(lab, 'client', VIP);
+      return { done: mac === macs.fw1, value: mac };
+    };
+    await until("the client's entry for the VIP is fw1's MAC", clientOnFw1, 10_000, 20);
+    const changes = stateChanges(daemon, fw1).length + stateChanges(daemon, fw2).length;
     const adverts = await captureAdverts(lab, 'fw2', lab.host('fw1').address);
     const vipUp = await watchEvent(lab, 'fw2', 'address', addressAdded(VIP));
     const arpMoved = await watchEvent(lab, 'client', 'neigh', neighbourIs(VIP, macs.fw2));
     await sleep(SETTLE_MS + Math.random() * advertS * 1000);
-    if (countIn(daemon, fw1, 'master') !== 1 || countIn(daemon, fw2, 'backup') !== 1) {
-      throw new Error('fw1 is no longer master or fw2 no longer backup before the signal');
+    if (stateChanges(daemon, fw1).length + stateChanges(daemon, fw2).length !== changes) {
+      throw new Error('a state change during the settle');
     }
+    const onFw1 = await clientOnFw1();
+    if (!onFw1.done) throw new Error(`the client's entry left fw1 (${String(onFw1.value)})`);
 
     let signalAt: number;
     if (way === 'SIGKILL') {
@@ -154,7 +158,7 @@ async function once(lab: Lab, daemon: Daemon, advertS: number, way: Way, macs: M
       ...(decidedAt === undefined ? {} : { advertToTransitionMs: decidedAt - last.at }),
     };
   } finally {
-    await clearBoxes(lab, ['fw1', 'fw2'], ROUTERS, [fw1, fw2]);
+    await clearBoxes(lab, ['fw1', 'fw2'], ROUTERS, started);
   }
 }
 

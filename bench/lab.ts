@@ -201,18 +201,26 @@ export async function boxPids(lab: Lab, host: string): Promise<number[]> {
 
 /**
  * Sends `signal` to every process on `host` and returns Date.now() taken after the process
- * list is read and before the first kill, so the listing's latency is not in the figure.
+ * list is read and before the first signal, so the listing's latency is not in the figure.
+ * SIGKILL is a crash: every process is stopped (SIGSTOP) before any is killed, so none runs
+ * another instruction. Otherwise keepalived's VRRP child, told of its parent's death by
+ * PR_SET_PDEATHSIG (SIGTERM), can shut down gracefully (priority-0 advert) in the microseconds
+ * between the parent's kill and its own.
  */
 export async function signalBox(lab: Lab, host: string, signal: NodeJS.Signals): Promise<number> {
   const pids = await boxPids(lab, host);
-  const at = Date.now();
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // exited meanwhile
+  const send = (sig: NodeJS.Signals): void => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // exited meanwhile
+      }
     }
-  }
+  };
+  const at = Date.now();
+  if (signal === 'SIGKILL') send('SIGSTOP');
+  send(signal);
   return at;
 }
 

@@ -59,25 +59,44 @@ export interface Report {
   date: string;
   /** 1/5/15-minute load averages at the start and end: the machine may be shared. */
   load: { start: number[]; end: number[] };
+  /** % of all CPU time over the benchmark stolen by the hypervisor (/proc/stat), if a VM. */
+  stealPercent: number;
   table: string[];
   notes: string[];
   results: unknown;
 }
 
+/** The aggregate "cpu" line of /proc/stat: [steal, total] in ticks. */
+function cpuTicks(): [number, number] {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number);
+  return [fields[7] ?? 0, fields.reduce((a, b) => a + b, 0)];
+}
+
 const startLoad = loadavg();
+const startCpu = cpuTicks();
 
 export function printReport(r: Report): void {
   console.log(`\n${r.title}\n`);
   console.log(r.table.join('\n'));
   if (r.notes.length > 0) console.log(`\n${r.notes.join('\n')}`);
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(
+    `(${r.date}; load average ${load(r.load.start)} at the start, ${load(r.load.end)} at the end; ${r.stealPercent.toFixed(1)} % of CPU time stolen by the hypervisor)`,
+  );
 }
 
 /** Prints the report and writes it to bench-results/<name>.json. */
-export function writeReport(r: Omit<Report, 'date' | 'load'>): Report {
+export function writeReport(r: Omit<Report, 'date' | 'load' | 'stealPercent'>): Report {
+  const [steal, total] = cpuTicks();
   const report: Report = {
     ...r,
     date: new Date().toISOString(),
     load: { start: startLoad, end: loadavg() },
+    stealPercent: (100 * (steal - startCpu[0])) / Math.max(1, total - startCpu[1]),
   };
   printReport(report);
   mkdirSync(RESULTS_DIR, { recursive: true });
