@@ -12,11 +12,10 @@ import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../daemon/clock.js';
 import type { Logger } from '../log.js';
 import type { Observer } from '../daemon/observer.js';
-import { readInterface } from '../net/interface.js';
 import { executePlan } from './executor.js';
 import { masterPlan, releasePlan, type Role } from './plan.js';
 import { stepRunner, type Announcer } from './runner.js';
-import { removeVips } from './vip.js';
+import { readAddresses, removeVips } from './vip.js';
 
 export interface Duties {
   /** Before the first election: clear what an earlier run left behind. */
@@ -77,9 +76,7 @@ export function instanceDuties(
         role === 'master'
           ? masterPlan(cfg)
           : releasePlan(role, cfg, {
-              addresses: new Set(
-                (await readInterface(cfg.interface)).addresses.map((a) => a.address),
-              ),
+              addresses: new Set((await readAddresses(cfg.interface)).map((a) => a.address)),
             });
       const result = await executePlan(steps, {
         runner,

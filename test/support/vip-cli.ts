@@ -1,0 +1,40 @@
+/**
+ * Drives actions/vip.ts from the command line, for tests that need it inside a lab namespace:
+ *   node --import tsx test/support/vip-cli.ts IFNAME WAVES_JSON
+ * WAVES_JSON is a list of waves, each a list of requests made in the same turn of the event
+ * loop: {"add": [VIP...]}, {"del": [VIP...]} or {"read": true}, a VIP being {address, prefix}.
+ * Each wave is awaited before the next. Prints one JSON line: per wave, per request, either
+ * {ok: true, value} (the VIPs removed, or the addresses read) or {ok: false, error}.
+ */
+import type { Vip } from '../../src/config/instance.js';
+import { addVips, readAddresses, removeVips } from '../../src/actions/vip.js';
+
+type Request = { add: Vip[] } | { del: Vip[] } | { read: true };
+
+const [ifname, waves] = process.argv.slice(2);
+if (ifname === undefined || waves === undefined) {
+  console.error('usage: vip-cli.ts IFNAME WAVES_JSON');
+  process.exit(2);
+}
+const settle = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    (value) => ({ ok: true, value: value ?? null }),
+    (err: unknown) => ({ ok: false, error: `${(err as Error).name}: ${(err as Error).message}` }),
+  );
+const results: unknown[][] = [];
+for (const wave of JSON.parse(waves) as Request[][]) {
+  results.push(
+    await Promise.all(
+      wave.map((r) =>
+        settle(
+          'add' in r
+            ? addVips(ifname, r.add)
+            : 'del' in r
+              ? removeVips(ifname, r.del)
+              : readAddresses(ifname).then((a) => a.map((x) => x.address)),
+        ),
+      ),
+    ),
+  );
+}
+console.log(JSON.stringify(results));
