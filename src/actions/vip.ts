@@ -1,22 +1,19 @@
 /**
- * Adds and removes virtual addresses on an interface. Every call is idempotent: adding uses
- * `addr replace`, which succeeds whether or not the address is there; removing reads what the
+ * Adds and removes virtual addresses on an interface, through rtnetlink (net/netlink.ts). Every
+ * call is idempotent: adding replaces the address if it is there; removing reads what the
  * kernel has and deletes only our VIPs that are present (whatever prefix a crashed run left them
  * with).
  *
- * Why a queue per interface: spawning a process blocks Node's event loop for 10-25 ms (fork of
- * a large process), so 128 routers changing state together, each spawning its own `ip`, held
- * the loop for seconds, their peers' adverts waited behind expired timers, and every spurious
- * takeover spawned more. So at most one `ip` runs per interface at a time, and every request
- * made while it runs is folded into the next run: one read of the interface for all that need
- * it, then ONE `ip -batch` for all the changes (1,000 VIPs or 128 routers cost one process). A
- * read never joins a run that started before it was asked for, and a read asked for after a
- * change waits until that change is done, so a caller always sees its own earlier changes. If a
- * shared batch fails, each request is retried alone, so each gets its own error.
+ * One queue per interface: one run at a time, and every request made while a run is under way
+ * (or in the same turn of the loop as the first) is folded into the next, so 128 routers
+ * changing state together cost one read of the interface, not 128. A read never joins a run
+ * that started before it was asked for, and a read asked for after a change waits until that
+ * change is done, so a caller always sees its own earlier changes. Each request still gets its
+ * own outcome: its changes' errors, or what it removed.
  */
-import { execa } from 'execa';
 import type { Vip } from '../config/instance.js';
-import { readInterface, type InterfaceAddress } from '../net/interface.js';
+import { type InterfaceAddress } from '../net/interface.js';
+import { changeAddresses, ipv4Addresses, linkByName, type AddressChange } from '../net/netlink.js';
 
 export class VipError extends Error {
   constructor(message: string) {
@@ -36,32 +33,7 @@ export function vipsPresent(vips: readonly Vip[], present: readonly InterfaceAdd
     .map((a) => ({ address: a.address, prefix: a.prefix }));
 }
 
-type Op = 'replace' | 'del';
-
-function script(ifname: string, ops: readonly { op: Op; vips: readonly Vip[] }[]): string {
-  return ops
-    .flatMap(({ op, vips }) =>
-      vips.map((v) => `addr ${op} ${v.address}/${v.prefix} dev ${ifname}\n`),
-    )
-    .join('');
-}
-
-async function batch(
-  ifname: string,
-  ops: readonly { op: Op; vips: readonly Vip[] }[],
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const result = await execa('ip', ['-batch', '-'], {
-    input: script(ifname, ops),
-    reject: false,
-    cancelSignal: signal,
-  });
-  if (result.exitCode !== 0) {
-    const what = [...new Set(ops.map((o) => o.op))].join('/');
-    const why = result.isCanceled ? 'killed at its timeout' : result.stderr.trim();
-    throw new VipError(`ip -batch (${what}) on ${ifname} failed: ${why}`);
-  }
-}
+type Op = 'add' | 'del';
 
 interface Request<T> {
   resolve(value: T): void;
@@ -84,25 +56,7 @@ type Pending = ReadRequest | EditRequest;
 /** What one request changes: all of an add; of a removal, only what is there. */
 interface Change {
   request: EditRequest;
-  op: Op;
   vips: Vip[];
-}
-
-/** Aborted once every one of the signals has (a signal-less request never gives up). */
-function allAborted(signals: readonly (AbortSignal | undefined)[]): AbortSignal {
-  const controller = new AbortController();
-  let left = signals.length;
-  for (const s of signals) {
-    if (s === undefined) continue;
-    s.addEventListener(
-      'abort',
-      () => {
-        if (--left === 0) controller.abort(s.reason);
-      },
-      { once: true },
-    );
-  }
-  return controller.signal;
 }
 
 class InterfaceQueue {
@@ -154,48 +108,33 @@ class InterfaceQueue {
       });
     const removals = edits.filter((e) => e.op === 'del');
     let present: InterfaceAddress[] | undefined;
-    if (reads.length > 0 || removals.length > 0) {
-      try {
-        present = (await readInterface(this.ifname)).addresses;
-        for (const r of reads) r.resolve(present);
-      } catch (err) {
-        for (const r of [...reads, ...removals]) r.reject(err);
-      }
-    }
-    const changes = edits.flatMap((e): Change[] => {
-      if (e.op === 'replace') return [{ request: e, op: e.op, vips: [...e.vips] }];
-      if (present === undefined) return [];
-      return [{ request: e, op: e.op, vips: vipsPresent(e.vips, present) }];
-    });
-    const work = changes.filter((c) => c.vips.length > 0);
+    let link;
     try {
-      if (work.length > 0) {
-        await batch(this.ifname, work, allAborted(work.map((c) => c.request.signal)));
-      }
-      for (const c of changes) c.request.resolve(c.vips);
+      link = await linkByName(this.ifname);
+      if (reads.length > 0 || removals.length > 0) present = await ipv4Addresses(link);
+      for (const r of reads) r.resolve(present ?? []);
     } catch (err) {
-      if (work.length === 1) {
-        for (const c of changes) {
-          if (c === work[0]) c.request.reject(err);
-          else c.request.resolve(c.vips);
-        }
-        return;
-      }
-      // Who failed is not in ip's message: each alone, so each gets its own answer.
-      for (const c of changes) await this.alone(c.request);
+      for (const r of [...reads, ...edits]) r.reject(err);
+      return;
     }
-  }
-
-  private async alone(e: EditRequest): Promise<void> {
-    try {
-      const vips =
-        e.op === 'replace'
-          ? [...e.vips]
-          : vipsPresent(e.vips, (await readInterface(this.ifname)).addresses);
-      if (vips.length > 0) await batch(this.ifname, [{ op: e.op, vips }], e.signal);
-      e.resolve(vips);
-    } catch (err) {
-      e.reject(err);
+    const changes = edits.map((request): Change => ({
+      request,
+      vips: request.op === 'add' ? [...request.vips] : vipsPresent(request.vips, present ?? []),
+    }));
+    const flat = changes.flatMap((c) =>
+      c.vips.map((v): AddressChange => ({
+        op: c.request.op,
+        address: v.address,
+        prefix: v.prefix,
+      })),
+    );
+    const errors = await changeAddresses(link, flat);
+    let at = 0;
+    for (const c of changes) {
+      const mine = errors.slice(at, at + c.vips.length).filter((e) => e !== undefined);
+      at += c.vips.length;
+      if (mine.length === 0) c.request.resolve(c.vips);
+      else c.request.reject(new VipError(`could not ${mine.join('; ')}`));
     }
   }
 }
@@ -221,7 +160,7 @@ export async function addVips(
   vips: readonly Vip[],
   signal?: AbortSignal,
 ): Promise<void> {
-  if (vips.length > 0) await queueFor(ifname).edit('replace', vips, signal);
+  if (vips.length > 0) await queueFor(ifname).edit('add', vips, signal);
 }
 
 /** Removes our VIPs from the interface; returns the ones that were there. */

@@ -1,14 +1,10 @@
 /**
- * What the kernel says about one interface, read with `ip -j` (iproute2's JSON output) in the
- * network namespace vipd runs in. Read-only: changing addresses is actions/vip.ts's job.
+ * What the kernel says about one interface (rtnetlink, net/netlink.ts) in the network namespace
+ * vipd runs in. Read-only: changing addresses is actions/vip.ts's job.
  */
-import { execa } from 'execa';
+import { ipv4Addresses, linkByName, NetlinkError, type Ipv4Address } from './netlink.js';
 
-export interface InterfaceAddress {
-  address: string;
-  prefix: number;
-  secondary: boolean;
-}
+export type InterfaceAddress = Ipv4Address;
 
 export interface InterfaceInfo {
   name: string;
@@ -25,36 +21,14 @@ export class InterfaceError extends Error {
   }
 }
 
-interface IpAddrJson {
-  ifname?: string;
-  ifindex?: number;
-  address?: string;
-  operstate?: string;
-  flags?: string[];
-  addr_info?: { family?: string; local?: string; prefixlen?: number; secondary?: boolean }[];
-}
-
 export async function readInterface(name: string): Promise<InterfaceInfo> {
-  const result = await execa('ip', ['-j', 'addr', 'show', 'dev', name], { reject: false });
-  if (result.exitCode !== 0) {
-    throw new InterfaceError(`interface ${name}: ${result.stderr.trim() || 'ip addr show failed'}`);
+  try {
+    const link = await linkByName(name);
+    return { ...link, addresses: await ipv4Addresses(link) };
+  } catch (err) {
+    if (err instanceof NetlinkError) throw new InterfaceError(err.message);
+    throw err;
   }
-  const parsed = JSON.parse(result.stdout) as IpAddrJson[];
-  const link = parsed[0];
-  if (link === undefined) throw new InterfaceError(`interface ${name} does not exist`);
-  return {
-    name,
-    index: link.ifindex ?? 0,
-    mac: link.address ?? '',
-    up: (link.flags ?? []).includes('UP'),
-    addresses: (link.addr_info ?? [])
-      .filter((a) => a.family === 'inet' && a.local !== undefined)
-      .map((a) => ({
-        address: a.local ?? '',
-        prefix: a.prefixlen ?? 32,
-        secondary: a.secondary === true,
-      })),
-  };
 }
 
 /**
