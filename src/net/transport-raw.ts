@@ -19,6 +19,8 @@ const IP_MULTICAST_IF = 32;
 const IP_MULTICAST_LOOP = 34;
 const IP_ADD_MEMBERSHIP = 35;
 const IPTOS_PREC_INTERNETCONTROL = 0xc0;
+/** Datagrams read per readiness event at most: 2 per router for 128 routers. */
+const DRAIN_MAX = 256;
 
 function ipBytes(address: string): Buffer {
   const b = Buffer.alloc(4);
@@ -57,7 +59,7 @@ export class RawTransport implements Transport {
           '(needs CAP_NET_RAW; use transport "udp" where raw sockets are not allowed)',
       );
     }
-    this.socket.on('message', (buffer: Buffer) => {
+    const receive = (buffer: Buffer): void => {
       const ip = decodeIpv4(buffer);
       if (!ip.ok) {
         opts.onIpReject(ip.reason, 'unknown');
@@ -70,9 +72,31 @@ export class RawTransport implements Transport {
         ttl: ip.header.ttl,
         payload: ip.payload,
       });
+    };
+    this.socket.on('message', (buffer: Buffer) => {
+      receive(buffer);
+      this.drain(receive);
     });
     // raw-socket closes the socket after an error; the daemon learns of it on the next send.
     this.socket.on('error', () => undefined);
+  }
+
+  /**
+   * raw-socket reads one datagram per readiness event, and Node runs expired timers before it
+   * polls again: after the loop was held, the adverts of many routers queued in the socket
+   * would be read one per turn, most routers' master-down timers firing first. So whatever is
+   * queued is read now (bounded, so a flood cannot hold the loop).
+   */
+  private drain(receive: (buffer: Buffer) => void): void {
+    for (let i = 0; i < DRAIN_MAX; i++) {
+      try {
+        this.socket.wrap.recv(this.socket.buffer, (buffer, bytes) =>
+          receive(buffer.subarray(0, bytes)),
+        );
+      } catch {
+        return; // EAGAIN: nothing left (any other error shows on the next send)
+      }
+    }
   }
 
   send(dst: string, payload: Buffer): Promise<void> {

@@ -8,7 +8,15 @@ declare module 'raw-socket' {
     bufferSize?: number;
   }
 
+  /** The native socket under Socket: recv reads one datagram or throws (EAGAIN when empty). */
+  export interface SocketWrap {
+    recv(buffer: Buffer, callback: (buffer: Buffer, bytes: number, source: string) => void): void;
+  }
+
   export class Socket extends EventEmitter {
+    /** Internal: the native socket and the receive buffer index.js reuses for every datagram. */
+    readonly wrap: SocketWrap;
+    readonly buffer: Buffer;
     send(
       buffer: Buffer,
       offset: number,

@@ -249,6 +249,55 @@ describe('a busy up hook, advert 0.1 s', () => {
   }, 90_000);
 });
 
+describe('a backup whose event loop is held longer than its master-down interval', () => {
+  const fx = useLab(['fw1', 'fw2']);
+  const ROUTERS = 16;
+  const FREEZES = 5;
+  const FREEZE_MS = 1_000;
+
+  /*
+   * SIGSTOP holds fw2 as a long spawn, GC pause or loaded machine would, for 1 s: 2.8 times its
+   * master-down interval at 0.1 s (361 ms), while fw1 keeps advertising all 16 routers and the
+   * kernel queues the adverts in fw2's socket. On SIGCONT every router's timer has expired, but
+   * the master never went away: its adverts are waiting to be read. Node runs expired timers
+   * before it reads sockets, so without the clock's deferral and the transport reading all that
+   * is queued, fw2 took over routers on every thaw.
+   */
+  it('takes over nothing when it resumes: the adverts queued meanwhile are read first', async () => {
+    const instances = (priority: number): InstanceOptions[] =>
+      Array.from({ length: ROUTERS }, (_, i) => ({
+        name: `VI_${i + 1}`,
+        vrid: i + 1,
+        priority,
+        advertInterval: 0.1,
+        vips: [`10.99.0.${101 + i}/24`],
+      }));
+    const boxes = (proc: LabProcess, state: string) => async () => {
+      const last = new Map(transitions(proc).map((t) => [t.instance, t.to]));
+      const n = [...last.values()].filter((to) => to === state).length;
+      return { done: n === ROUTERS, value: n };
+    };
+    const fw1 = fx.track(startVipdWith(fx.lab, 'fw1', vipdConfig('fw1', instances(150))));
+    await until('fw1 master of all', boxes(fw1, 'master'), 20_000);
+    const fw2 = fx.track(startVipdWith(fx.lab, 'fw2', vipdConfig('fw2', instances(100))));
+    await until('fw2 backup of all', boxes(fw2, 'backup'), 20_000);
+    await sleep(1_000);
+    const before = transitions(fw2).length;
+    for (let i = 0; i < FREEZES; i++) {
+      process.kill(fw2.pid, 'SIGSTOP');
+      await sleep(FREEZE_MS);
+      process.kill(fw2.pid, 'SIGCONT');
+      await sleep(1_500);
+    }
+    const after = transitions(fw2).slice(before);
+    console.log(`${FREEZES} freezes of ${FREEZE_MS} ms: fw2 made ${after.length} transitions`);
+    expect(after.map((t) => `${t.instance} ${t.to}`)).toEqual([]);
+    // fw2 was alive and listening all along: still backup of every router, and answering.
+    expect(fw2.running).toBe(true);
+    expect(await fx.lab.holders('10.99.0.101')).toEqual(['fw1']);
+  });
+});
+
 describe('a tool the action plans need cannot run', () => {
   const fx = useLab(['fw1', 'fw2']);
 
