@@ -90,6 +90,7 @@ function counters(inst: RouterStatus): string {
     `split brains ${c.splitBrains}`,
     `one-way losses ${c.oneWayLosses}`,
     `quorum denied ${c.quorumDenied}, lost ${c.quorumLost}`,
+    `stalls ${c.stalls}`,
   ].join('; ');
 }
 

@@ -58,6 +58,8 @@ export interface RouterStats {
   oneWayLosses: number;
   quorumDenied: number;
   quorumLost: number;
+  /** Master-down timers that fired late (this box stalled) and were given one more interval. */
+  stalls: number;
   sendFailures: Record<string, number>;
   rejected: Record<string, number>;
 }
@@ -103,6 +105,7 @@ export class VirtualRouter {
   private oneWayLosses = 0;
   private quorumDenied = 0;
   private quorumLost = 0;
+  private stalls = 0;
   /** Master-side quorum watch (and, after losing quorum, the watch for its return). */
   private cancelQuorumWatch: (() => void) | undefined;
   /** Why the router is held in FAULT: cause -> detail. It recovers when the last one clears. */
@@ -261,6 +264,7 @@ export class VirtualRouter {
       oneWayLosses: this.oneWayLosses,
       quorumDenied: this.quorumDenied,
       quorumLost: this.quorumLost,
+      stalls: this.stalls,
       sendFailures: this.sendFailures.snapshot(),
       rejected: this.rejects.snapshot(),
     };
@@ -355,9 +359,33 @@ export class VirtualRouter {
     this.cancelTimer?.();
     const at = nextDeadline(this.fsm);
     this.cancelTimer =
-      at === undefined
-        ? undefined
-        : this.deps.clock.schedule(at, () => this.dispatch({ type: 'timer' }));
+      at === undefined ? undefined : this.deps.clock.schedule(at, () => this.expired(at));
+  }
+
+  /**
+   * A backup's master-down timer firing more than half an advert interval past its deadline
+   * means this process was not running: stalled, or the whole machine was (the soak saw a VM
+   * stall of ~0.4 s). The master's sender was most likely stalled with it and sends as soon as
+   * it runs again, so deciding now would take over from a live master: wait one more advert
+   * interval, once. A stall of this process alone is covered already: the adverts queued
+   * meanwhile are read before any timer acts (clock.ts).
+   */
+  private expired(at: number): void {
+    const lateMs = this.deps.clock.now() - at;
+    const intervalMs = this.fsm.masterAdverIntervalCs * 10;
+    if (this.fsm.state !== 'backup' || lateMs <= intervalMs / 2) {
+      this.dispatch({ type: 'timer' });
+      return;
+    }
+    this.stalls += 1;
+    this.log.warn(
+      { event: 'stalled', lateMs: Math.round(lateMs), graceMs: intervalMs },
+      `${this.cfg.name}: master-down timer ${Math.round(lateMs)} ms late (this box was stalled): ` +
+        `one more advert interval (${intervalMs} ms) for the master to be heard`,
+    );
+    this.cancelTimer = this.deps.clock.schedule(this.deps.clock.now() + intervalMs, () =>
+      this.dispatch({ type: 'timer' }),
+    );
   }
 
   private perform(action: FsmAction): void {

@@ -14,7 +14,11 @@
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
 
 const AF_INET = 2;
-/** Requests in flight at once: their acknowledgements must fit the socket's receive buffer. */
+/**
+ * Requests in flight at once: their acknowledgements must fit the socket's receive buffer. 1,000
+ * at once overran it and the binding aborted the process on the receive error; 64 at a time add
+ * 1,000 addresses in about 90 ms (`ip -batch`: 35 ms, but a process spawned for every change).
+ */
 const WINDOW = 64;
 /** A lost acknowledgement (receive buffer overrun) must not hang a plan forever. */
 const REQUEST_TIMEOUT_MS = 5_000;
