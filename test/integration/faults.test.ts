@@ -290,7 +290,9 @@ describe('a backup whose event loop is held longer than its master-down interval
       await sleep(1_500);
     }
     const after = transitions(fw2).slice(before);
-    console.log(`${FREEZES} freezes of ${FREEZE_MS} ms: fw2 made ${after.length} transitions`);
+    console.log(
+      `[measure] ${FREEZES} freezes of ${FREEZE_MS} ms: fw2 made ${after.length} transitions`,
+    );
     expect(after.map((t) => `${t.instance} ${t.to}`)).toEqual([]);
     // fw2 was alive and listening all along: still backup of every router, and answering.
     expect(fw2.running).toBe(true);
@@ -339,7 +341,7 @@ describe('a backup whose event loop is held longer than its master-down interval
     const after = [...transitions(fw1).slice(before[0]), ...transitions(fw2).slice(before[1])];
     const stalls = logEvents(fw2, 'stalled');
     console.log(
-      `${FREEZES} machine-wide freezes of ${FREEZE_MS} ms: ${after.length} transitions, fw2 logged ${stalls.length} stalls (late ${stalls.map((e) => String(e.lateMs)).join(', ')} ms)`,
+      `[measure] ${FREEZES} machine-wide freezes of ${FREEZE_MS} ms: ${after.length} transitions, fw2 logged ${stalls.length} stalls (late ${stalls.map((e) => String(e.lateMs)).join(', ')} ms)`,
     );
     expect(after.map((t) => `${t.instance} ${t.from} -> ${t.to}`)).toEqual([]);
     expect(stalls.length).toBeGreaterThan(0);
