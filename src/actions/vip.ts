@@ -33,7 +33,7 @@ export function vipsPresent(vips: readonly Vip[], present: readonly InterfaceAdd
     .map((a) => ({ address: a.address, prefix: a.prefix }));
 }
 
-type Op = 'add' | 'del';
+type Op = AddressChange['op'];
 
 interface Request<T> {
   resolve(value: T): void;

@@ -30,6 +30,7 @@ import {
   type TransitionAction,
   type VrrpState,
   DEAF_AFTER,
+  MS_PER_CS,
 } from '../vrrp/fsm.js';
 import { decodeAdvert, encodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
 import { checkAdvert } from '../vrrp/validate.js';
@@ -372,7 +373,7 @@ export class VirtualRouter {
    */
   private expired(at: number): void {
     const lateMs = this.deps.clock.now() - at;
-    const intervalMs = this.fsm.masterAdverIntervalCs * 10;
+    const intervalMs = this.fsm.masterAdverIntervalCs * MS_PER_CS;
     if (this.fsm.state !== 'backup' || lateMs <= intervalMs / 2) {
       this.dispatch({ type: 'timer' });
       return;

@@ -160,7 +160,7 @@ export interface FsmResult {
 type AdvertEvent = Extract<FsmEvent, { type: 'advert' }>;
 export type TransitionAction = Extract<FsmAction, { type: 'transition' }>;
 
-const MS_PER_CS = 10;
+export const MS_PER_CS = 10;
 const PRIORITY_RESIGN = 0;
 const PRIORITY_OWNER = 255;
 /** Adverts of a lower master after our re-assertions before we conclude it cannot hear us. */

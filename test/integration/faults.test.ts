@@ -255,6 +255,32 @@ describe('a backup whose event loop is held longer than its master-down interval
   const FREEZES = 5;
   const FREEZE_MS = 1_000;
 
+  /**
+   * n routers (VRIDs 1..n) at advert 0.1 s: fw1 (150) started and master of all, then fw2 (100)
+   * started and backup of all, then 1 s to settle.
+   */
+  async function settledPair(n: number): Promise<{ fw1: LabProcess; fw2: LabProcess }> {
+    const instances = (priority: number): InstanceOptions[] =>
+      Array.from({ length: n }, (_, i) => ({
+        name: `VI_${i + 1}`,
+        vrid: i + 1,
+        priority,
+        advertInterval: 0.1,
+        vips: [`10.99.0.${101 + i}/24`],
+      }));
+    const allIn = (proc: LabProcess, state: string) => async () => {
+      const last = new Map(transitions(proc).map((t) => [t.instance, t.to]));
+      const count = [...last.values()].filter((to) => to === state).length;
+      return { done: count === n, value: count };
+    };
+    const fw1 = fx.track(startVipdWith(fx.lab, 'fw1', vipdConfig('fw1', instances(150))));
+    await until('fw1 master of all', allIn(fw1, 'master'), 20_000);
+    const fw2 = fx.track(startVipdWith(fx.lab, 'fw2', vipdConfig('fw2', instances(100))));
+    await until('fw2 backup of all', allIn(fw2, 'backup'), 20_000);
+    await sleep(1_000);
+    return { fw1, fw2 };
+  }
+
   /*
    * SIGSTOP holds fw2 as a long spawn, GC pause or loaded machine would, for 1 s: 2.8 times its
    * master-down interval at 0.1 s (361 ms), while fw1 keeps advertising all 16 routers and the
@@ -264,24 +290,7 @@ describe('a backup whose event loop is held longer than its master-down interval
    * is queued, fw2 took over routers on every thaw.
    */
   it('takes over nothing when it resumes: the adverts queued meanwhile are read first', async () => {
-    const instances = (priority: number): InstanceOptions[] =>
-      Array.from({ length: ROUTERS }, (_, i) => ({
-        name: `VI_${i + 1}`,
-        vrid: i + 1,
-        priority,
-        advertInterval: 0.1,
-        vips: [`10.99.0.${101 + i}/24`],
-      }));
-    const boxes = (proc: LabProcess, state: string) => async () => {
-      const last = new Map(transitions(proc).map((t) => [t.instance, t.to]));
-      const n = [...last.values()].filter((to) => to === state).length;
-      return { done: n === ROUTERS, value: n };
-    };
-    const fw1 = fx.track(startVipdWith(fx.lab, 'fw1', vipdConfig('fw1', instances(150))));
-    await until('fw1 master of all', boxes(fw1, 'master'), 20_000);
-    const fw2 = fx.track(startVipdWith(fx.lab, 'fw2', vipdConfig('fw2', instances(100))));
-    await until('fw2 backup of all', boxes(fw2, 'backup'), 20_000);
-    await sleep(1_000);
+    const { fw2 } = await settledPair(ROUTERS);
     const before = transitions(fw2).length;
     for (let i = 0; i < FREEZES; i++) {
       process.kill(fw2.pid, 'SIGSTOP');
@@ -307,28 +316,7 @@ describe('a backup whose event loop is held longer than its master-down interval
    * gives the master one more interval, hears it, and stays backup.
    */
   it('takes over nothing when the whole machine stalls: a late timer gives the master one more interval', async () => {
-    const one = (priority: number): InstanceOptions[] => [
-      { priority, advertInterval: 0.1, vips: ['10.99.0.101/24'] },
-    ];
-    const fw1 = fx.track(startVipdWith(fx.lab, 'fw1', vipdConfig('fw1', one(150))));
-    await until(
-      'fw1 master',
-      async () => ({
-        done: transitions(fw1).at(-1)?.to === 'master',
-        value: transitions(fw1).at(-1),
-      }),
-      20_000,
-    );
-    const fw2 = fx.track(startVipdWith(fx.lab, 'fw2', vipdConfig('fw2', one(100))));
-    await until(
-      'fw2 backup',
-      async () => ({
-        done: transitions(fw2).at(-1)?.to === 'backup',
-        value: transitions(fw2).at(-1),
-      }),
-      20_000,
-    );
-    await sleep(1_000);
+    const { fw1, fw2 } = await settledPair(1);
     const before = [transitions(fw1).length, transitions(fw2).length];
     for (let i = 0; i < FREEZES; i++) {
       process.kill(fw1.pid, 'SIGSTOP');
