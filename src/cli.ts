@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile, toFileShape } from './config/config.js';
 import { ConfigError } from './config/formats.js';
-import { monotonicClock } from './daemon/clock.js';
+import { monotonicClock } from './ports/clock.js';
 import { Daemon } from './daemon/daemon.js';
 import { createNotifier, startWatchdog } from './daemon/notify.js';
 import { createLogger } from './log.js';

@@ -9,9 +9,9 @@
  * latter at most once per advert interval.
  */
 import type { InstanceConfig } from '../config/instance.js';
-import type { Clock } from '../daemon/clock.js';
+import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
-import type { Observer } from '../daemon/observer.js';
+import type { Observer } from '../ports/events.js';
 import { executePlan } from './executor.js';
 import { masterPlan, releasePlan, type Role } from './plan.js';
 import { stepRunner, type Announcer } from './runner.js';

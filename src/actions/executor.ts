@@ -8,7 +8,7 @@
  * because stopping half-way would leave more behind, not less.
  */
 import type { Logger } from '../log.js';
-import type { Clock } from '../daemon/clock.js';
+import type { Clock } from '../ports/clock.js';
 import { describeStep, type Step } from './plan.js';
 
 export interface StepRunner {

@@ -18,7 +18,7 @@
  */
 import type { ClusterConfig } from '../config/cluster.js';
 import type { InstanceConfig } from '../config/instance.js';
-import type { Clock } from '../daemon/clock.js';
+import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
 import type { Duties } from '../actions/duties.js';
 import { addVips, removeVips } from '../actions/vip.js';

@@ -5,8 +5,8 @@
  */
 import convict from 'convict';
 import { isIpv4 } from '../net/address.js';
-import { parseTarget } from '../net/witness.js';
-import type { QuorumConfig } from '../daemon/quorum.js';
+import { parseTarget } from '../router/quorum.js';
+import type { QuorumConfig } from '../router/quorum.js';
 import type { HmacConfig } from '../vrrp/hmac.js';
 import type { ScriptCheckConfig } from '../track/script-check.js';
 import type { FileCheckConfig } from '../track/file-check.js';

@@ -16,11 +16,10 @@ import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/config.js';
-import type { DaemonStatus, ReloadReport } from '../daemon/daemon.js';
-import { reloadSummary } from '../daemon/reload.js';
 import { UsageError } from '../usage.js';
 import { forSecondsProblem, type ControlReply, type ControlRequest } from './server.js';
 import { formatStatus } from './status-table.js';
+import { type DaemonStatus, type ReloadReport, reloadSummary } from '../router/status.js';
 
 export const DEFAULT_CONFIG = '/etc/vipd/vipd.json';
 /** The config's own default for control.socket (config.ts), for a box without a config file. */

@@ -26,10 +26,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DaemonStatus } from '../daemon/daemon.js';
-import type { Observer, DaemonEvent } from '../daemon/observer.js';
+import type { Observer, DaemonEvent } from '../ports/events.js';
 import type { Logger } from '../log.js';
 import type { VrrpState } from '../vrrp/fsm.js';
+import type { DaemonStatus } from '../router/status.js';
 
 /** What metrics are read from: the Daemon, or a stand-in in tests. */
 export interface MetricsSource {

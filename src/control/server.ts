@@ -35,10 +35,13 @@
 import { lstat, chmod, link, mkdtemp, rm, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { DaemonStatus, ReloadReport } from '../daemon/daemon.js';
-import type { ReloadOutcome } from '../daemon/reload.js';
-import { UnknownInstanceError } from '../daemon/router.js';
 import type { Logger } from '../log.js';
+import {
+  type DaemonStatus,
+  type ReloadOutcome,
+  type ReloadReport,
+  UnknownInstanceError,
+} from '../router/status.js';
 
 export type ControlRequest =
   | { cmd: 'status' }

@@ -1,3 +1,4 @@
+import type { DaemonStatus, RouterStatus } from '../router/status.js';
 /**
  * `vipd status` for a person: a daemon's status as a table, one row per instance, then the
  * cluster line (when the box is in one) and one counters line per instance.
@@ -12,8 +13,6 @@
  * only thing that depends on the time, hence `now` as a parameter), so it is tested without a
  * daemon. The machine-readable form is `vipd status --json`, not this.
  */
-import type { DaemonStatus } from '../daemon/daemon.js';
-import type { RouterStatus } from '../daemon/router.js';
 
 /** VIPs shown per row; an instance with hundreds would bury the table. */
 const VIPS_SHOWN = 2;

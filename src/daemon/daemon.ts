@@ -20,11 +20,16 @@ import { probeKernel, selectBackend } from '../cluster/select.js';
 import type { Announcer } from '../actions/runner.js';
 import { RawTransport } from '../net/transport-raw.js';
 import { UdpTransport } from '../net/transport-udp.js';
-import type { Clock } from './clock.js';
-import { UnknownInstanceError, VirtualRouter, type RouterStatus } from './router.js';
-import { Observers } from './observer.js';
-import { reloadSummary } from './reload.js';
+import type { Clock } from '../ports/clock.js';
+import { VirtualRouter } from './router.js';
+import { Observers } from '../ports/events.js';
 import { TrackMonitor } from '../track/monitor.js';
+import {
+  UnknownInstanceError,
+  reloadSummary,
+  type DaemonStatus,
+  type ReloadReport,
+} from '../router/status.js';
 
 /** A router to build: its config and, once its link's ARP sender exists, what it does. */
 interface RouterSpec {
@@ -37,26 +42,6 @@ interface Link {
   garp: Garp;
   primary: InterfaceAddress;
   routers: Map<number, VirtualRouter>;
-}
-
-export interface DaemonStatus {
-  node: string;
-  instances: RouterStatus[];
-  foreignVrids: number;
-  /** This box's place in the active-active cluster, if any: the node numbers its kernel answers. */
-  cluster?: { name: string; box: string; owned: readonly number[] };
-}
-
-export interface ReloadReport {
-  kept: string[];
-  /** Changed in place (priority, preemption, timers, tracking, hooks...): no flap. */
-  updated: string[];
-  /** Changed where the RFC needs a new router (VRID, interface, VIPs...): stopped and started. */
-  replaced: string[];
-  added: string[];
-  removed: string[];
-  /** Settings that only a restart applies. */
-  needsRestart: string[];
 }
 
 export class ReloadError extends Error {

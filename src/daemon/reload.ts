@@ -6,9 +6,8 @@
 import { loadConfigFile } from '../config/config.js';
 import { ConfigError } from '../config/formats.js';
 import type { Logger } from '../log.js';
-import type { Daemon, ReloadReport } from './daemon.js';
-
-export type ReloadOutcome = { ok: true; report: ReloadReport } | { ok: false; error: string };
+import type { Daemon } from './daemon.js';
+import type { ReloadOutcome } from '../router/status.js';
 
 export function reloader(daemon: Daemon, path: string, log: Logger): () => Promise<ReloadOutcome> {
   let running: Promise<unknown> = Promise.resolve();
@@ -30,20 +29,4 @@ export function reloader(daemon: Daemon, path: string, log: Logger): () => Promi
     running = next;
     return next;
   };
-}
-
-/** What a reload did, one `kind: names` entry per kind that happened (for logs and the CLI). */
-export function reloadSummary(r: ReloadReport): string[] {
-  return (
-    [
-      ['kept', r.kept],
-      ['updated', r.updated],
-      ['replaced', r.replaced],
-      ['added', r.added],
-      ['removed', r.removed],
-      ['needs a restart', r.needsRestart],
-    ] as const
-  )
-    .filter(([, list]) => list.length > 0)
-    .map(([what, list]) => `${what}: ${list.join(', ')}`);
 }

@@ -14,9 +14,10 @@ import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
 import type { InterfaceAddress } from '../net/interface.js';
 import type { Duties } from '../actions/duties.js';
 import { HmacSigner, HmacVerifier } from '../vrrp/hmac.js';
-import { probeAll, type Probe } from '../net/witness.js';
-import { masterIsolated, takeoverVerdict, type QuorumConfig } from './quorum.js';
-import type { Observer } from './observer.js';
+import { probeAll } from '../net/witness.js';
+import type { Probe } from '../router/quorum.js';
+import { masterIsolated, takeoverVerdict, type QuorumConfig } from '../router/quorum.js';
+import type { Observer } from '../ports/events.js';
 import type { Role } from '../actions/plan.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
 import {
@@ -34,8 +35,9 @@ import {
 } from '../vrrp/fsm.js';
 import { decodeAdvert, encodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
 import { checkAdvert } from '../vrrp/validate.js';
-import type { Clock } from './clock.js';
-import { TroubleCounter } from './counters.js';
+import type { Clock } from '../ports/clock.js';
+import type { RouterStats, RouterStatus } from '../router/status.js';
+import { TroubleCounter } from '../ports/counters.js';
 
 export interface RouterDeps {
   clock: Clock;
@@ -48,41 +50,6 @@ export interface RouterDeps {
   /** Already scoped to this router (instance, VRID). */
   log: Logger;
   emit: Observer;
-}
-
-export interface RouterStats {
-  advertsSent: number;
-  advertsReceived: number;
-  /** Another master heard while master (we won and re-asserted). */
-  splitBrains: number;
-  /** Lower masters that could not hear us: we yielded and held off. */
-  oneWayLosses: number;
-  quorumDenied: number;
-  quorumLost: number;
-  /** Master-down timers that fired late (this box stalled) and were given one more interval. */
-  stalls: number;
-  sendFailures: Record<string, number>;
-  rejected: Record<string, number>;
-}
-
-export interface RouterStatus {
-  name: string;
-  interface: string;
-  vrid: number;
-  state: VrrpState;
-  priority: number;
-  effectivePriority: number;
-  /** The master as this router knows it: itself, the master it hears, or nobody. */
-  master: string | undefined;
-  vips: string[];
-  /** Why it is held in FAULT (empty otherwise). */
-  faults: string[];
-  lastTransition: { from: VrrpState; to: VrrpState; reason: string; at: string } | undefined;
-  counters: RouterStats;
-}
-
-export class UnknownInstanceError extends Error {
-  override name = 'UnknownInstanceError';
 }
 
 export class VirtualRouter {

@@ -4,7 +4,7 @@
  * as 0, like keepalived, and says why once per change of reason.
  */
 import { readFile } from 'node:fs/promises';
-import type { Clock } from '../daemon/clock.js';
+import type { Clock } from '../ports/clock.js';
 
 export interface FileCheckConfig {
   path: string;

@@ -7,7 +7,7 @@
  * every object has reported once, so the election starts from the real state.
  */
 import type { InstanceConfig } from '../config/instance.js';
-import type { Clock } from '../daemon/clock.js';
+import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
 import { FileCheck } from './file-check.js';
 import { LinkWatch } from './link-watch.js';

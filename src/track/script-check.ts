@@ -6,7 +6,7 @@
  * and as a timeout; runs never overlap.
  */
 import { HookError, runHook } from '../actions/hooks.js';
-import type { Clock } from '../daemon/clock.js';
+import type { Clock } from '../ports/clock.js';
 
 export interface ScriptCheckConfig {
   name: string;

@@ -22,13 +22,12 @@ import { pino } from 'pino';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ControlServer, type ControlTarget } from '../../src/control/server.js';
-import type { DaemonStatus } from '../../src/daemon/daemon.js';
-import { UnknownInstanceError } from '../../src/daemon/router.js';
 import type { LabProcess } from '../lab/lab.js';
 import { useLab } from '../support/lab-fixture.js';
 import { VIPD_CLI } from '../support/paths.js';
 import { until } from '../support/until.js';
 import { configFile, controlSocket, startVipd, transitions } from '../support/vipd.js';
+import { type DaemonStatus, UnknownInstanceError } from '../../src/router/status.js';
 
 const VIP = '10.99.0.100';
 // fw2 (priority 100) at a 1 s interval: Skew_Time = 156/256 s, Master_Down_Interval = 3 s + skew.

@@ -18,7 +18,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sendRequest } from '../../src/control/client.js';
-import type { DaemonStatus } from '../../src/daemon/daemon.js';
 import type { Lab, LabProcess } from '../lab/lab.js';
 import { useLab, type LabFixture } from '../support/lab-fixture.js';
 import { writeScript } from '../support/script.js';
@@ -32,6 +31,7 @@ import {
   type InstanceOptions,
   type StartOptions,
 } from '../support/vipd.js';
+import type { DaemonStatus } from '../../src/router/status.js';
 
 const VIP = '10.99.0.100';
 const FW1 = '10.99.0.1';

@@ -1,7 +1,6 @@
-/** Where things are, for tests and scripts: the repository root and the shared folder beside it. */
+/** Where things are, for tests and scripts: the repository root and the built CLI. */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SHARED_DIR = resolve(REPO_ROOT, '../shared');
 export const VIPD_CLI = resolve(REPO_ROOT, 'dist/src/cli.js');

@@ -1,5 +1,5 @@
 /**
- * The test vectors captured from real keepalived 2.2.7 and ucarp (../shared/vectors): each hex
+ * The test vectors captured from real keepalived 2.2.7 and ucarp (test/vectors, copied from the captures): each hex
  * line with the `# IP (...)` tcpdump comment before it, parsed into the bytes and the values
  * tcpdump decoded, which the tests compare against. Never throws: a missing folder or file
  * becomes a listed problem, so the test that needs it fails with the reason.
@@ -11,7 +11,7 @@ import { IPPROTO_VRRP, type Ipv4Header } from '../../src/net/ipv4.js';
 import type { VrrpAdvert } from '../../src/vrrp/packet.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const VECTOR_DIR = resolve(REPO_ROOT, '../shared/vectors');
+export const VECTOR_DIR = resolve(REPO_ROOT, 'test/vectors');
 const REQUIRED_FILES = [
   'keepalived-v2.txt',
   'keepalived-v2-auth.txt',

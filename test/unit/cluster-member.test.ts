@@ -11,7 +11,7 @@ import type { ClusterConfig } from '../../src/config/cluster.js';
 import { ClusterIpBackend } from '../../src/cluster/clusterip.js';
 import { ClusterIpProc } from '../../src/cluster/clusterip-proc.js';
 import { ClusterMember } from '../../src/cluster/member.js';
-import { monotonicClock } from '../../src/daemon/clock.js';
+import { monotonicClock } from '../../src/ports/clock.js';
 import { ClusterIpStandIn } from '../support/clusterip-standin.js';
 
 const VIP = '10.99.0.10';

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/daemon/clock.js';
-import { TroubleCounter } from '../../src/daemon/counters.js';
+import type { Clock } from '../../src/ports/clock.js';
+import { TroubleCounter } from '../../src/ports/counters.js';
 
 function setup(): {
   counter: TroubleCounter;

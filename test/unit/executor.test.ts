@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { executePlan, type StepRunner } from '../../src/actions/executor.js';
 import type { Step } from '../../src/actions/plan.js';
-import { monotonicClock } from '../../src/daemon/clock.js';
+import { monotonicClock } from '../../src/ports/clock.js';
 
 const vips: Step = { kind: 'vips', want: 'present', vips: [{ address: '10.0.0.1', prefix: 24 }] };
 const garp: Step = { kind: 'garp', addresses: ['10.0.0.1'] };

@@ -1,4 +1,4 @@
-// VRRP codec against real keepalived 2.2.7 and ucarp captures (../shared/vectors, expected values
+// VRRP codec against real keepalived 2.2.7 and ucarp captures (test/vectors, expected values
 // parsed from tcpdump's own decoding in the comment above each packet), crafted rejections, and
 // fast-check properties for round trips and for never throwing on hostile input.
 

@@ -1,11 +1,16 @@
 /**
- * The quorum rule (daemon/quorum.ts) on probe rounds, and the witness target syntax: a majority
+ * The quorum rule (router/quorum.ts) on probe rounds, and the witness target syntax: a majority
  * of witnesses for a takeover, a majority of boxes once there are three or more, and a master
  * steps down only when it reaches nothing at all.
  */
 import { describe, expect, it } from 'vitest';
-import { masterIsolated, takeoverVerdict, type QuorumConfig } from '../../src/daemon/quorum.js';
-import { parseTarget, type Probe } from '../../src/net/witness.js';
+import {
+  masterIsolated,
+  parseTarget,
+  takeoverVerdict,
+  type Probe,
+  type QuorumConfig,
+} from '../../src/router/quorum.js';
 
 const cfg = (witnesses: number, peers: number): QuorumConfig => ({
   witnesses: Array.from({ length: witnesses }, (_, i) => `192.0.2.${i + 1}`),

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatAge, formatStatus } from '../../src/control/status-table.js';
-import type { DaemonStatus } from '../../src/daemon/daemon.js';
-import type { RouterStatus } from '../../src/daemon/router.js';
+import type { DaemonStatus, RouterStatus } from '../../src/router/status.js';
 
 const NOW = new Date('2025-01-01T12:00:00.000Z');
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { monotonicClock } from '../../src/daemon/clock.js';
+import { monotonicClock } from '../../src/ports/clock.js';
 import { ScriptCheck, type ScriptCheckConfig } from '../../src/track/script-check.js';
 import { readTrackedValue } from '../../src/track/file-check.js';
 import { effectivePriority } from '../../src/track/weights.js';

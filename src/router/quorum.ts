@@ -11,7 +11,29 @@
  *   nobody, and a master that reaches its peer is not isolated. Without peers configured the
  *   master-side rule is off, for the same reason.
  */
-import type { Probe } from '../net/witness.js';
+import { isIpv4 } from '../net/address.js';
+
+export interface Target {
+  address: string;
+  /** TCP port; undefined = ICMP echo. */
+  port?: number;
+}
+
+export interface Probe {
+  target: string;
+  up: boolean;
+  /** Why it is down (timeout, refused, ...). */
+  detail?: string;
+}
+
+/** Parses `a.b.c.d` or `a.b.c.d:port`; undefined when it is neither. */
+export function parseTarget(text: string): Target | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(text);
+  if (m?.[1] === undefined || !isIpv4(m[1])) return undefined;
+  if (m[2] === undefined) return { address: m[1] };
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? { address: m[1], port } : undefined;
+}
 
 export interface QuorumConfig {
   /** `a.b.c.d` (ping) or `a.b.c.d:port` (TCP connect). */

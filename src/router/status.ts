@@ -1,0 +1,79 @@
+/**
+ * What a running daemon reports about itself: per-router status and counters, the daemon's
+ * status, and what a reload did. Plain data shared by the shell that produces it and the
+ * control socket, metrics and CLI that show it.
+ */
+import type { VrrpState } from '../vrrp/fsm.js';
+
+export interface RouterStats {
+  advertsSent: number;
+  advertsReceived: number;
+  /** Another master heard while master (we won and re-asserted). */
+  splitBrains: number;
+  /** Lower masters that could not hear us: we yielded and held off. */
+  oneWayLosses: number;
+  quorumDenied: number;
+  quorumLost: number;
+  /** Master-down timers that fired late (this box stalled) and were given one more interval. */
+  stalls: number;
+  sendFailures: Record<string, number>;
+  rejected: Record<string, number>;
+}
+
+export interface RouterStatus {
+  name: string;
+  interface: string;
+  vrid: number;
+  state: VrrpState;
+  priority: number;
+  effectivePriority: number;
+  /** The master as this router knows it: itself, the master it hears, or nobody. */
+  master: string | undefined;
+  vips: string[];
+  /** Why it is held in FAULT (empty otherwise). */
+  faults: string[];
+  lastTransition: { from: VrrpState; to: VrrpState; reason: string; at: string } | undefined;
+  counters: RouterStats;
+}
+
+export interface DaemonStatus {
+  node: string;
+  instances: RouterStatus[];
+  foreignVrids: number;
+  /** This box's place in the active-active cluster, if any: the node numbers its kernel answers. */
+  cluster?: { name: string; box: string; owned: readonly number[] };
+}
+
+export interface ReloadReport {
+  kept: string[];
+  /** Changed in place (priority, preemption, timers, tracking, hooks...): no flap. */
+  updated: string[];
+  /** Changed where the RFC needs a new router (VRID, interface, VIPs...): stopped and started. */
+  replaced: string[];
+  added: string[];
+  removed: string[];
+  /** Settings that only a restart applies. */
+  needsRestart: string[];
+}
+
+export type ReloadOutcome = { ok: true; report: ReloadReport } | { ok: false; error: string };
+
+/** What a reload did, one `kind: names` entry per kind that happened (for logs and the CLI). */
+export function reloadSummary(r: ReloadReport): string[] {
+  return (
+    [
+      ['kept', r.kept],
+      ['updated', r.updated],
+      ['replaced', r.replaced],
+      ['added', r.added],
+      ['removed', r.removed],
+      ['needs a restart', r.needsRestart],
+    ] as const
+  )
+    .filter(([, list]) => list.length > 0)
+    .map(([what, list]) => `${what}: ${list.join(', ')}`);
+}
+
+export class UnknownInstanceError extends Error {
+  override name = 'UnknownInstanceError';
+}
