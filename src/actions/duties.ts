@@ -3,15 +3,16 @@
  * router (daemon/router.ts) can move an instance's VIPs or a cluster's node number.
  *
  * `instanceDuties` is the instance's: the action plans of plan.ts carried out by the executor
- * (the master plan transactional, the releasing ones best effort), stale VIPs removed before the
- * first election, and gratuitous ARP repeated while master (refresh) and after re-asserting
- * against a lower master (split-brain healing: neighbours may point at the other box), the
- * latter at most once per advert interval.
+ * (the master plan transactional, the releasing ones best effort, each stopped by its signal
+ * when the router leaves the state it serves), stale VIPs removed before the first election, and
+ * gratuitous ARP when the router core asks for it (refresh while master, re-assertion against a
+ * lower master: the core decides when, this only sends).
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
 import type { Observer } from '../ports/events.js';
+import type { PlanOutcome } from '../runtime/plan-queue.js';
 import { executePlan } from './executor.js';
 import { masterPlan, releasePlan, type Role } from './plan.js';
 import { stepRunner, type Announcer } from './runner.js';
@@ -20,12 +21,10 @@ import { readAddresses, removeVips } from './vip.js';
 export interface Duties {
   /** Before the first election: clear what an earlier run left behind. */
   prepare(): Promise<void>;
-  /** Make the box match `role`; false when it could not (the router then goes to FAULT). */
-  carryOut(role: Role): Promise<boolean>;
-  /** The router re-asserted itself as master against a lower one. */
-  reasserted(): void;
-  /** The router is leaving its state: stop what ran while in it. */
-  leaving(): void;
+  /** Make the box match `role`, until `signal` says the router has left it. */
+  carryOut(role: Role, signal: AbortSignal): Promise<PlanOutcome>;
+  /** Gratuitous ARP for the VIPs, now (never throws: a failure is logged). */
+  announce(why: string): void;
 }
 
 export function instanceDuties(
@@ -36,29 +35,6 @@ export function instanceDuties(
   emit: Observer,
 ): Duties {
   const runner = stepRunner(cfg, announcer);
-  let cancelRefresh: (() => void) | undefined;
-  let lastReassert = -Infinity;
-
-  const announce = (why: string): void => {
-    announcer
-      .announce(
-        cfg.vips.map((v) => v.address),
-        cfg.garp,
-      )
-      .catch((err: unknown) =>
-        log.warn(
-          { event: 'garp-failed', why, err: (err as Error).message },
-          'gratuitous ARP failed',
-        ),
-      );
-  };
-  const armRefresh = (): void => {
-    if (cfg.garp.refreshMs <= 0) return;
-    cancelRefresh = clock.schedule(clock.now() + cfg.garp.refreshMs, () => {
-      announce('refresh');
-      armRefresh();
-    });
-  };
 
   return {
     async prepare() {
@@ -71,7 +47,7 @@ export function instanceDuties(
       }
     },
 
-    async carryOut(role) {
+    async carryOut(role, signal) {
       const steps =
         role === 'master'
           ? masterPlan(cfg)
@@ -85,33 +61,42 @@ export function instanceDuties(
         clock,
         log,
         label: `${role} plan`,
+        signal,
         onStep: (kind, outcome) =>
           emit({ type: 'step', instance: cfg.name, kind, ok: outcome.ok, ms: outcome.ms }),
       });
-      log.info(
-        {
-          event: 'plan',
-          role,
-          ok: result.ok,
-          steps: result.outcomes.length,
-          rolledBack: result.rolledBack.length,
-        },
-        `${role} plan ${result.ok ? 'done' : 'FAILED'}`,
-      );
-      if (result.ok && role === 'master') armRefresh();
-      return result.ok;
+      if (!result.cancelled) {
+        log.info(
+          {
+            event: 'plan',
+            role,
+            ok: result.ok,
+            steps: result.outcomes.length,
+            rolledBack: result.rolledBack.length,
+          },
+          `${role} plan ${result.ok ? 'done' : 'FAILED'}`,
+        );
+      }
+      const failed = result.ok ? undefined : result.outcomes.find((o) => !o.ok);
+      return {
+        ok: result.ok,
+        cancelled: result.cancelled,
+        ...(failed === undefined ? {} : { detail: `${failed.step}: ${failed.error ?? 'failed'}` }),
+      };
     },
 
-    reasserted() {
-      const now = clock.now();
-      if (now - lastReassert < cfg.advertIntervalCs * 10) return;
-      lastReassert = now;
-      announce('reassert');
-    },
-
-    leaving() {
-      cancelRefresh?.();
-      cancelRefresh = undefined;
+    announce(why) {
+      announcer
+        .announce(
+          cfg.vips.map((v) => v.address),
+          cfg.garp,
+        )
+        .catch((err: unknown) =>
+          log.warn(
+            { event: 'garp-failed', why, err: (err as Error).message },
+            'gratuitous ARP failed',
+          ),
+        );
     },
   };
 }

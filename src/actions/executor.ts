@@ -6,6 +6,10 @@
  * already done is undone in reverse order, so the box is never left half a master. Best effort
  * (backup and fault plans, which release things): every step is tried even after a failure,
  * because stopping half-way would leave more behind, not less.
+ *
+ * A plan whose `signal` aborts (the router left the state it serves) stops at once: the running
+ * step is aborted (a hook's process group killed) and no further step starts. Nothing is rolled
+ * back: the plan of the router's new state, which runs next, makes the box match that state.
  */
 import type { Logger } from '../log.js';
 import type { Clock } from '../ports/clock.js';
@@ -26,6 +30,8 @@ export interface StepOutcome {
 
 export interface PlanResult {
   ok: boolean;
+  /** Stopped by its signal before it ended. */
+  cancelled: boolean;
   outcomes: StepOutcome[];
   rolledBack: StepOutcome[];
 }
@@ -40,20 +46,27 @@ export class StepTimeoutError extends Error {
 async function bounded(
   run: (signal: AbortSignal) => Promise<void>,
   timeoutMs: number,
+  plan: AbortSignal | undefined,
 ): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // Reject first so the step reports the timeout, not the abort it causes.
-      reject(new StepTimeoutError(timeoutMs));
-      controller.abort(new StepTimeoutError(timeoutMs));
-    }, timeoutMs);
+  let onCancel: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    // Reject first so the step reports the timeout (or the cancellation), not the abort it causes.
+    const end = (why: Error): void => {
+      reject(why);
+      controller.abort(why);
+    };
+    timer = setTimeout(() => end(new StepTimeoutError(timeoutMs)), timeoutMs);
+    onCancel = () => end(plan?.reason instanceof Error ? plan.reason : new Error('cancelled'));
+    if (plan?.aborted === true) onCancel();
+    else plan?.addEventListener('abort', onCancel, { once: true });
   });
   try {
-    await Promise.race([run(controller.signal), timeout]);
+    await Promise.race([run(controller.signal), stop]);
   } finally {
     clearTimeout(timer);
+    if (onCancel !== undefined) plan?.removeEventListener('abort', onCancel);
   }
 }
 
@@ -65,6 +78,8 @@ export interface ExecuteOptions {
   log: Logger;
   /** Label for the log lines, e.g. 'master plan'. */
   label: string;
+  /** Aborted when the router leaves the state this plan serves. */
+  signal?: AbortSignal;
   /** Told every step's outcome (metrics); undo steps carry `undo: true`. */
   onStep?: (kind: Step['kind'], outcome: StepOutcome, undo: boolean) => void;
 }
@@ -90,7 +105,7 @@ export async function executePlan(
   ): Promise<StepOutcome> => {
     const started = opts.clock.now();
     try {
-      await bounded(action, opts.timeoutMs);
+      await bounded(action, opts.timeoutMs, opts.signal);
       const outcome = { step: what, ok: true, ms: Math.round(opts.clock.now() - started) };
       opts.log.info(
         { event: 'step', plan: opts.label, ...outcome },
@@ -113,6 +128,7 @@ export async function executePlan(
   };
   let ok = true;
   for (const step of steps) {
+    if (opts.signal?.aborted === true) break;
     const outcome = await attempt(step, false, (signal) => opts.runner.run(step, signal));
     outcomes.push(outcome);
     if (outcome.ok) done.push(step);
@@ -126,6 +142,14 @@ export async function executePlan(
       if (opts.transactional) break;
     }
   }
+  const cancelled = opts.signal?.aborted === true;
+  if (cancelled) {
+    opts.log.warn(
+      { event: 'plan-cancelled', plan: opts.label, done: outcomes.length, of: steps.length },
+      `${opts.label} cancelled after ${outcomes.length} of ${steps.length} steps: ${String((opts.signal?.reason as Error | undefined)?.message ?? 'superseded')}`,
+    );
+    return { ok: false, cancelled, outcomes, rolledBack: [] };
+  }
   const rolledBack: StepOutcome[] = [];
   if (!ok && opts.transactional) {
     for (const step of [...done].reverse()) {
@@ -133,5 +157,5 @@ export async function executePlan(
       if (revert !== undefined) rolledBack.push(await attempt(step, true, revert));
     }
   }
-  return { ok, outcomes, rolledBack };
+  return { ok, cancelled, outcomes, rolledBack };
 }

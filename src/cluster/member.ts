@@ -89,13 +89,17 @@ export class ClusterMember {
   private duties(node: number): Duties {
     return {
       prepare: () => Promise.resolve(),
-      carryOut: (role) => {
+      // A set operation is short and the next one folds in every later change: not cancelled.
+      carryOut: async (role) => {
         if (role === 'master') this.desired.add(node);
         else this.desired.delete(node);
-        return this.sync();
+        const ok = await this.sync();
+        return ok
+          ? { ok, cancelled: false }
+          : { ok, cancelled: false, detail: 'the backend refused the owned set' };
       },
-      reasserted: () => undefined,
-      leaving: () => undefined,
+      // The VIPs resolve to the cluster MAC on every box: nothing to re-point.
+      announce: () => undefined,
     };
   }
 

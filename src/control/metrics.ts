@@ -26,7 +26,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Observer, DaemonEvent } from '../ports/events.js';
+import type { Observer } from '../ports/events.js';
+import type { DaemonEvent } from '../router/events.js';
 import type { Logger } from '../log.js';
 import type { VrrpState } from '../vrrp/fsm.js';
 import type { DaemonStatus } from '../router/status.js';

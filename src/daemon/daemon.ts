@@ -24,6 +24,8 @@ import type { Clock } from '../ports/clock.js';
 import { VirtualRouter } from './router.js';
 import { Observers } from '../ports/events.js';
 import { TrackMonitor } from '../track/monitor.js';
+import { faultKey, type Fault, type FaultCause } from '../router/faults.js';
+import { reloadDelta } from '../router/reload-delta.js';
 import {
   UnknownInstanceError,
   reloadSummary,
@@ -47,23 +49,6 @@ interface Link {
 export class ReloadError extends Error {
   override name = 'ReloadError';
 }
-
-/** Instance keys a running router can take over without leaving the election. */
-const IN_PLACE: readonly (keyof InstanceConfig)[] = [
-  'priority',
-  'preempt',
-  'preemptDelayMs',
-  'advertIntervalCs',
-  'holdDownMs',
-  'quorum',
-  'track',
-  'hooks',
-  'garp',
-  'stepTimeoutMs',
-  'faultRecoveryMs',
-];
-
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 function linkKey(cfg: InstanceConfig): string {
   return `${cfg.interface}|${cfg.transport}|${cfg.transport === 'udp' ? cfg.udpPort : ''}`;
@@ -126,7 +111,7 @@ export class Daemon {
       }
       // The primary address of a link must not be one of its VIPs: all are known up front.
       const vips = new Set(specs.flatMap((sp) => sp.cfg.vips.map((v) => v.address)));
-      for (const spec of specs) await daemon.addRouter(spec, vips);
+      for (const spec of specs) await daemon.startRouter(await daemon.buildRouter(spec, vips, []));
     } catch (err) {
       await daemon.stop();
       throw err;
@@ -176,11 +161,21 @@ export class Daemon {
     return link;
   }
 
-  /** Builds, tracks and starts one router; an instance's tracking reports before it elects. */
-  private async addRouter(spec: RouterSpec, vips: ReadonlySet<string>): Promise<VirtualRouter> {
+  /**
+   * Builds one router on its link (opening the link if it is new) without starting it or
+   * registering it for packets. Links opened here are listed in `opened`, so a failed reload can
+   * close them again.
+   */
+  private async buildRouter(
+    spec: RouterSpec,
+    vips: ReadonlySet<string>,
+    opened: Link[],
+  ): Promise<VirtualRouter> {
+    const existed = this.links.has(linkKey(spec.cfg));
     const link = await this.link(spec.cfg, vips);
+    if (!existed) opened.push(link);
     const log = this.log.child({ instance: spec.cfg.name, vrid: spec.cfg.vrid });
-    const router = new VirtualRouter(spec.cfg, {
+    return new VirtualRouter(spec.cfg, {
       clock: this.clock,
       transport: link.transport,
       ttlChecked: spec.cfg.transport === 'raw',
@@ -189,11 +184,14 @@ export class Daemon {
       log,
       emit: this.observers.emit,
     });
-    link.routers.set(spec.cfg.vrid, router);
+  }
+
+  /** Registers a built router for its VRID's packets, tracks it and starts its election. */
+  private async startRouter(router: VirtualRouter): Promise<void> {
+    this.links.get(linkKey(router.cfg))?.routers.set(router.cfg.vrid, router);
     this.routers.push(router);
     await this.track(router);
     await router.start();
-    return router;
   }
 
   private async track(router: VirtualRouter): Promise<void> {
@@ -218,67 +216,72 @@ export class Daemon {
     this.routers.splice(this.routers.indexOf(router), 1);
   }
 
+  private closeLink(link: Link): void {
+    link.transport.close();
+    link.garp.close();
+    for (const [key, l] of this.links) if (l === link) this.links.delete(key);
+  }
+
   /**
-   * Applies a new, already validated config without disturbing what did not change: unchanged
-   * instances keep their state; priority, preemption, timers, tracking, hooks and the like are
-   * updated in place (a master advertises a new priority at once); a change the running router
-   * cannot take (VRID, interface, transport, VIPs...) replaces it (priority-0 advert, then a new
-   * election); removed instances stop gracefully. The cluster section and the control and
-   * metrics settings need a restart: a reload that changes the cluster is refused.
+   * Applies a new, already validated config as one transaction, without disturbing what did not
+   * change. First every new router (replaced or added instances) is built, with its link: if any
+   * cannot be (an interface that does not exist...), the links opened for them are closed and the
+   * reload is refused with the running set exactly as it was. Then the swap: priority, timers,
+   * tracking, hooks, HMAC keys and the like are updated in place (a master advertises a new
+   * priority at once); removed and replaced routers stop (priority-0 advert, release plan); the
+   * new ones start, a replaced one still demoted if the old one was. The cluster section and the
+   * control and metrics settings need a restart: a reload that changes the cluster is refused.
    */
   async reload(next: VipdConfig): Promise<ReloadReport> {
-    if (!same(this.config.cluster, next.cluster)) {
-      throw new ReloadError('the cluster section changed: restart vipd to apply it');
-    }
-    const report: ReloadReport = {
-      kept: [],
-      updated: [],
-      replaced: [],
-      added: [],
-      removed: [],
-      needsRestart: [],
-    };
-    if (!same(this.config.control, next.control)) report.needsRestart.push('control');
-    if (!same(this.config.metrics, next.metrics)) report.needsRestart.push('metrics');
-    if (!same(this.config.node, next.node)) report.needsRestart.push('node');
-    const before = new Map(this.config.instances.map((i) => [i.name, i]));
-    const vips = new Set(next.instances.flatMap((i) => i.vips.map((v) => v.address)));
-    this.config = { ...next, control: this.config.control, metrics: this.config.metrics };
-    // Removed (and replaced) first: a replacement may reuse a VRID or a VIP.
-    for (const old of [...before.values()]) {
-      const router = this.routers.find((r) => r.cfg.name === old.name);
-      const cfg = next.instances.find((i) => i.name === old.name);
-      if (router === undefined) continue;
-      if (cfg === undefined) {
-        await this.removeRouter(router);
-        report.removed.push(old.name);
-        continue;
+    const outcome = reloadDelta(this.config, next);
+    if (!outcome.ok) throw new ReloadError(outcome.reason);
+    const { delta } = outcome;
+    const vips = new Set([
+      ...next.instances.flatMap((i) => i.vips.map((v) => v.address)),
+      ...(next.cluster === null ? [] : next.cluster.vips.map((v) => v.address)),
+    ]);
+    const opened: Link[] = [];
+    const built: VirtualRouter[] = [];
+    try {
+      for (const cfg of [...delta.replace, ...delta.add]) {
+        built.push(await this.buildRouter(this.spec(cfg), vips, opened));
       }
-      if (same(old, cfg)) {
-        report.kept.push(old.name);
-        continue;
-      }
-      const changed = (Object.keys(cfg) as (keyof InstanceConfig)[]).filter(
-        (k) => !same(old[k], cfg[k]),
+    } catch (err) {
+      for (const link of opened) this.closeLink(link);
+      throw new ReloadError(
+        `${(err as Error).message}; nothing was changed: every instance runs as before`,
       );
-      if (changed.every((k) => IN_PLACE.includes(k))) {
-        const link = this.links.get(linkKey(cfg));
-        if (link === undefined) throw new ReloadError(`no link for ${cfg.name}`);
-        router.update(cfg, this.spec(cfg).duties(link.garp, router.log));
-        await this.track(router);
-        report.updated.push(`${cfg.name} (${changed.join(', ')})`);
-      } else {
-        await this.removeRouter(router);
-        await this.addRouter(this.spec(cfg), vips);
-        report.replaced.push(`${cfg.name} (${changed.join(', ')})`);
+    }
+    for (const cfg of delta.inPlace) {
+      const router = this.router(cfg.name);
+      const link = this.links.get(linkKey(cfg));
+      if (link === undefined) continue;
+      router.update(cfg, this.spec(cfg).duties(link.garp, router.log));
+      await this.track(router);
+    }
+    // Stopped first: a replacement may reuse a VRID or a VIP.
+    const demotions = new Map<string, Fault>();
+    for (const name of [...delta.remove, ...delta.replace.map((c) => c.name)]) {
+      const router = this.router(name);
+      const demoted = router.fault('demoted');
+      if (demoted !== undefined) demotions.set(name, demoted);
+      await this.removeRouter(router);
+    }
+    for (const router of built) {
+      const demoted = demotions.get(router.cfg.name);
+      if (demoted !== undefined) {
+        const left = demoted.until === undefined ? undefined : demoted.until - this.clock.now();
+        if (left === undefined || left > 0) router.raiseFault(demoted.cause, demoted.detail, left);
       }
+      await this.startRouter(router);
     }
-    for (const cfg of next.instances.filter((i) => !before.has(i.name))) {
-      await this.addRouter(this.spec(cfg), vips);
-      report.added.push(cfg.name);
-    }
-    this.log.info({ event: 'reloaded', ...report }, `reloaded: ${describeReport(report)}`);
-    return report;
+    for (const link of [...this.links.values()]) if (link.routers.size === 0) this.closeLink(link);
+    this.config = { ...next, control: this.config.control, metrics: this.config.metrics };
+    this.log.info(
+      { event: 'reloaded', ...delta.report },
+      `reloaded: ${describeReport(delta.report)}`,
+    );
+    return delta.report;
   }
 
   /**
@@ -286,16 +289,17 @@ export class Daemon {
    * own holds every other member in FAULT too (so the whole group moves to the peer, where the
    * resigning adverts make each member master); when its own causes clear, so does the hold.
    */
-  private syncGroup(instance: string, causes: readonly string[]): void {
+  private syncGroup(instance: string, causes: readonly FaultCause[]): void {
     const group = this.config.syncGroups.find((g) => g.instances.includes(instance));
     if (group === undefined) return;
-    const own = causes.filter((c) => !c.startsWith('sync-group '));
-    const cause = `sync-group ${group.name}: ${instance}`;
+    const own = causes.filter((c) => c.kind !== 'sync-group');
+    const cause: FaultCause = { kind: 'sync-group', group: group.name, member: instance };
     for (const member of group.instances) {
       if (member === instance) continue;
       const router = this.routers.find((r) => r.cfg.name === member);
-      if (own.length > 0) router?.raiseFault(cause, `${instance} is in FAULT (${own.join(', ')})`);
-      else router?.clearFault(cause);
+      if (own.length > 0) {
+        router?.raiseFault(cause, `${instance} is in FAULT (${own.map(faultKey).join(', ')})`);
+      } else router?.clearFault(cause);
     }
   }
 
@@ -315,14 +319,14 @@ export class Daemon {
    */
   demote(name: string, forMs: number | undefined): void {
     const why = forMs === undefined ? 'until promoted' : `for ${Math.round(forMs / 1000)} s`;
-    this.router(name).raiseFault('demoted', `demoted by the operator ${why}`, forMs);
+    this.router(name).raiseFault({ kind: 'demoted' }, `demoted by the operator ${why}`, forMs);
   }
 
   /** Ends a demotion; false when the instance was not demoted. */
   promote(name: string): boolean {
     const router = this.router(name);
-    if (!router.hasFault('demoted')) return false;
-    router.clearFault('demoted');
+    if (router.fault('demoted') === undefined) return false;
+    router.clearFault({ kind: 'demoted' });
     return true;
   }
 
@@ -356,10 +360,7 @@ export class Daemon {
             `leaving the cluster failed: ${(err as Error).message}`,
           ),
         );
-      for (const link of this.links.values()) {
-        link.transport.close();
-        link.garp.close();
-      }
+      for (const link of [...this.links.values()]) this.closeLink(link);
       // The counters are the last thing an operator sees of this run: keep them in the log.
       this.log.info({ event: 'stopped', status: this.status() }, 'vipd stopped');
     })();

@@ -9,6 +9,7 @@
 import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
+import type { FaultCause } from '../router/faults.js';
 import { FileCheck } from './file-check.js';
 import { LinkWatch } from './link-watch.js';
 import { ScriptCheck } from './script-check.js';
@@ -16,8 +17,8 @@ import { effectivePriority, type Tracked, type TrackedFile } from './weights.js'
 
 export interface TrackTarget {
   setEffectivePriority(priority: number, why: string): void;
-  raiseFault(cause: string, detail: string): void;
-  clearFault(cause: string): void;
+  raiseFault(cause: FaultCause, detail: string): void;
+  clearFault(cause: FaultCause): void;
 }
 
 export interface TrackStats {
@@ -108,14 +109,15 @@ export class TrackMonitor {
     const eff = effectivePriority(this.cfg.priority, tracked, files);
     const why = `${cause}${eff.parts.length > 0 ? `; ${eff.parts.join(', ')}` : ''}`;
     this.target.setEffectivePriority(eff.priority, why);
-    const now = new Set(eff.faults.map((f) => `track ${f.name}`));
+    const now = new Set(eff.faults.map((f) => f.name));
     for (const f of eff.faults) {
-      const key = `track ${f.name}`;
-      if (!this.faults.has(key)) this.target.raiseFault(key, f.why);
+      if (!this.faults.has(f.name)) this.target.raiseFault({ kind: 'track', object: f.name }, f.why);
     }
-    for (const key of this.faults) if (!now.has(key)) this.target.clearFault(key);
+    for (const object of this.faults) {
+      if (!now.has(object)) this.target.clearFault({ kind: 'track', object });
+    }
     this.faults.clear();
-    for (const key of now) this.faults.add(key);
+    for (const object of now) this.faults.add(object);
   }
 
   stats(): TrackStats {

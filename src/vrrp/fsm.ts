@@ -43,6 +43,13 @@ export interface FsmConfig {
    * stays backup without preempting it. Default 60 s.
    */
   holdDownMs?: number;
+  /**
+   * Who may make this master yield as a lower master that cannot hear it (one-way loss): 'any'
+   * sender (adverts are authenticated), or only these addresses (configured peers), so a forged
+   * lower advert from anyone else is answered with an advert and moves nothing. Default 'any';
+   * the router core always sets it.
+   */
+  oneWayFrom?: 'any' | readonly number[];
 }
 
 export interface Peer {
@@ -105,7 +112,7 @@ export interface Rival extends Peer {
   lastHeard: number;
   /**
    * Its advert intervals that ended with it still master after one of our re-assertions: each
-   * says it did not hear us. Only one advert per half of its interval counts, so a burst of its
+   * says it did not hear us. Only one advert per interval of real time counts, so a burst of its
    * own re-assertions (answering third routers) is not mistaken for deafness.
    */
   unanswered: number;
@@ -168,6 +175,16 @@ export const DEAF_AFTER = 3;
 const DEFAULT_HOLD_DOWN_MS = 60_000;
 /** A rival silent for this many advert intervals is gone; hearing it again is a new episode. */
 const EPISODE_GAP_INTERVALS = 3;
+/**
+ * Two of a rival's adverts count as separate evidence only this fraction of its interval apart:
+ * a real sender's adverts arrive an interval apart give or take delivery jitter.
+ */
+const EVIDENCE_SPACING = 0.75;
+
+function mayConcludeDeaf(config: FsmConfig, address: number): boolean {
+  const from = config.oneWayFrom ?? 'any';
+  return from === 'any' || from.includes(address);
+}
 
 export function initialState(config: FsmConfig): FsmState {
   return {
@@ -412,8 +429,9 @@ function masterAdvert(
 /**
  * Another master ranking lower: a split brain we win (RFC 9568: re-assert at once). Reported
  * once per episode, not when it is the master we just preempted handing over. If it keeps
- * advertising through DEAF_AFTER re-assertions it cannot hear us (one-way loss): two masters
- * would last as long as the loss, so we yield and hold off preempting it for holdDownMs.
+ * advertising through DEAF_AFTER re-assertions, spread over its intervals, it cannot hear us
+ * (one-way loss): two masters would last as long as the loss, so we yield and hold off
+ * preempting it for holdDownMs, but only to a sender `oneWayFrom` trusts.
  */
 function rivalAdvert(
   config: FsmConfig,
@@ -422,12 +440,16 @@ function rivalAdvert(
   intervalCs: number,
   now: number,
 ): FsmResult {
-  // Measured in the rival's own interval: it is its silence that ends an episode.
-  const gapMs = EPISODE_GAP_INTERVALS * Math.max(intervalCs, config.advertIntervalCs) * MS_PER_CS;
+  // Measured in the rival's own interval (never shorter than ours, whatever it claims): it is
+  // its silence that ends an episode, and only one of its adverts per interval of real time
+  // counts as evidence, so a burst (its re-assertions to third routers, or a forger's flood)
+  // never adds up to a conclusion.
+  const intervalMs = Math.max(intervalCs, config.advertIntervalCs) * MS_PER_CS;
+  const gapMs = EPISODE_GAP_INTERVALS * intervalMs;
   const prior = state.rival;
   const fresh =
     prior === undefined || prior.address !== sender.address || now - prior.lastHeard > gapMs;
-  const counts = !fresh && now - prior.lastCounted >= (intervalCs * MS_PER_CS) / 2;
+  const counts = !fresh && now - prior.lastCounted >= intervalMs * EVIDENCE_SPACING;
   const rival: Rival = fresh
     ? { ...sender, lastHeard: now, unanswered: 0, lastCounted: now }
     : {
@@ -441,7 +463,7 @@ function rivalAdvert(
   const report: FsmAction[] =
     fresh && !handover ? [{ type: 'split-brain', peer: sender, masterForMs }] : [];
   if (!config.reassertOnLower) return { state: { ...state, rival }, actions: report };
-  if (rival.unanswered >= DEAF_AFTER) {
+  if (rival.unanswered >= DEAF_AFTER && mayConcludeDeaf(config, sender.address)) {
     return {
       state: {
         // Its adverts now keep our timer: learn its interval as from any master we accept.

@@ -73,55 +73,50 @@ export class HmacSigner {
 }
 
 export type Verified =
-  | { ok: true; message: Buffer; keyId: number }
+  | { ok: true; message: Buffer; keyId: number; nonce: bigint }
   | { ok: false; reason: HmacRejection; detail: string };
 
-/** Checks adverts from every sender; remembers the last nonce accepted from each. */
-export class HmacVerifier {
-  private readonly lastNonce = new Map<string, bigint>();
-
-  constructor(
-    private readonly cfg: HmacConfig,
-    private readonly wallClockMs: () => number = Date.now,
-  ) {}
-
-  verify(packet: Buffer, src: string): Verified {
-    const at = packet.length - TRAILER_LENGTH;
-    if (at < 0 || packet.readUInt16BE(at) !== MAGIC) {
-      return { ok: false, reason: 'unsigned', detail: 'no vipd HMAC trailer' };
-    }
-    const keyId = packet.readUInt8(at + 2);
-    const key = this.cfg.keys.find((k) => k.id === keyId);
-    if (key === undefined) {
-      return {
-        ok: false,
-        reason: 'unknown-key',
-        detail: `key id ${keyId} is not configured (have ${this.cfg.keys.map((k) => k.id).join(', ')})`,
-      };
-    }
-    const signed = packet.subarray(0, packet.length - MAC_LENGTH);
-    const expected = mac(key.secret, src, signed);
-    if (!timingSafeEqual(expected, packet.subarray(packet.length - MAC_LENGTH))) {
-      return { ok: false, reason: 'bad-mac', detail: `HMAC does not match (key id ${keyId})` };
-    }
-    const nonce = packet.readBigUInt64BE(at + 4);
-    const skewMs = Number(nonce / 1000n) - this.wallClockMs();
-    if (Math.abs(skewMs) > this.cfg.windowMs) {
-      return {
-        ok: false,
-        reason: 'stale-nonce',
-        detail: `timestamp ${skewMs > 0 ? 'ahead' : 'behind'} by ${Math.abs(skewMs)} ms (window ${this.cfg.windowMs} ms): replay or clocks out of sync`,
-      };
-    }
-    const last = this.lastNonce.get(src);
-    if (last !== undefined && nonce <= last) {
-      return {
-        ok: false,
-        reason: 'replayed-nonce',
-        detail: `nonce not above the last one from ${src}`,
-      };
-    }
-    this.lastNonce.set(src, nonce);
-    return { ok: true, message: packet.subarray(0, at), keyId };
+/**
+ * Checks one signed advert from `src` at wall-clock time `wallMs`. `lastNonce` is the last nonce
+ * accepted from that sender (the caller keeps it: this function has no memory); a nonce not
+ * above it is a replay.
+ */
+export function verifySigned(
+  cfg: HmacConfig,
+  packet: Buffer,
+  src: string,
+  wallMs: number,
+  lastNonce: bigint | undefined,
+): Verified {
+  const at = packet.length - TRAILER_LENGTH;
+  if (at < 0 || packet.readUInt16BE(at) !== MAGIC) {
+    return { ok: false, reason: 'unsigned', detail: 'no vipd HMAC trailer' };
   }
+  const keyId = packet.readUInt8(at + 2);
+  const key = cfg.keys.find((k) => k.id === keyId);
+  if (key === undefined) {
+    return {
+      ok: false,
+      reason: 'unknown-key',
+      detail: `key id ${keyId} is not configured (have ${cfg.keys.map((k) => k.id).join(', ')})`,
+    };
+  }
+  const signed = packet.subarray(0, packet.length - MAC_LENGTH);
+  const expected = mac(key.secret, src, signed);
+  if (!timingSafeEqual(expected, packet.subarray(packet.length - MAC_LENGTH))) {
+    return { ok: false, reason: 'bad-mac', detail: `HMAC does not match (key id ${keyId})` };
+  }
+  const nonce = packet.readBigUInt64BE(at + 4);
+  const skewMs = Number(nonce / 1000n) - wallMs;
+  if (Math.abs(skewMs) > cfg.windowMs) {
+    return {
+      ok: false,
+      reason: 'stale-nonce',
+      detail: `timestamp ${skewMs > 0 ? 'ahead' : 'behind'} by ${Math.abs(Math.round(skewMs))} ms (window ${cfg.windowMs} ms): replay or clocks out of sync`,
+    };
+  }
+  if (lastNonce !== undefined && nonce <= lastNonce) {
+    return { ok: false, reason: 'replayed-nonce', detail: `nonce not above the last one from ${src}` };
+  }
+  return { ok: true, message: packet.subarray(0, at), keyId, nonce };
 }

@@ -4,6 +4,7 @@
  * config (VRID, rotated priority), claims arriving together folded into one backend call with
  * every +N before any -N, and a refused write failing exactly the duties that waited on it.
  */
+import type { Role } from '../../src/actions/plan.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/config.js';
@@ -60,6 +61,11 @@ function duty(node: number): ReturnType<ClusterMember['routers']>[number]['dutie
   return r.duties;
 }
 
+/** Carries out `role` for node `node`'s router; true when the owned set was applied. */
+async function carry(node: number, role: Role): Promise<boolean> {
+  return (await duty(node).carryOut(role, new AbortController().signal)).ok;
+}
+
 describe('cluster member', () => {
   it('one router per number: VRID vridBase + n - 1, this box (fw2) ranked per number', () => {
     const routers = member.routers();
@@ -76,15 +82,15 @@ describe('cluster member', () => {
   });
 
   it('claims arriving together become one set; then +N before -N', async () => {
-    const claims = await Promise.all([2, 5, 1].map((n) => duty(n).carryOut('master')));
+    const claims = await Promise.all([2, 5, 1].map((n) => carry(n, 'master')));
     expect(claims).toEqual([true, true, true]);
     expect(await kernel.readFile(`${kernel.dir}/${VIP}`)).toBe('1,2,5\n');
     expect(member.owned()).toEqual([1, 2, 5]);
     const first = kernel.writes.length;
     const moves = await Promise.all([
-      duty(1).carryOut('backup'),
-      duty(3).carryOut('master'),
-      duty(4).carryOut('master'),
+      carry(1, 'backup'),
+      carry(3, 'master'),
+      carry(4, 'master'),
     ]);
     expect(moves).toEqual([true, true, true]);
     expect(kernel.writes.slice(first).map(([, w]) => w)).toEqual(['+3', '+4', '-1']);
@@ -92,14 +98,14 @@ describe('cluster member', () => {
   });
 
   it('a refused write fails the duties waiting on it and leaves the applied set as it was', async () => {
-    expect(await duty(2).carryOut('master')).toBe(true);
+    expect(await carry(2, 'master')).toBe(true);
     // Another writer takes node 5 just before our +5 lands: the kernel answers ENOMEM.
     kernel.raceNextWrite([2, 5]);
-    expect(await duty(5).carryOut('master')).toBe(false);
+    expect(await carry(5, 'master')).toBe(false);
     expect(member.owned()).toEqual([2]);
     // The failed router goes to FAULT and releases: the set it leaves is applied cleanly.
     await kernel.force(VIP, [2]);
-    expect(await duty(5).carryOut('fault')).toBe(true);
+    expect(await carry(5, 'fault')).toBe(true);
     expect(member.owned()).toEqual([2]);
   });
 });

@@ -1,0 +1,635 @@
+/**
+ * RouterCore: every decision about one virtual router's mastership, as a pure reducer
+ * `step(state, event, now) -> { state, effects }`.
+ *
+ * Contract:
+ * - Pure and total: no I/O, no clock (`now` is the caller's monotonic ms), no throw for any event
+ *   in any state. States are never mutated.
+ * - It owns the receive verdict (HMAC, codec, checks: receive.ts), the VRRP state machine
+ *   (vrrp/fsm.ts), the stall grace, fault causes and their expiry, quorum rounds, plan identity,
+ *   the gratuitous-ARP refresh and re-assertion announcements, and in-place config updates.
+ * - Timers are declarative: after every step the shell arms one timer at `deadline(state)` and
+ *   delivers `tick` when it is due; an early or spurious tick changes nothing.
+ * - Every plan carries an id and the role it serves. When the router leaves that role the plan is
+ *   cancelled (`cancel-plan`) and superseded by the new role's plan; a `plan-done` for a plan
+ *   that is no longer current changes nothing, so nothing is ever done for a state the router
+ *   has left (no refresh armed, no fault raised, no VIP re-announced).
+ * - Quorum probe results carry their round; an answer to a round no longer pending is ignored.
+ */
+import type { InstanceConfig } from '../config/instance.js';
+import type { Role } from '../actions/plan.js';
+import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
+import {
+  DEAF_AFTER,
+  MS_PER_CS,
+  initialState,
+  nextDeadline,
+  step as fsmStep,
+  type AdvertCause,
+  type FsmAction,
+  type FsmConfig,
+  type FsmEvent,
+  type FsmState,
+  type TransitionAction,
+  type VrrpState,
+} from '../vrrp/fsm.js';
+import type { DaemonEvent } from './events.js';
+import { faultKey, type Fault, type FaultCause } from './faults.js';
+import { masterIsolated, parseTarget, takeoverVerdict, type Probe } from './quorum.js';
+import { receiveVerdict, type ReceivedPacket } from './receive.js';
+
+export interface CoreConfig {
+  instance: InstanceConfig;
+  /** The link's primary address: the advert source and the tie-break address. */
+  primary: { address: string; prefix: number };
+  /** Whether the transport reports the received TTL (raw) or not (udp). */
+  ttlChecked: boolean;
+}
+
+export interface CoreCounters {
+  advertsReceived: number;
+  /** Another master heard while master (we won and re-asserted). */
+  splitBrains: number;
+  /** Lower masters that could not hear us: we yielded and held off. */
+  oneWayLosses: number;
+  quorumDenied: number;
+  quorumLost: number;
+  /** Master-down timers that fired late (this box stalled) and were given one more interval. */
+  stalls: number;
+}
+
+export interface PlanRef {
+  id: number;
+  role: Role;
+  done: boolean;
+}
+
+export interface CoreState {
+  cfg: CoreConfig;
+  /** The effective priority (health tracking moves it); cfg.instance.priority is the configured one. */
+  priority: number;
+  fsmConfig: FsmConfig;
+  fsm: FsmState;
+  faults: readonly Fault[];
+  stopped: boolean;
+  /** The plan issued last: the only one whose result counts. */
+  plan: PlanRef | undefined;
+  nextPlanId: number;
+  /** Master only, once its plan is done: when the next gratuitous-ARP refresh is due. */
+  refreshAt: number | undefined;
+  lastReassertAnnounce: number | undefined;
+  /** The quorum probe round whose answer is awaited. */
+  quorumRound: { round: number; purpose: 'takeover' | 'watch' } | undefined;
+  nextRound: number;
+  /** Master (or FAULT for lost quorum): when the next quorum watch round starts. */
+  quorumWatchAt: number | undefined;
+  /** The master-down deadline already extended once for a stall (never extended twice). */
+  stallGraceAt: number | undefined;
+  nonces: ReadonlyMap<string, bigint>;
+  counters: CoreCounters;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type CoreEffect =
+  /** An advert with this priority: to the group or the unicast peers, or with `to` to one router. */
+  | { type: 'send'; priority: number; cause: AdvertCause; to?: string }
+  | { type: 'run-plan'; id: number; role: Role }
+  /** Stop plan `id` at its next step boundary, killing a running hook's process group. */
+  | { type: 'cancel-plan'; id: number }
+  /** Gratuitous ARP for the VIPs (while master: refresh, or after re-asserting). */
+  | { type: 'announce'; why: 'refresh' | 'reassert' }
+  /** Probe the quorum's witnesses and peers; answer with `quorum-probed` for this round. */
+  | { type: 'probe-quorum'; round: number }
+  /** A packet refused: counted by reason (and logged without flooding) by the shell. */
+  | { type: 'rejected'; reason: string; detail: string; src: string }
+  | { type: 'event'; event: DaemonEvent }
+  | {
+      type: 'log';
+      level: LogLevel;
+      event: string;
+      fields: Record<string, unknown>;
+      msg: string;
+    };
+
+export type CoreEvent =
+  /** Start-up done (what an earlier run left is cleared): the election starts. */
+  | { type: 'start' }
+  | { type: 'packet'; packet: ReceivedPacket; wallMs: number }
+  | { type: 'tick' }
+  | { type: 'plan-done'; id: number; ok: boolean; cancelled: boolean; detail?: string }
+  | { type: 'fault'; cause: FaultCause; detail: string; forMs?: number }
+  | { type: 'clear'; cause: FaultCause }
+  /** Health tracking moved the effective priority. */
+  | { type: 'priority'; priority: number; why: string }
+  | { type: 'quorum-probed'; round: number; witnesses: Probe[]; peers: Probe[] }
+  /** Reload in place: keys a running router can take (priority, timers, hooks, hmac...). */
+  | { type: 'update'; instance: InstanceConfig }
+  | { type: 'shutdown' };
+
+export interface CoreResult {
+  state: CoreState;
+  effects: CoreEffect[];
+}
+
+function fsmConfigOf(cfg: CoreConfig, priority: number): FsmConfig {
+  const i = cfg.instance;
+  // Without authentication anyone can forge a lower advert: only configured peers may make us
+  // yield as a master that cannot hear us.
+  const peers = [...i.unicastPeers, ...(i.quorum?.peers ?? [])]
+    .map((p) => parseTarget(p)?.address)
+    .filter((a): a is string => a !== undefined)
+    .map(ipv4ToUint32);
+  return {
+    version: i.version,
+    priority,
+    advertIntervalCs: i.advertIntervalCs,
+    preempt: i.preempt,
+    preemptDelayMs: i.preemptDelayMs,
+    accept: i.accept,
+    primaryAddress: ipv4ToUint32(cfg.primary.address),
+    reassertOnLower: i.reassertOnLower,
+    quorumGated: i.quorum !== null,
+    holdDownMs: i.holdDownMs,
+    oneWayFrom: i.hmac !== null ? 'any' : peers,
+  };
+}
+
+export function initialCore(cfg: CoreConfig): CoreState {
+  const fsmConfig = fsmConfigOf(cfg, cfg.instance.priority);
+  return {
+    cfg,
+    priority: cfg.instance.priority,
+    fsmConfig,
+    fsm: initialState(fsmConfig),
+    faults: [],
+    stopped: false,
+    plan: undefined,
+    nextPlanId: 1,
+    refreshAt: undefined,
+    lastReassertAnnounce: undefined,
+    quorumRound: undefined,
+    nextRound: 1,
+    quorumWatchAt: undefined,
+    stallGraceAt: undefined,
+    nonces: new Map(),
+    counters: {
+      advertsReceived: 0,
+      splitBrains: 0,
+      oneWayLosses: 0,
+      quorumDenied: 0,
+      quorumLost: 0,
+      stalls: 0,
+    },
+  };
+}
+
+/** When the shell must deliver the next `tick`, or undefined for none. */
+export function deadline(s: CoreState): number | undefined {
+  if (s.stopped) return undefined;
+  const all = [
+    nextDeadline(s.fsm),
+    s.refreshAt,
+    s.quorumWatchAt,
+    ...s.faults.map((f) => f.until),
+  ].filter((t): t is number => t !== undefined);
+  return all.length === 0 ? undefined : Math.min(...all);
+}
+
+/** Effects are collected here while a step runs; the state is replaced, never mutated. */
+class Step {
+  readonly effects: CoreEffect[] = [];
+  constructor(
+    public s: CoreState,
+    readonly now: number,
+  ) {}
+
+  get name(): string {
+    return this.s.cfg.instance.name;
+  }
+
+  log(level: LogLevel, event: string, fields: Record<string, unknown>, msg: string): void {
+    this.effects.push({ type: 'log', level, event, fields, msg });
+  }
+
+  emit(event: DaemonEvent): void {
+    this.effects.push({ type: 'event', event });
+  }
+
+  count(key: keyof CoreCounters): void {
+    this.s = { ...this.s, counters: { ...this.s.counters, [key]: this.s.counters[key] + 1 } };
+  }
+}
+
+export function step(state: CoreState, event: CoreEvent, now: number): CoreResult {
+  const st = new Step(state, now);
+  handle(st, event);
+  return { state: st.s, effects: st.effects };
+}
+
+function handle(st: Step, event: CoreEvent): void {
+  if (st.s.stopped && event.type !== 'plan-done') return;
+  switch (event.type) {
+    case 'start':
+      fsm(st, { type: 'startup' });
+      return;
+    case 'packet':
+      packet(st, event.packet, event.wallMs);
+      return;
+    case 'tick':
+      tick(st);
+      return;
+    case 'plan-done':
+      planDone(st, event);
+      return;
+    case 'fault':
+      raiseFault(st, event.cause, event.detail, event.forMs);
+      return;
+    case 'clear':
+      clearFault(st, event.cause);
+      return;
+    case 'priority':
+      setPriority(st, event.priority, event.why);
+      return;
+    case 'quorum-probed':
+      quorumProbed(st, event);
+      return;
+    case 'update':
+      update(st, event.instance);
+      return;
+    case 'shutdown':
+      st.s = { ...st.s, stopped: true, refreshAt: undefined, quorumWatchAt: undefined };
+      fsm(st, { type: 'shutdown' });
+      st.s = { ...st.s, quorumRound: undefined };
+      return;
+  }
+}
+
+function packet(st: Step, p: ReceivedPacket, wallMs: number): void {
+  const cfg = st.s.cfg;
+  const verdict = receiveVerdict(cfg.instance, p, {
+    primary: cfg.primary,
+    ttlChecked: cfg.ttlChecked,
+    wallMs,
+    nonces: st.s.nonces,
+  });
+  if (!verdict.ok) {
+    st.effects.push({ type: 'rejected', reason: verdict.reason, detail: verdict.detail, src: p.src });
+    st.emit({ type: 'rejected', instance: st.name, reason: verdict.reason });
+    return;
+  }
+  if (verdict.addressMismatch) {
+    st.effects.push({
+      type: 'rejected',
+      reason: 'address-mismatch-accepted',
+      detail: `advertised ${verdict.advert.addresses.join(',')}`,
+      src: p.src,
+    });
+  }
+  if (verdict.nonces !== st.s.nonces) st.s = { ...st.s, nonces: verdict.nonces };
+  st.count('advertsReceived');
+  st.emit({ type: 'advert-received', instance: st.name });
+  fsm(st, {
+    type: 'advert',
+    src: verdict.src,
+    priority: verdict.advert.priority,
+    intervalCs: verdict.advert.intervalCs,
+  });
+}
+
+function tick(st: Step): void {
+  const now = st.now;
+  for (const f of st.s.faults) if (f.until !== undefined && f.until <= now) clearFault(st, f.cause);
+  const due = nextDeadline(st.s.fsm);
+  if (due !== undefined && due <= now) masterDownOrAdvert(st, due);
+  if (st.s.refreshAt !== undefined && st.s.refreshAt <= now) {
+    st.effects.push({ type: 'announce', why: 'refresh' });
+    st.s = { ...st.s, refreshAt: now + st.s.cfg.instance.garp.refreshMs };
+  }
+  if (st.s.quorumWatchAt !== undefined && st.s.quorumWatchAt <= now) {
+    st.s = { ...st.s, quorumWatchAt: undefined };
+    probe(st, 'watch');
+  }
+}
+
+/**
+ * A backup's master-down timer firing more than half an advert interval past its deadline means
+ * this box was not running (stalled, or the whole machine was: the soak saw a VM stall of ~0.4 s).
+ * The master's sender most likely stalled with it and sends as soon as it runs again, so deciding
+ * now would take over from a live master: wait one more advert interval, once.
+ */
+function masterDownOrAdvert(st: Step, due: number): void {
+  const s = st.s;
+  const lateMs = st.now - due;
+  const intervalMs = s.fsm.masterAdverIntervalCs * MS_PER_CS;
+  if (s.fsm.state === 'backup' && lateMs > intervalMs / 2 && s.stallGraceAt !== due) {
+    const graceAt = st.now + intervalMs;
+    st.s = { ...s, fsm: { ...s.fsm, masterDownAt: graceAt }, stallGraceAt: graceAt };
+    st.count('stalls');
+    st.log(
+      'warn',
+      'stalled',
+      { lateMs: Math.round(lateMs), graceMs: intervalMs },
+      `${st.name}: master-down timer ${Math.round(lateMs)} ms late (this box was stalled): ` +
+        `one more advert interval (${intervalMs} ms) for the master to be heard`,
+    );
+    return;
+  }
+  fsm(st, { type: 'timer' });
+}
+
+function fsm(st: Step, event: FsmEvent): void {
+  const result = fsmStep(st.s.fsmConfig, st.s.fsm, event, st.now);
+  st.s = { ...st.s, fsm: result.state };
+  for (const action of result.actions) perform(st, action);
+}
+
+function perform(st: Step, action: FsmAction): void {
+  switch (action.type) {
+    case 'send-advert':
+      st.effects.push(
+        action.to === undefined
+          ? { type: 'send', priority: action.priority, cause: action.cause }
+          : {
+              type: 'send',
+              priority: action.priority,
+              cause: action.cause,
+              to: uint32ToIpv4(action.to),
+            },
+      );
+      if (action.cause === 'reassert-lower') reasserted(st);
+      return;
+    case 'split-brain': {
+      st.count('splitBrains');
+      st.emit({ type: 'split-brain', instance: st.name });
+      const peer = uint32ToIpv4(action.peer.address);
+      st.log(
+        'warn',
+        'split-brain',
+        {
+          peer,
+          peerPriority: action.peer.priority,
+          priority: st.s.priority,
+          masterForMs: Math.round(action.masterForMs),
+          outcome: 'reassert',
+        },
+        `${st.name}: split brain: ${peer} (priority ${action.peer.priority}) is master too; we (${st.s.priority}, master for ${(action.masterForMs / 1000).toFixed(1)} s) win: re-asserting and re-pointing neighbours`,
+      );
+      return;
+    }
+    case 'check-quorum':
+      probe(st, 'takeover');
+      return;
+    case 'transition':
+      transition(st, action);
+      return;
+  }
+}
+
+/** Neighbours may point at the other master: re-announce, at most once per advert interval. */
+function reasserted(st: Step): void {
+  const last = st.s.lastReassertAnnounce;
+  const intervalMs = st.s.cfg.instance.advertIntervalCs * MS_PER_CS;
+  if (last !== undefined && st.now - last < intervalMs) return;
+  st.s = { ...st.s, lastReassertAnnounce: st.now };
+  st.effects.push({ type: 'announce', why: 'reassert' });
+}
+
+function transition(st: Step, action: TransitionAction): void {
+  const { from, to, reason, peer } = action;
+  const peerAddress = peer === undefined ? undefined : uint32ToIpv4(peer.address);
+  st.emit({ type: 'transition', instance: st.name, from, to, reason });
+  st.log(
+    'info',
+    'transition',
+    {
+      from,
+      to,
+      reason,
+      priority: st.s.priority,
+      peer: peerAddress,
+      peerPriority: peer?.priority,
+      masterForMs: action.masterForMs === undefined ? undefined : Math.round(action.masterForMs),
+      faults: to === 'fault' ? st.s.faults.map((f) => faultKey(f.cause)) : undefined,
+    },
+    `${st.name}: ${from} -> ${to} (${reason})`,
+  );
+  if (reason === 'peer-cannot-hear-us') {
+    st.count('oneWayLosses');
+    const holdDownMs = st.s.cfg.instance.holdDownMs;
+    st.log(
+      'warn',
+      'one-way-loss',
+      { peer: peerAddress, peerPriority: peer?.priority, holdDownMs },
+      `${st.name}: one-way loss: ${peerAddress ?? '?'} stays master through ${DEAF_AFTER} re-assertions, so it cannot hear us; yielding to it and not preempting for ${holdDownMs / 1000} s`,
+    );
+  }
+  st.s = {
+    ...st.s,
+    refreshAt: undefined,
+    quorumWatchAt: undefined,
+    quorumRound: st.s.quorumRound?.purpose === 'watch' ? undefined : st.s.quorumRound,
+  };
+  const role = planFor(from, to);
+  if (role !== undefined) issuePlan(st, role);
+  if (to === 'master' || (to === 'fault' && hasFault(st.s, 'quorum'))) watchQuorum(st);
+}
+
+/** Entering backup from anywhere but master also reconciles: start-up, recovery from fault. */
+function planFor(from: VrrpState, to: VrrpState): Role | undefined {
+  if (to === 'master' || to === 'fault') return to;
+  if (to === 'backup' || from === 'master') return 'backup';
+  return undefined;
+}
+
+function issuePlan(st: Step, role: Role): void {
+  const prior = st.s.plan;
+  if (prior !== undefined && !prior.done) st.effects.push({ type: 'cancel-plan', id: prior.id });
+  const id = st.s.nextPlanId;
+  st.s = { ...st.s, plan: { id, role, done: false }, nextPlanId: id + 1 };
+  st.effects.push({ type: 'run-plan', id, role });
+}
+
+function planDone(st: Step, event: Extract<CoreEvent, { type: 'plan-done' }>): void {
+  const plan = st.s.plan;
+  if (plan === undefined || plan.id !== event.id) {
+    st.log(
+      'debug',
+      'plan-superseded',
+      { id: event.id, ok: event.ok },
+      `${st.name}: plan ${event.id} ended after it was superseded; its result is ignored`,
+    );
+    return;
+  }
+  st.s = { ...st.s, plan: { ...plan, done: true } };
+  if (st.s.stopped || event.cancelled) return;
+  const here = st.s.fsm.state === plan.role;
+  if (event.ok && here && plan.role === 'master' && st.s.cfg.instance.garp.refreshMs > 0) {
+    st.s = { ...st.s, refreshAt: st.now + st.s.cfg.instance.garp.refreshMs };
+  }
+  if (!event.ok && here) {
+    raiseFault(
+      st,
+      { kind: 'plan', role: plan.role },
+      `${plan.role} plan failed${event.detail === undefined ? '' : `: ${event.detail}`}`,
+      st.s.cfg.instance.faultRecoveryMs,
+    );
+  }
+}
+
+function hasFault(s: CoreState, kind: FaultCause['kind']): boolean {
+  return s.faults.some((f) => f.cause.kind === kind);
+}
+
+function faultsChanged(st: Step): void {
+  st.emit({ type: 'faults', instance: st.name, causes: st.s.faults.map((f) => f.cause) });
+}
+
+/**
+ * Holds the router in FAULT for `cause`: a master resigns with a priority-0 advert and the fault
+ * plan releases everything. With `forMs` the cause clears itself after that long.
+ */
+function raiseFault(st: Step, cause: FaultCause, detail: string, forMs?: number): void {
+  const key = faultKey(cause);
+  const existing = st.s.faults.find((f) => faultKey(f.cause) === key);
+  if (existing !== undefined && existing.detail === detail && forMs === undefined) return;
+  const first = st.s.faults.length === 0;
+  const fault: Fault = {
+    cause,
+    detail,
+    until: forMs === undefined ? undefined : st.now + forMs,
+  };
+  st.s = {
+    ...st.s,
+    faults: [...st.s.faults.filter((f) => faultKey(f.cause) !== key), fault],
+  };
+  const keys = st.s.faults.map((f) => faultKey(f.cause));
+  st.log(
+    'warn',
+    'fault-raised',
+    { cause: key, detail, faults: keys },
+    `${st.name}: ${key}: ${detail}`,
+  );
+  faultsChanged(st);
+  if (first) fsm(st, { type: 'fault' });
+}
+
+/** Clears `cause`; the election restarts when no cause is left. */
+function clearFault(st: Step, cause: FaultCause): void {
+  const key = faultKey(cause);
+  if (!st.s.faults.some((f) => faultKey(f.cause) === key)) return;
+  st.s = { ...st.s, faults: st.s.faults.filter((f) => faultKey(f.cause) !== key) };
+  const keys = st.s.faults.map((f) => faultKey(f.cause));
+  st.log(
+    'info',
+    'fault-cleared',
+    { cause: key, faults: keys },
+    `${st.name}: ${key} cleared${keys.length > 0 ? `; still held by ${keys.join(', ')}` : ''}`,
+  );
+  faultsChanged(st);
+  if (keys.length === 0) fsm(st, { type: 'recover' });
+}
+
+function setPriority(st: Step, priority: number, why: string): void {
+  const before = st.s.priority;
+  if (priority === before) return;
+  st.s = { ...st.s, priority, fsmConfig: fsmConfigOf(st.s.cfg, priority) };
+  st.log(
+    'info',
+    'priority-changed',
+    { from: before, to: priority, why },
+    `${st.name}: priority ${before} -> ${priority} (${why})`,
+  );
+  fsm(st, { type: 'priority-changed' });
+}
+
+/**
+ * Takes a changed config in place (reload). Tracking restarts with the new config and reports
+ * the effective priority again, so the configured one is taken here. A master advertises it at
+ * once; a running refresh or quorum watch follows the new settings.
+ */
+function update(st: Step, instance: InstanceConfig): void {
+  const cfg = { ...st.s.cfg, instance };
+  const master = st.s.fsm.state === 'master';
+  const refreshOn = master && st.s.plan?.done === true && instance.garp.refreshMs > 0;
+  const q = instance.quorum;
+  const watching = q !== null && (master || hasFault(st.s, 'quorum'));
+  st.s = {
+    ...st.s,
+    cfg,
+    priority: instance.priority,
+    fsmConfig: fsmConfigOf(cfg, instance.priority),
+    refreshAt: refreshOn ? (st.s.refreshAt ?? st.now + instance.garp.refreshMs) : undefined,
+    quorumWatchAt: watching ? (st.s.quorumWatchAt ?? st.now + q.intervalMs) : undefined,
+  };
+  st.log(
+    'info',
+    'updated',
+    { priority: instance.priority },
+    `${instance.name}: config updated in place`,
+  );
+  fsm(st, { type: 'priority-changed' });
+}
+
+function probe(st: Step, purpose: 'takeover' | 'watch'): void {
+  const round = st.s.nextRound;
+  st.s = { ...st.s, quorumRound: { round, purpose }, nextRound: round + 1 };
+  st.effects.push({ type: 'probe-quorum', round });
+}
+
+function watchQuorum(st: Step): void {
+  const q = st.s.cfg.instance.quorum;
+  if (q === null) return;
+  st.s = { ...st.s, quorumWatchAt: st.now + q.intervalMs };
+}
+
+function quorumProbed(st: Step, event: Extract<CoreEvent, { type: 'quorum-probed' }>): void {
+  const pending = st.s.quorumRound;
+  const q = st.s.cfg.instance.quorum;
+  if (pending === undefined || pending.round !== event.round || q === null) return;
+  st.s = { ...st.s, quorumRound: undefined };
+  const { witnesses, peers } = event;
+  if (pending.purpose === 'takeover') {
+    const verdict = takeoverVerdict(q, witnesses, peers);
+    if (verdict.ok) {
+      st.log('info', 'quorum-granted', { why: verdict.why }, `${st.name}: quorum: ${verdict.why}`);
+    } else {
+      st.count('quorumDenied');
+      st.log(
+        'warn',
+        'quorum-denied',
+        { why: verdict.why, down: [...witnesses, ...peers].filter((p) => !p.up) },
+        `${st.name}: master down, but no quorum (${verdict.why}): staying backup`,
+      );
+    }
+    fsm(st, { type: 'quorum', ok: verdict.ok });
+    return;
+  }
+  // A watch round: a master cut off from everything resigns; a box held for lost quorum
+  // recovers once a round would grant a takeover again.
+  if (st.s.fsm.state === 'master' && masterIsolated(q, witnesses, peers)) {
+    st.count('quorumLost');
+    st.log(
+      'warn',
+      'quorum-lost',
+      { down: [...witnesses, ...peers] },
+      `${st.name}: no witness and no peer answers: this box is cut off`,
+    );
+    raiseFault(st, { kind: 'quorum' }, 'no witness and no peer answers');
+    return;
+  }
+  if (st.s.fsm.state === 'fault' && hasFault(st.s, 'quorum')) {
+    const verdict = takeoverVerdict(q, witnesses, peers);
+    if (verdict.ok) {
+      st.log(
+        'info',
+        'quorum-regained',
+        { why: verdict.why },
+        `${st.name}: quorum regained (${verdict.why})`,
+      );
+      clearFault(st, { kind: 'quorum' });
+      return;
+    }
+  }
+  if (st.s.fsm.state === 'master' || hasFault(st.s, 'quorum')) watchQuorum(st);
+}
