@@ -87,4 +87,35 @@ describe('executePlan', () => {
     expect(r.outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(r.rolledBack).toEqual([]);
   });
+
+  it('cancelled (the router left the state): the running step is aborted, no later step starts, nothing undone', async () => {
+    const { runner, calls } = recorder((s) => (s.kind === 'garp' ? 'hang' : 'ok'));
+    const plan = new AbortController();
+    const running = executePlan([vips, garp, hook], {
+      ...opts,
+      timeoutMs: 60_000,
+      runner,
+      transactional: true,
+      signal: plan.signal,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    plan.abort(new Error('the router is now fault'));
+    const r = await running;
+    expect(r).toMatchObject({ ok: false, cancelled: true, rolledBack: [] });
+    expect(calls).toEqual(['run vips', 'run garp', 'aborted']);
+  });
+
+  it('a plan cancelled before it starts runs nothing', async () => {
+    const { runner, calls } = recorder(() => 'ok');
+    const plan = new AbortController();
+    plan.abort(new Error('superseded'));
+    const r = await executePlan([vips, hook], {
+      ...opts,
+      runner,
+      transactional: false,
+      signal: plan.signal,
+    });
+    expect(r).toMatchObject({ ok: false, cancelled: true, outcomes: [] });
+    expect(calls).toEqual([]);
+  });
 });
