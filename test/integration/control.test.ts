@@ -6,7 +6,7 @@
  * start-up refusals (missing directory, a file in the way).
  *
  * In the namespace lab (fw1 priority 150, fw2 100, VRRPv3 at 1 s), through the built CLI as an
- * operator runs it: `vipd status` (table and --json), `vipd demote VI_1 --for 5` on the master
+ * operator runs it: `vipd status` (table and --json), `vipd demote VI_1 --for 120` on the master
  * (fw2 holds the VIP within skew time + 300 ms of the command reaching fw1, by fw1's priority-0
  * advert), `vipd promote` (fw1 preempts back), `vipd reload` (applied, and a bad file refused),
  * the metrics fw1 serves in its namespace, the socket's mode and owner (and a non-root user
@@ -223,13 +223,13 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
     expect(status.instances[0]?.counters.advertsReceived).toBeGreaterThan(0);
   });
 
-  it('demote --for 5: fw2 takes over within skew time + 300 ms; FAULT "demoted"; metrics; promote: fw1 preempts back', async () => {
+  it('demote --for 120: fw2 takes over within skew time + 300 ms; FAULT "demoted"; metrics; promote: fw1 preempts back', async () => {
     const { fw1, fw2 } = await electedPair();
     const appeared = await fx.lab.watchAddress('fw2', VIP);
     const t0 = performance.now();
-    const demote = await vipd(['demote', 'VI_1', '--for', '5', '--socket', sock('fw1')]);
+    const demote = await vipd(['demote', 'VI_1', '--for', '120', '--socket', sock('fw1')]);
     expect(demote).toMatchObject({ code: 0, stderr: '' });
-    expect(demote.stdout).toMatch(/^VI_1 demoted for 5 s \(was master, now fault\)/);
+    expect(demote.stdout).toMatch(/^VI_1 demoted for 120 s \(was master, now fault\)/);
     const t1 = await appeared(MASTER_DOWN_MS);
     // From the command reaching fw1 (its log line's time) to the VIP on fw2; the CLI's own
     // start-up (a Node process) is reported beside it but is not the protocol's doing.
@@ -251,7 +251,7 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
     expect(st1.instances[0]?.faults).toEqual([expect.stringMatching(/^demoted: /)]);
     const table = (await vipd(['status', '--socket', sock('fw1')])).stdout;
     expect(table).toMatch(
-      /^VI_1 +FAULT .* fault from master, \d+s ago +demoted: demoted by the operator for 5 s$/m,
+      /^VI_1 +FAULT .* fault from master, \d+s ago +demoted: demoted by the operator for 120 s$/m,
     );
     expect(await fx.lab.hasAddress('fw1', VIP)).toBe(false);
 
@@ -394,6 +394,8 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
       stderr: `vipd: no vipd listening on ${join(fx.lab.logDir, 'nobody-here.sock')}: is it running?`,
     });
     const { fw1, fw2 } = await electedPair();
+    // On a loaded machine fw2 may be master for a moment before fw1 starts: count from here.
+    const before = { fw1: transitions(fw1).length, fw2: transitions(fw2).length };
     const second = fx.track(
       fx.lab.spawn('fw1', 'vipd-fw1-second', process.execPath, [
         VIPD_CLI,
@@ -413,8 +415,8 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
     expect(second.lines.some((l) => l.includes('"event":"link-open"'))).toBe(false);
     expect(await fx.lab.hasAddress('fw1', VIP)).toBe(true);
     expect((await vipd(['status', '--socket', sock('fw1')])).stdout).toMatch(/^VI_1 +MASTER /m);
-    expect(transitions(fw1).map((t) => t.to)).toEqual(['backup', 'master']);
-    expect(transitions(fw2).map((t) => t.to)).toEqual(['backup']);
+    expect(transitions(fw1).slice(before.fw1)).toEqual([]);
+    expect(transitions(fw2).slice(before.fw2)).toEqual([]);
   });
 
   it('a taken metrics port fails the start with the reason, and the socket is not left behind', async () => {

@@ -7,7 +7,8 @@
  *   points at fw1's MAC; fw1 logs each split brain it resolved.
  * - A witness only fw1 can reach: fw2 never takes over while cut off, the VIP stays on fw1 only.
  * - One-way loss (fw2 stops hearing fw1) for 30 s: a bounded number of transitions, one master,
- *   and the condition reported.
+ *   and the condition reported. The pair signs its adverts (hmac): only an authenticated sender
+ *   (or a configured peer) can make a master yield as one that cannot hear it.
  */
 import { describe, expect, it } from 'vitest';
 import type { Lab, LabProcess } from '../lab/lab.js';
@@ -148,7 +149,7 @@ describe('one-way loss: fw2 stops hearing fw1 for 30 s', () => {
   const { fx, start, elected } = usePair(['fw1', 'fw2', 'client']);
 
   it('transitions stay bounded, one master remains, the condition is reported', async () => {
-    const pair = start();
+    const pair = start({ hmac: { keys: [{ id: 1, secret: 'the secret of this pair' }] } });
     await elected(pair);
     const before = { fw1: transitions(pair.fw1).length, fw2: transitions(pair.fw2).length };
     const heal = await fx.lab.cutElection('fw1', { direction: 'from' });
