@@ -13,6 +13,13 @@
  * connection stays usable; only a line over MAX_LINE bytes closes it (after the reply). Unknown
  * keys are refused rather than ignored: a typo in `forSeconds` must not demote a box for ever.
  *
+ * Bounded: a client that sends and never reads must not grow the daemon (300,000 unread status
+ * replies once took it to 685 MB). Each connection reads one chunk, answers its lines one by one
+ * and reads on only when they are answered and its unread replies are under MAX_UNREAD_BYTES
+ * (write() returning false pauses it until 'drain'); so the daemon holds at most one chunk, one
+ * partial line of up to MAX_LINE bytes and MAX_UNREAD_BYTES plus one reply per client, and at most
+ * MAX_CLIENTS clients: one more is sent an error line and closed.
+ *
  * Who may connect: root only. Node cannot read SO_PEERCRED, so the file mode is the access
  * control, and it must hold from the first moment the socket accepts connections (a connection
  * made while the mode is still loose stays open after a chmod). Neither umask nor chmod-after-
@@ -77,6 +84,10 @@ class RequestError extends Error {
 
 /** Longer requests are not ours to read: the biggest real one is under 200 bytes. */
 export const MAX_LINE = 64 * 1024;
+/** Replies a client may leave unread before the server stops reading its requests. */
+export const MAX_UNREAD_BYTES = 16 * 1024;
+/** Connections at once: the CLI uses one per command; more means a script that never hangs up. */
+export const MAX_CLIENTS = 16;
 /** setTimeout fires at once beyond 2^31 ms (24.8 days); a week is a long maintenance window. */
 export const MAX_DEMOTE_SECONDS = 7 * 24 * 3600;
 /** Linux sun_path is 108 bytes with the terminating NUL. */
@@ -282,10 +293,117 @@ function listenOn(server: Server, path: string): Promise<void> {
   });
 }
 
+/** Bytes the server holds for one client: replies not yet read, requests not yet answered. */
+export interface ClientBacklog {
+  unreadReplyBytes: number;
+  pendingRequestBytes: number;
+}
+
+/** Resolves when `sock` can take more writes, or is gone. */
+function drained(sock: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      resolve();
+    };
+    sock.on('drain', done);
+    sock.on('close', done);
+  });
+}
+
+/**
+ * One connection: replies in request order (a reload takes a while, a status after it waits),
+ * reading paused while a chunk is being answered or the client is behind on its replies.
+ */
+class Session {
+  /** Text received and not yet split into lines; `pos` is where the unexamined part starts. */
+  private rest = '';
+  private pos = 0;
+  /** The start of a line whose newline has not arrived. */
+  private partial = '';
+  private partialBytes = 0;
+  private busy = false;
+  private ended = false;
+  private refusal: string | undefined;
+
+  constructor(
+    private readonly sock: Socket,
+    private readonly answer: (line: string) => Promise<ControlReply>,
+  ) {
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      this.rest = this.rest.slice(this.pos) + chunk;
+      this.pos = 0;
+      void this.pump();
+    });
+    // A last request without its newline (the client half-closed) is still a request.
+    sock.on('end', () => {
+      this.ended = true;
+      this.rest = `${this.rest.slice(this.pos)}\n`;
+      this.pos = 0;
+      void this.pump();
+    });
+  }
+
+  backlog(): ClientBacklog {
+    return {
+      unreadReplyBytes: this.sock.writableLength,
+      pendingRequestBytes:
+        this.sock.readableLength + this.partialBytes + Buffer.byteLength(this.rest.slice(this.pos)),
+    };
+  }
+
+  /** The next complete line, or undefined (the rest kept as a partial line, or refused). */
+  private nextLine(): string | undefined {
+    const nl = this.rest.indexOf('\n', this.pos);
+    const piece = this.rest.slice(this.pos, nl < 0 ? undefined : nl);
+    // Counted per piece, never over the whole partial line: a client trickling a byte at a time
+    // must not cost a rescan of everything it sent so far.
+    const bytes = this.partialBytes + Buffer.byteLength(piece);
+    if (bytes > MAX_LINE) {
+      this.refusal = `request line longer than ${MAX_LINE} bytes: closing the connection`;
+      return undefined;
+    }
+    if (nl < 0) {
+      this.partial += piece;
+      this.partialBytes = bytes;
+      this.rest = '';
+      this.pos = 0;
+      return undefined;
+    }
+    const line = this.partial + piece;
+    this.partial = '';
+    this.partialBytes = 0;
+    this.pos = nl + 1;
+    return line;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy || this.refusal !== undefined) return;
+    this.busy = true;
+    this.sock.pause();
+    for (let line = this.nextLine(); line !== undefined; line = this.nextLine()) {
+      if (line.trim() === '') continue;
+      const reply = await this.answer(line);
+      if (this.sock.destroyed) return;
+      if (!this.sock.write(`${JSON.stringify(reply)}\n`)) await drained(this.sock);
+      if (this.sock.destroyed) return;
+    }
+    this.busy = false;
+    if (this.refusal !== undefined) {
+      // Nothing more is read: the reply, then the connection goes.
+      const error = this.refusal;
+      this.sock.end(`${JSON.stringify({ ok: false, error })}\n`, () => this.sock.destroy());
+    } else if (this.ended) this.sock.end();
+    else this.sock.resume();
+  }
+}
+
 export class ControlServer {
   private target: ControlTarget | undefined;
   private reload: Reload | undefined;
-  private readonly connections = new Set<Socket>();
+  private readonly sessions = new Map<Socket, Session>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -318,7 +436,8 @@ export class ControlServer {
     } catch (err) {
       throw directoryProblem(dir, err);
     }
-    const server = createServer({ allowHalfOpen: true });
+    // Both directions at MAX_UNREAD_BYTES: write() says "stop" at that many unread reply bytes.
+    const server = createServer({ allowHalfOpen: true, highWaterMark: MAX_UNREAD_BYTES });
     try {
       const tmp = join(tmpDir, 's');
       await listenOn(server, tmp);
@@ -351,43 +470,20 @@ export class ControlServer {
   }
 
   private accept(sock: Socket): void {
-    this.connections.add(sock);
-    sock.setEncoding('utf8');
-    let buffer = '';
-    let cutOff = false;
-    // Replies go out in request order: a reload takes a while, a status after it waits.
-    let queue = Promise.resolve();
-    const answer = (line: string): void => {
-      if (cutOff || line.trim() === '') return;
-      queue = queue.then(async () => {
-        const reply = await this.reply(line);
-        if (!sock.destroyed) sock.write(`${JSON.stringify(reply)}\n`);
-      });
-    };
-    sock.on('data', (chunk: string) => {
-      if (cutOff) return;
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        answer(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-      }
-      if (Buffer.byteLength(buffer) > MAX_LINE) {
-        buffer = '';
-        cutOff = true;
-        const error = `request line longer than ${MAX_LINE} bytes: closing the connection`;
-        queue = queue.then(() => void sock.end(`${JSON.stringify({ ok: false, error })}\n`));
-      }
-    });
-    // A last request without its newline (the client half-closed) is still a request.
-    sock.on('end', () => {
-      answer(buffer);
-      buffer = '';
-      void queue.then(() => sock.end());
-    });
     // A client that hangs up before its reply is its own business, not the daemon's.
     sock.on('error', () => undefined);
-    sock.on('close', () => this.connections.delete(sock));
+    if (this.sessions.size >= MAX_CLIENTS) {
+      const error = `too many control connections (${MAX_CLIENTS} open): close idle ones (a script that never hangs up?) and retry`;
+      sock.end(`${JSON.stringify({ ok: false, error })}\n`, () => sock.destroy());
+      return;
+    }
+    this.sessions.set(sock, new Session(sock, (line) => this.reply(line)));
+    sock.on('close', () => this.sessions.delete(sock));
+  }
+
+  /** What the server holds for each open connection (the bounds above, as measured). */
+  backlog(): ClientBacklog[] {
+    return [...this.sessions.values()].map((s) => s.backlog());
   }
 
   private async reply(line: string): Promise<ControlReply> {
@@ -415,7 +511,7 @@ export class ControlServer {
   /** Stops listening, drops open connections and removes the socket file. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const sock of this.connections) sock.destroy();
+      for (const sock of this.sessions.keys()) sock.destroy();
       await new Promise<void>((resolve) => this.server.close(() => resolve()));
       try {
         const st = await lstat(this.path);
