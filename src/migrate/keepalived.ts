@@ -7,20 +7,23 @@
  *   `{ }` block) as keepalived's own reader does: `#` and `!` start a comment anywhere outside
  *   double quotes (`\#`, `\!` are literal), a trailing `\` continues the line, `"..."` is one
  *   argument, `{` and `}` are tokens wherever they stand, and a `{` at the start of the next line
- *   still opens the block of the statement above it. Unbalanced braces become notes.
+ *   still opens the block of the statement above it. Unbalanced braces become notes; blocks
+ *   nested deeper than MAX_BLOCK_DEPTH throw a KeepalivedInputError (FILE:LINE: why).
  * - `convertKeepalived(text, opts)` is pure: it returns the vipd config document and one note
  *   per thing it did not (or not exactly) convert, each with the keepalived line number and why.
  *   Nothing is dropped silently: every keyword is converted, or named in a note. The document is
  *   not validated here; `importKeepalived` runs `parseConfig` on it.
  * - `importKeepalived(args, warn)` is the command: notes go to `warn` as `FILE:LINE: text`, the
  *   JSON is returned for stdout, and a document `parseConfig` refuses throws its ConfigError (the
- *   CLI prints it, exit 2). Notes alone never fail the import.
+ *   CLI prints it, exit 2). Notes alone never fail the import. A file over MAX_INPUT_BYTES is
+ *   refused before it is read whole. Includes are not followed (a note says so), so they cannot
+ *   loop; nothing recurses but the block reader, and that no deeper than MAX_BLOCK_DEPTH.
  *
  * keepalived's defaults are written out where vipd's differ (VRRP version 2, not 3), and its
  * start-up rules are applied where they change what runs (a MASTER without a priority is the
  * address owner, 255; state MASTER and priority 255 clear nopreempt).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../config/config.js';
 import { ConfigError } from '../config/formats.js';
@@ -35,6 +38,8 @@ export interface KeepalivedNote {
 export interface KeepalivedOptions {
   /** node.name; otherwise global_defs router_id, otherwise vipd's default. */
   node?: string;
+  /** The input's name in a KeepalivedInputError. */
+  file?: string;
 }
 
 /** One keepalived statement: a keyword, its arguments and, if it opens one, its block. */
@@ -43,6 +48,34 @@ export interface Statement {
   args: string[];
   line: number;
   block?: Statement[];
+}
+
+/**
+ * How deep blocks may nest. keepalived's reader (lib/parser.c) has no explicit limit: it recurses
+ * (process_stream) only along its own keyword tree, whose deepest path is 4 blocks
+ * (virtual_server > real_server > HTTP_GET > url), and skips the blocks of keywords it does not
+ * know by counting braces. So no config keepalived runs nests deeper than 4; 64 leaves room for
+ * odd but harmless files and is far below the thousands of levels that exhaust the stack.
+ */
+export const MAX_BLOCK_DEPTH = 64;
+/**
+ * A keepalived.conf for a firewall pair is a few KiB; as for vipd's own config, 1 MiB is the wrong
+ * file (or /dev/zero), refused before it is read whole. Reading 1 MiB of the worst kind (a note
+ * for every byte) takes a few seconds.
+ */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+/** Input the importer will not read at all (too deeply nested, too big): FILE:LINE: why. */
+export class KeepalivedInputError extends ConfigError {
+  constructor(
+    file: string,
+    readonly line: number,
+    reason: string,
+  ) {
+    super(file, [{ key: `line ${line}`, reason }]);
+    this.name = 'KeepalivedInputError';
+    this.message = `${file}:${line}: ${reason}`;
+  }
 }
 
 type Token =
@@ -100,8 +133,14 @@ function tokenize(text: string, notes: KeepalivedNote[]): Token[] {
   return tokens;
 }
 
-/** keepalived's block structure: statements, each with the block that follows it, if any. */
-export function parseKeepalived(text: string): {
+/**
+ * keepalived's block structure: statements, each with the block that follows it, if any.
+ * `file` names the input in a KeepalivedInputError.
+ */
+export function parseKeepalived(
+  text: string,
+  file = 'keepalived.conf',
+): {
   statements: Statement[];
   notes: KeepalivedNote[];
 } {
@@ -111,7 +150,17 @@ export function parseKeepalived(text: string): {
   const skipEols = (): void => {
     while (tokens[pos]?.kind === 'eol') pos++;
   };
-  const block = (openLine: number | undefined): Statement[] => {
+  const nested = (open: Token, depth: number): Statement[] => {
+    if (depth > MAX_BLOCK_DEPTH) {
+      throw new KeepalivedInputError(
+        file,
+        open.line,
+        `blocks nested more than ${MAX_BLOCK_DEPTH} deep (keepalived's deepest is 4): is a "}" missing above?`,
+      );
+    }
+    return block(open.line, depth);
+  };
+  const block = (openLine: number | undefined, depth: number): Statement[] => {
     const statements: Statement[] = [];
     for (;;) {
       const t = tokens[pos];
@@ -127,7 +176,7 @@ export function parseKeepalived(text: string): {
         continue;
       }
       if (t.kind === 'open') {
-        block(t.line);
+        nested(t, depth + 1);
         notes.push({ line: t.line, text: 'a block with no keyword before it: ignored' });
         continue;
       }
@@ -139,13 +188,12 @@ export function parseKeepalived(text: string): {
       const mark = pos;
       skipEols();
       if (tokens[pos]?.kind === 'open') {
-        const open = tokens[pos++] as Token;
-        statement.block = block(open.line);
+        statement.block = nested(tokens[pos++] as Token, depth + 1);
       } else pos = mark;
       statements.push(statement);
     }
   };
-  return { statements: block(undefined), notes };
+  return { statements: block(undefined, 0), notes };
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -744,13 +792,13 @@ class Converter {
           d.accept = k.keyword === 'accept';
           break;
         case 'virtual_ipaddress':
-          d.vips.push(...this.vipEntries(k));
+          d.vips = d.vips.concat(this.vipEntries(k));
           break;
         case 'virtual_ipaddress_excluded':
-          d.excluded.push(...this.vipEntries(k));
+          d.excluded = d.excluded.concat(this.vipEntries(k));
           break;
         case 'unicast_peer':
-          d.unicastPeers.push(...this.addresses(k, 'unicast_peer'));
+          d.unicastPeers = d.unicastPeers.concat(this.addresses(k, 'unicast_peer'));
           break;
         case 'authentication':
           this.authentication(k, d);
@@ -940,9 +988,10 @@ export function convertKeepalived(
   text: string,
   opts: KeepalivedOptions = {},
 ): { config: unknown; notes: KeepalivedNote[] } {
-  const { statements, notes: syntax } = parseKeepalived(text);
+  const { statements, notes: syntax } = parseKeepalived(text, opts.file);
   const c = new Converter();
-  c.notes.push(...syntax);
+  // Not push(...syntax): a spread of a million notes (a file of "}") overflows the stack.
+  for (const n of syntax) c.notes.push(n);
   const globals = c.globals(statements);
   const drafts: Draft[] = [];
   const groups: Statement[] = [];
@@ -962,6 +1011,39 @@ export function convertKeepalived(
   return { config, notes: [...c.notes].sort((a, b) => a.line - b.line) };
 }
 
+/** The file's text; read in pieces, so a huge file or a device never lands in memory whole. */
+function readInput(file: string): string {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk);
+      if (n === 0) break;
+      size += n;
+      if (size > MAX_INPUT_BYTES) {
+        throw new ConfigError(file, [
+          {
+            key: '(file)',
+            reason: `larger than ${MAX_INPUT_BYTES} bytes, not read further: is it a keepalived.conf? Leave out what vipd does not convert (virtual_server blocks) and import the rest`,
+          },
+        ]);
+      }
+      chunks.push(chunk.subarray(0, n));
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(file, [
+      { key: '(file)', reason: `cannot read: ${(err as Error).message}` },
+    ]);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The `vipd import keepalived FILE [--node NAME]` command: returns the JSON for stdout. */
 export function importKeepalived(args: string[], warn: (line: string) => void): string {
   const { values, positionals } = parseArgs({
@@ -972,18 +1054,10 @@ export function importKeepalived(args: string[], warn: (line: string) => void): 
   const [file, ...more] = positionals;
   if (file === undefined || more.length > 0)
     throw new UsageError('import keepalived needs exactly one FILE (a keepalived.conf)');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, [
-      { key: '(file)', reason: `cannot read: ${(err as Error).message}` },
-    ]);
-  }
-  const { config, notes } = convertKeepalived(
-    text,
-    values.node === undefined ? {} : { node: values.node },
-  );
+  const { config, notes } = convertKeepalived(readInput(file), {
+    file,
+    ...(values.node === undefined ? {} : { node: values.node }),
+  });
   for (const n of notes) warn(`${file}:${n.line}: ${n.text}`);
   parseConfig(config, `${file} converted to vipd`);
   return `${JSON.stringify(config, null, 2)}\n`;

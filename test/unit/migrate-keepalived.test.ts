@@ -7,6 +7,9 @@ import { ConfigError } from '../../src/config/formats.js';
 import {
   convertKeepalived,
   importKeepalived,
+  KeepalivedInputError,
+  MAX_BLOCK_DEPTH,
+  MAX_INPUT_BYTES,
   parseKeepalived,
   type KeepalivedNote,
 } from '../../src/migrate/keepalived.js';
@@ -433,13 +436,24 @@ describe('keepalived to vipd', () => {
   });
 });
 
-describe('vipd import keepalived', () => {
-  const file = (text: string): string => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vipd-import-')), 'keepalived.conf');
-    writeFileSync(path, text);
-    return path;
-  };
+/** `text` as a keepalived.conf in a fresh temp dir; its path. */
+function file(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'vipd-import-')), 'keepalived.conf');
+  writeFileSync(path, text);
+  return path;
+}
 
+/** What importKeepalived throws for the file `path`. */
+function importError(path: string): unknown {
+  try {
+    importKeepalived([path], () => undefined);
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+describe('vipd import keepalived', () => {
   it('prints the config as JSON and every note as FILE:LINE: why', () => {
     const path = file(minimal(['  use_vmac']));
     const warnings: string[] = [];
@@ -459,13 +473,75 @@ describe('vipd import keepalived', () => {
         '}',
       ),
     );
-    let error: unknown;
-    try {
-      importKeepalived([path], () => undefined);
-    } catch (err) {
-      error = err;
-    }
+    const error = importError(path);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues.map((i) => i.key)).toEqual(['instances[0].vrid']);
+  });
+});
+
+describe('keepalived input bounds: refused with FILE:LINE, never a stack overflow', () => {
+  const tooDeep = `blocks nested more than ${MAX_BLOCK_DEPTH} deep (keepalived's deepest is 4): is a "}" missing above?`;
+
+  it('refuses 100,000 nested "{" (was: Maximum call stack size exceeded), naming file and line', () => {
+    const path = file(`global_defs {\n${'{'.repeat(100_000)}`);
+    const error = importError(path);
+    // A ConfigError, so the CLI prints its message and exits 2.
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(KeepalivedInputError);
+    expect((error as Error).message).toBe(`${path}:2: ${tooDeep}`);
+  });
+
+  it(`reads ${MAX_BLOCK_DEPTH} nested blocks and keepalived's deepest; refuses one more at its line`, () => {
+    const nest = (depth: number): string => `${'a {\n'.repeat(depth)}${'}\n'.repeat(depth)}`;
+    expect(() => parseKeepalived(nest(MAX_BLOCK_DEPTH))).not.toThrow();
+    expect(() => parseKeepalived(nest(MAX_BLOCK_DEPTH + 1), 'k.conf')).toThrow(
+      new KeepalivedInputError('k.conf', MAX_BLOCK_DEPTH + 1, tooDeep),
+    );
+    const lvs = conf(
+      'virtual_server 10.0.0.1 80 {',
+      '  real_server 10.0.0.2 80 {',
+      '    HTTP_GET {',
+      '      url {',
+      '        path /',
+      '      }',
+      '    }',
+      '  }',
+      '}',
+      minimal([]),
+    );
+    expect(instances(lvs)).toHaveLength(1);
+  });
+
+  it('reports 200,000 stray "}" and converts 130,000 VIP lines (both overflowed a spread before)', () => {
+    expect(convertKeepalived('}'.repeat(200_000)).notes).toHaveLength(200_000);
+    const vips = conf(
+      'vrrp_instance VI_1 {',
+      '  interface eth0',
+      '  virtual_router_id 51',
+      '  virtual_ipaddress {',
+      '1.0.0.1\n'.repeat(130_000),
+      '  }',
+      '}',
+    );
+    expect(vips.length).toBeLessThan(MAX_INPUT_BYTES);
+    expect(instances(vips)[0]?.vips).toHaveLength(130_000);
+  });
+
+  it(`refuses a file over ${MAX_INPUT_BYTES} bytes, or an endless device, before reading it whole`, () => {
+    const big = file(`${'#'.repeat(MAX_INPUT_BYTES)}\n`);
+    for (const path of [big, '/dev/zero']) {
+      const error = importError(path);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues).toEqual([
+        {
+          key: '(file)',
+          reason: expect.stringMatching(
+            new RegExp(
+              `^larger than ${MAX_INPUT_BYTES} bytes, not read further: is it a keepalived.conf\\?`,
+            ),
+          ),
+        },
+      ]);
+    }
   });
 });
