@@ -9,6 +9,7 @@ import { loadConfigFile, toFileShape } from './config/config.js';
 import { ConfigError } from './config/formats.js';
 import { monotonicClock } from './ports/clock.js';
 import { Daemon } from './daemon/daemon.js';
+import { claimNamespace } from './daemon/single-instance.js';
 import { createNotifier, startWatchdog } from './daemon/notify.js';
 import { createLogger } from './log.js';
 import { reloader } from './daemon/reload.js';
@@ -62,13 +63,15 @@ async function run(path: string): Promise<number> {
     log.warn({ event: 'notify-failed', err: err.message }, err.message),
   );
   for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete process.env[name];
-  // The control socket and the metrics port are claimed before the daemon touches the network:
-  // a second vipd on this box must stop here, not after its start-up plan has removed the
-  // running one's VIPs.
+  // The namespace lock, the control socket and the metrics port are claimed before the daemon
+  // touches the network: a second vipd in this network namespace (whatever its socket path) must
+  // stop here, not after its start-up plan has removed the running one's VIPs.
   let control: ControlServer | undefined;
   let metrics: MetricsServer | undefined;
   let daemon: Daemon;
   try {
+    // Held until the process exits: the kernel frees it then, even after a SIGKILL.
+    await claimNamespace();
     if (config.control.socket !== null) {
       control = await ControlServer.listen(config.control.socket, log);
     }

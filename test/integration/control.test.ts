@@ -406,10 +406,10 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
     );
     expect(await second.exited).toBe(1);
     const fatal = second.lines.find((l) => l.includes('"event":"start-failed"')) ?? '';
+    // The namespace lock refuses it before the socket is tried (single-instance.test.ts: with
+    // a socket of its own).
     expect(JSON.parse(fatal)).toMatchObject({
-      err: expect.stringMatching(
-        `^another vipd is running: ${sock('fw1')} accepts connections; stop it first`,
-      ),
+      err: `another vipd is running in this network namespace (pid ${fw1.pid}); two in one namespace remove each other's VIPs: stop it first`,
     });
     // It never opened a link, so it never ran the start-up plan that would remove fw1's VIP.
     expect(second.lines.some((l) => l.includes('"event":"link-open"'))).toBe(false);

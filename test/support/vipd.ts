@@ -37,12 +37,12 @@ export function startVipd(lab: Lab, host: string, instances: InstanceOptions[]):
   return startVipdWith(lab, host, vipdConfig(host, instances));
 }
 
-/** The host's config file in the lab's log directory (written by startVipdWith). */
+/** The host's (or a named vipd's) config file in the lab's log directory (startVipdWith). */
 export function configFile(lab: Lab, host: string): string {
   return join(lab.logDir, `${host}.json`);
 }
 
-/** The host's control socket in the lab's log directory. */
+/** The host's (or a named vipd's) control socket in the lab's log directory. */
 export function controlSocket(lab: Lab, host: string): string {
   return join(lab.logDir, `${host}.sock`);
 }
@@ -52,6 +52,9 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** A command vipd runs under, given vipd's command line as its arguments (e.g. unshare). */
   wrapper?: string[];
+  /** Names its config file, control socket and process (default: the host's), so a second vipd
+   * on one host keeps its own. */
+  name?: string;
 }
 
 /** Runs vipd on `host` with a whole config document. */
@@ -61,9 +64,10 @@ export function startVipdWith(
   config: unknown,
   opts: StartOptions = {},
 ): LabProcess {
-  const file = configFile(lab, host);
+  const name = opts.name ?? host;
+  const file = configFile(lab, name);
   // Lab hosts share one file system: each gets its own control socket next to its config.
-  const doc = { control: { socket: controlSocket(lab, host) }, ...(config as object) };
+  const doc = { control: { socket: controlSocket(lab, name) }, ...(config as object) };
   writeFileSync(file, JSON.stringify(doc, null, 2));
   const [cmd, ...args] = [
     ...(opts.wrapper ?? []),
@@ -73,7 +77,7 @@ export function startVipdWith(
     '--config',
     file,
   ];
-  return lab.spawn(host, `vipd-${host}`, cmd ?? process.execPath, args, opts.env);
+  return lab.spawn(host, `vipd-${name}`, cmd ?? process.execPath, args, opts.env);
 }
 
 export interface TransitionLine {
