@@ -578,6 +578,77 @@ export class Lab {
     return on;
   }
 
+  /**
+   * Starts recording which of `hosts` carry `address`, from the kernel's own reports: `ip -ts
+   * monitor address` in each namespace, each change timestamped by ip as it receives it. So a
+   * test can tell how long the address was on two boxes, or on none, to the millisecond, however
+   * busy the test process was meanwhile. Resolves once every monitor is known to be subscribed
+   * (a probe address added to and removed from its loopback was reported); `stop` ends the
+   * recording and returns the timeline (times in epoch ms, as Date.now()).
+   */
+  async watchHolders(
+    address: string,
+    hosts: string[] = [...this.hosts.keys()],
+  ): Promise<{ stop: () => Promise<HolderTimeline> }> {
+    const monitors: LabProcess[] = [];
+    for (const [i, host] of hosts.entries()) {
+      const ns = this.host(host).ns;
+      const monitor = this.spawn(host, `holders-${host}-${this.processes.length}`, 'ip', [
+        '-ts',
+        'monitor',
+        'address',
+      ]);
+      monitors.push(monitor);
+      const probe = `127.77.0.${i + 1}`;
+      const seen = monitor.waitForLine(new RegExp(`inet ${probe.replace(/\./g, '\\.')}/`), 10_000);
+      seen.catch(() => undefined);
+      for (let tries = 1; ; tries++) {
+        await run('ip', ['-n', ns, 'addr', 'add', `${probe}/32`, 'dev', 'lo']);
+        await run('ip', ['-n', ns, 'addr', 'del', `${probe}/32`, 'dev', 'lo']);
+        const reported = await Promise.race([
+          seen.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 200)),
+        ]);
+        if (reported) break;
+        if (tries === 50) throw new LabError(`lab: ip monitor in ${host} never reported its probe`);
+      }
+    }
+    // Changes from here on are applied over the holders read now (re-applying one is harmless).
+    const startedAt = Date.now();
+    const initial = await this.holders(address, hosts);
+    const escaped = address.replace(/\./g, '\\.');
+    const change = new RegExp(
+      `^\\[(\\d+)-(\\d+)-(\\d+)T(\\d+):(\\d+):(\\d+)\\.(\\d+)\\] (Deleted )?\\d+: \\S+\\s+inet ${escaped}/`,
+    );
+    return {
+      stop: async () => {
+        const endedAt = Date.now();
+        // What the kernel reported up to now reaches the monitors' output.
+        await new Promise((r) => setTimeout(r, 200));
+        for (const m of monitors) m.kill('SIGKILL');
+        await Promise.all(monitors.map((m) => m.exited));
+        const changes = monitors.flatMap((m, i) =>
+          m.lines.flatMap((l): HolderChange[] => {
+            const f = change.exec(l)?.slice(1, 9);
+            if (f === undefined) return [];
+            const [y, mo, d, h, mi, s] = f.slice(0, 6).map(Number);
+            // ip prints local time, with microseconds.
+            const at =
+              new Date(y ?? 0, (mo ?? 1) - 1, d, h, mi, s).getTime() + Number(`0.${f[6]}`) * 1000;
+            return [{ at, host: hosts[i] ?? '?', present: f[7] === undefined }];
+          }),
+        );
+        return new HolderTimeline(
+          hosts,
+          initial,
+          startedAt,
+          endedAt,
+          changes.filter((c) => c.at >= startedAt && c.at <= endedAt).sort((a, b) => a.at - b.at),
+        );
+      },
+    };
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     for (const p of this.processes) p.kill('SIGKILL');
@@ -592,5 +663,97 @@ export class Lab {
     for (const ns of [...this.namespaces].reverse()) deleteNamespaceSync(ns);
     this.destroyed = true;
     live.delete(this);
+  }
+}
+
+export interface HolderChange {
+  /** Epoch ms. */
+  at: number;
+  host: string;
+  present: boolean;
+}
+
+export interface HolderSpan {
+  from: number;
+  to: number;
+  holders: string[];
+}
+
+/** Who carried an address when, as recorded by Lab.watchHolders; all times in epoch ms. */
+export class HolderTimeline {
+  constructor(
+    readonly hosts: readonly string[],
+    readonly initial: readonly string[],
+    readonly startedAt: number,
+    readonly endedAt: number,
+    readonly changes: readonly HolderChange[],
+  ) {}
+
+  /** Consecutive spans covering [from, to), each with the hosts that held the address. */
+  spans(from = this.startedAt, to = this.endedAt): HolderSpan[] {
+    const on = new Set(this.initial);
+    const spans: HolderSpan[] = [];
+    let since = this.startedAt;
+    const close = (until: number): void => {
+      const a = Math.max(since, from);
+      const b = Math.min(until, to);
+      if (b <= a) return;
+      const holders = this.hosts.filter((h) => on.has(h));
+      const last = spans.at(-1);
+      if (last?.to === a && last.holders.join() === holders.join()) last.to = b;
+      else spans.push({ from: a, to: b, holders });
+    };
+    for (const c of this.changes) {
+      close(c.at);
+      since = c.at;
+      if (c.present) on.add(c.host);
+      else on.delete(c.host);
+    }
+    close(this.endedAt);
+    return spans;
+  }
+
+  /** Milliseconds within [from, to) during which `when(holders)` held. */
+  msWhen(when: (holders: string[]) => boolean, from?: number, to?: number): number {
+    return this.spans(from, to)
+      .filter((s) => when(s.holders))
+      .reduce((sum, s) => sum + s.to - s.from, 0);
+  }
+
+  /** When `host` gained the address at or after `after`, in order. */
+  added(host: string, after = this.startedAt): number[] {
+    return this.changes
+      .filter((c) => c.host === host && c.present && c.at >= after)
+      .map((c) => c.at);
+  }
+
+  /**
+   * From when on (at or after `after`) `host` held the address without a break to the end of
+   * the recording, alone or (`alone` false) with others beside it; undefined if it did not hold
+   * it at the end.
+   */
+  heldFrom(host: string, after = this.startedAt, alone = false): number | undefined {
+    let since: number | undefined;
+    for (const s of this.spans(after)) {
+      const holds = s.holders.includes(host) && (!alone || s.holders.length === 1);
+      if (holds) since ??= s.from;
+      else since = undefined;
+    }
+    return since;
+  }
+
+  /** From when on (at or after `after`) `host` alone held the address to the end, if it did. */
+  soleFrom(host: string, after = this.startedAt): number | undefined {
+    return this.heldFrom(host, after, true);
+  }
+
+  /** The spans as text, times relative to `zero` in ms, e.g. "-1200 fw1 | +430 fw1,fw2 | +512 fw2". */
+  describe(zero: number, from?: number, to?: number): string {
+    return this.spans(from, to)
+      .map((s) => {
+        const t = Math.round(s.from - zero);
+        return `${t >= 0 ? '+' : ''}${t} ${s.holders.join(',') || 'none'}`;
+      })
+      .join(' | ');
   }
 }
