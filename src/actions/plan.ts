@@ -6,8 +6,11 @@
  * Order (issue 3, after conntrackd's primary-backup.sh and keepalived #2254):
  * - master: conntrackd commit (the synced table must be in the kernel BEFORE the VIPs draw
  *   traffic) -> VIPs -> gratuitous ARP -> conntrackd flush/resync/bulk -> up hooks
- * - backup: down hooks -> VIPs removed -> conntrackd backup (started if needed, -t, -n)
+ * - backup: VIPs removed -> conntrackd backup (started if needed, -t, -n) -> down hooks
  * - fault: the same as backup, conntrackd -t only
+ * A box that leaves master gives the VIPs up first: its peer has already taken over, and a slow
+ * down hook must not keep the address on two boxes (issue 12). Hooks come last both ways, once
+ * the box is what the state says.
  * Load-sharing rules come after the VIPs (master: owning this box's node number) and before them
  * (releasing plans: removed).
  * Re-running a plan against a kernel that already matches changes nothing: the master's VIPs go
@@ -102,7 +105,6 @@ export function releasePlan(
 ): Step[] {
   const present = cfg.vips.filter((v) => kernel.addresses.has(v.address));
   return [
-    ...hookSteps(cfg, role),
     // Removing is idempotent and the rules are not in the kernel view: always listed.
     ...(cfg.loadSharing === null ? [] : [{ kind: 'load-sharing', action: 'remove' } as const]),
     ...(cfg.marks.length === 0 ? [] : [{ kind: 'marks', action: 'remove' } as const]),
@@ -113,6 +115,7 @@ export function releasePlan(
         ? ['ensure-running', 'schedule-flush', 'request-resync']
         : ['schedule-flush'],
     ),
+    ...hookSteps(cfg, role),
   ];
 }
 

@@ -45,19 +45,19 @@ describe('action plans', () => {
     });
   });
 
-  it('backup: down hooks, VIPs that are present, conntrackd backup; fault: -t only', () => {
+  it('backup: VIPs that are present first, conntrackd backup, down hooks last; fault: -t only', () => {
     const cfg = inst({ conntrackd: { enabled: true }, hooks: { down: '/d.sh', perVip: false } });
     expect(releasePlan('backup', cfg, { addresses: all }).map(describeStep)).toEqual([
-      'hook /d.sh eth0 10.99.0.100',
       'VIPs remove 10.99.0.100/24 10.99.0.101/24',
       'conntrackd ensure-running, schedule-flush, request-resync',
+      'hook /d.sh eth0 10.99.0.100',
     ]);
     expect(
       releasePlan('fault', cfg, { addresses: new Set(['10.99.0.101']) }).map(describeStep),
     ).toEqual([
-      'hook /d.sh eth0 10.99.0.100',
       'VIPs remove 10.99.0.101/24',
       'conntrackd schedule-flush',
+      'hook /d.sh eth0 10.99.0.100',
     ]);
   });
 
@@ -93,6 +93,8 @@ describe('load-sharing steps', () => {
     expect(() => inst({ loadSharing: { ...sharing, clusterMac: '00:11:22:33:44:55' } })).toThrow(
       /loadSharing\.clusterMac/,
     );
-    expect(() => inst({ loadSharing: { ...sharing, bogus: 1 } })).toThrow(/unknown key\(s\) bogus/);
+    expect(() => inst({ loadSharing: { ...sharing, bogus: 1 } })).toThrow(
+      /instances\[0\]\.loadSharing\.bogus: unknown key/,
+    );
   });
 });
