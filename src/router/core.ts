@@ -386,8 +386,13 @@ function perform(st: Step, action: FsmAction): void {
   }
 }
 
-/** Neighbours may point at the other master: re-announce, at most once per advert interval. */
+/**
+ * Neighbours may point at the other master: re-announce, at most once per advert interval, and
+ * only once the master plan is done (until then the VIPs may not be ours yet, and the plan's own
+ * gratuitous ARP step announces them).
+ */
 function reasserted(st: Step): void {
+  if (st.s.plan?.role !== 'master' || !st.s.plan.done) return;
   const last = st.s.lastReassertAnnounce;
   const intervalMs = st.s.cfg.instance.advertIntervalCs * MS_PER_CS;
   if (last !== undefined && st.now - last < intervalMs) return;
@@ -569,6 +574,10 @@ function update(st: Step, instance: InstanceConfig): void {
     `${instance.name}: config updated in place`,
   );
   fsm(st, { type: 'priority-changed' });
+  if (q === null && st.s.quorumRound?.purpose === 'takeover') {
+    st.s = { ...st.s, quorumRound: undefined };
+    fsm(st, { type: 'quorum', ok: true });
+  }
 }
 
 function probe(st: Step, purpose: 'takeover' | 'watch'): void {
