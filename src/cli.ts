@@ -5,8 +5,15 @@
  * config and prints it normalised. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile, toFileShape } from './config/config.js';
-import { ConfigError } from './config/formats.js';
+import { toFileShape } from './config/config.js';
+import { ConfigError, type ConfigIssue } from './config/formats.js';
+import {
+  hostChecks,
+  loadConfigFile,
+  type HostReport,
+  type PresentAddress,
+} from './config/host-checks.js';
+import { InterfaceError, readInterface } from './net/interface.js';
 import { monotonicClock } from './ports/clock.js';
 import { Daemon } from './daemon/daemon.js';
 import { claimNamespace } from './daemon/single-instance.js';
@@ -23,7 +30,8 @@ import { UsageError } from './usage.js';
 
 const USAGE = `usage:
   vipd run --config FILE      run the daemon in the foreground
-  vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2)
+  vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2);
+                              scripts and VIPs are checked on this box too, warnings on stderr
   vipd status [--json] [--socket PATH | --config FILE]
                               the running daemon's instances: state, priorities, master,
                               last transition, faults, counters (--json: as the daemon sends it)
@@ -53,9 +61,28 @@ function configPath(args: string[]): string {
   return values.config;
 }
 
+/** An interface's addresses for the host checks; undefined when it does not exist (yet). */
+async function interfaceAddresses(name: string): Promise<PresentAddress[] | undefined> {
+  try {
+    return (await readInterface(name)).addresses;
+  } catch (err) {
+    if (err instanceof InterfaceError && err.message.endsWith('does not exist')) return undefined;
+    throw err;
+  }
+}
+
+/** Errors refuse the config (exit 2, every one listed); warnings go to `warn`. */
+function refuseOnErrors(path: string, report: HostReport, warn: (w: ConfigIssue) => void): void {
+  report.warnings.forEach(warn);
+  if (report.errors.length > 0) throw new ConfigError(path, report.errors);
+}
+
 async function run(path: string): Promise<number> {
   const config = loadConfigFile(path);
   const log = createLogger(config.log.level, config.node.name);
+  refuseOnErrors(path, await hostChecks(config, interfaceAddresses), (w) =>
+    log.warn({ event: 'config-warning', key: w.key }, `${w.key}: ${w.reason}`),
+  );
   // systemd (Type=notify): READY=1 once started, WATCHDOG=1 from a timer, STOPPING=1 on a stop.
   // The variables are read once and then removed, so hook scripts and other children do not
   // talk to systemd as if they were vipd (NotifyAccess=main would reject them anyway).
@@ -144,11 +171,15 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(out.stderr);
         return out.code;
       }
-      case 'check':
-        process.stdout.write(
-          `${JSON.stringify(toFileShape(loadConfigFile(configPath(rest))), null, 2)}\n`,
+      case 'check': {
+        const path = configPath(rest);
+        const config = loadConfigFile(path);
+        refuseOnErrors(path, await hostChecks(config, interfaceAddresses), (w) =>
+          process.stderr.write(`warning: ${w.key}: ${w.reason}\n`),
         );
+        process.stdout.write(`${JSON.stringify(toFileShape(config), null, 2)}\n`);
         return 0;
+      }
       case 'import':
         if (rest[0] !== 'keepalived') throw new UsageError('import needs a source: keepalived');
         process.stdout.write(

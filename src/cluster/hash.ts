@@ -12,7 +12,7 @@
  * Pure; verified against the running kernel in test/integration/cluster-hash.test.ts.
  */
 import { ipv4ToUint32 } from '../net/address.js';
-import type { BackendName, HashMode } from './backend.js';
+import type { BackendName, HashMode } from '../config/load-sharing.js';
 
 const JHASH_INITVAL = 0xdeadbeef;
 

@@ -10,7 +10,8 @@
  * Without a cluster section, an instance's `loadSharing` is used (node number only).
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile, type VipdConfig } from '../config/config.js';
+import type { VipdConfig } from '../config/config.js';
+import { loadConfigFile } from '../config/host-checks.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import { UsageError } from '../usage.js';
 import { isIpv4 } from '../net/address.js';

@@ -4,78 +4,21 @@
  *
  * In the file it is one object: the cluster's own keys (name, boxes, totalNodes, vridBase and the
  * load-sharing keys) plus the election keys it shares with instances (interface, vips, version,
- * advertInterval, preempt, ...), which are checked by the instance schema itself so both read
- * and fail the same way. This box is the entry of `boxes` equal to `node.name`; its position
+ * advertInterval, preempt, ...), which are the instance schema's own keys and checks, so both
+ * read and fail the same way. This box is the entry of `boxes` equal to `node.name`; its position
  * (from 1) is its box number. Every node number n is elected as VRID vridBase + n - 1.
  */
-import convict from 'convict';
+import * as z from 'zod';
+import { integer, listOf, section, text, whenValid, type FileShape } from './formats.js';
 import {
-  BACKEND_CHOICES,
-  HASH_MODES,
-  validateLoadSharing,
-  type LoadSharingConfig,
-} from '../cluster/backend.js';
-import {
-  arrayOf,
-  convictIssues,
-  integerIn,
-  isPlainObject,
-  nonEmptyString,
-  type ConfigIssue,
-  type ConvictErrorHolder,
-} from './formats.js';
-import {
-  checkedInstance,
+  authIssues,
   instanceFileShape,
+  instanceShape,
+  intervalIssues,
   normaliseInstance,
-  type InstanceConfig,
-  type Vip,
+  vipIssues,
 } from './instance.js';
-
-export interface ClusterConfig {
-  name: string;
-  /** Box names; box number b is boxes[b - 1]. */
-  boxes: string[];
-  /** This box's number. */
-  self: number;
-  vridBase: number;
-  vips: Vip[];
-  /** What the backend installs; localNode is this box's first home number. */
-  sharing: LoadSharingConfig;
-  /** Election settings every number's router shares; its name, VRID and priority are per number. */
-  election: InstanceConfig;
-}
-
-const clusterSchema = {
-  name: { doc: 'Cluster name in logs', format: nonEmptyString, default: 'cluster' },
-  boxes: {
-    doc: 'Names of the boxes (node.name of each), in a fixed order every box shares',
-    format: arrayOf('box names', (b) => typeof b === 'string' && b.length > 0),
-    default: null as string[] | null,
-  },
-  totalNodes: {
-    doc: 'Node numbers (hash buckets) shared by the boxes; a multiple of the box count spreads best',
-    format: integerIn(2, 32),
-    default: null as number | null,
-  },
-  vridBase: {
-    doc: 'Node number n is elected as VRID vridBase + n - 1',
-    format: integerIn(1, 255),
-    default: null as number | null,
-  },
-  backend: { doc: 'Load-sharing backend', format: [...BACKEND_CHOICES], default: 'auto' },
-  hashmode: { doc: 'What the hash covers', format: [...HASH_MODES], default: 'sourceip' },
-  hashInit: {
-    doc: 'Hash seed, the same on every box',
-    format: integerIn(0, 0xffffffff),
-    default: 0,
-  },
-  clusterMac: {
-    doc: 'Multicast MAC the VIPs resolve to, e.g. 01:00:5e:00:01:0a',
-    format: nonEmptyString,
-    default: null as string | null,
-  },
-};
+import { MAX_NODES, sharingIssues, sharingKeys, type LoadSharingConfig } from './load-sharing.js';
 
 /** Instance keys that mean the same for a cluster; the rest (hooks, garp, ...) do not apply. */
 const ELECTION_KEYS = [
@@ -94,99 +37,129 @@ const ELECTION_KEYS = [
   'hmac',
   'stepTimeout',
   'faultRecovery',
-];
+] as const;
 
-const PREFIX = 'cluster.';
-
-export function parseCluster(
-  raw: unknown,
-  nodeName: string,
-  issues: ConfigIssue[],
-): ClusterConfig | undefined {
-  if (!isPlainObject(raw)) {
-    issues.push({ key: 'cluster', reason: 'must be an object (or leave it out)' });
-    return undefined;
-  }
-  const before = issues.length;
-  const own = Object.fromEntries(Object.entries(raw).filter(([k]) => k in clusterSchema));
-  const election = Object.fromEntries(
-    Object.entries(raw).filter(([k]) => ELECTION_KEYS.includes(k)),
-  );
-  for (const key of Object.keys(raw).filter((k) => !(k in own) && !(k in election))) {
-    issues.push({
-      key: PREFIX + key,
-      reason: `unknown key (a cluster takes ${[...Object.keys(clusterSchema), ...ELECTION_KEYS].join(', ')})`,
-    });
-  }
-  const conf = convict(clusterSchema);
-  let props: ReturnType<typeof conf.getProperties> | undefined;
-  try {
-    conf.load(own);
-    conf.validate({ allowed: 'strict' });
-    props = conf.getProperties();
-  } catch (err) {
-    issues.push(...convictIssues(err as ConvictErrorHolder, PREFIX));
-  }
-  const name = typeof own.name === 'string' ? own.name : 'cluster';
-  // The instance schema wants a VRID; the per-number VRIDs are checked here instead.
-  const checked = checkedInstance({ ...election, name, vrid: 1 }, PREFIX, issues);
-  const template = checked === undefined ? undefined : normaliseInstance(checked, PREFIX, issues);
-  if (props === undefined || template === undefined || issues.length > before) return undefined;
-
-  const boxes = props.boxes ?? [];
-  const totalNodes = props.totalNodes ?? 0;
-  const vridBase = props.vridBase ?? 0;
-  const self = boxes.indexOf(nodeName) + 1;
-  const dup = boxes.find((b, i) => boxes.indexOf(b) !== i);
-  if (boxes.length === 0) issues.push({ key: `${PREFIX}boxes`, reason: 'at least one box' });
-  if (dup !== undefined) issues.push({ key: `${PREFIX}boxes`, reason: `${dup} is listed twice` });
-  if (self === 0 && boxes.length > 0) {
-    issues.push({
-      key: `${PREFIX}boxes`,
-      reason: `this box (node.name ${JSON.stringify(nodeName)}) is not listed; set node.name to one of ${boxes.join(', ')}`,
-    });
-  }
-  if (boxes.length > totalNodes) {
-    issues.push({
-      key: `${PREFIX}totalNodes`,
-      reason: `${totalNodes} node numbers for ${boxes.length} boxes: every box needs a number of its own`,
-    });
-  }
-  if (vridBase + totalNodes - 1 > 255) {
-    issues.push({
-      key: `${PREFIX}vridBase`,
-      reason: `numbers 1..${totalNodes} need VRIDs ${vridBase}..${vridBase + totalNodes - 1}, past 255`,
-    });
-  }
-  const sharing: LoadSharingConfig = {
-    backend: props.backend as LoadSharingConfig['backend'],
-    interface: template.interface,
-    vips: template.vips.map((v) => v.address),
-    hashmode: props.hashmode as LoadSharingConfig['hashmode'],
-    clusterMac: props.clusterMac ?? '',
-    totalNodes,
-    localNode: Math.max(self, 1),
-    hashInit: props.hashInit,
-  };
-  for (const problem of validateLoadSharing(sharing)) {
-    const colon = problem.indexOf(':');
-    issues.push({
-      key: PREFIX + problem.slice(0, colon),
-      reason: problem.slice(colon + 1).trim(),
-    });
-  }
-  if (issues.length > before) return undefined;
-  return { name, boxes, self, vridBase, vips: template.vips, sharing, election: template };
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
 }
 
+function omit<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Omit<T, K> {
+  return Object.fromEntries(
+    Object.entries(o).filter(([k]) => !(keys as readonly PropertyKey[]).includes(k)),
+  ) as Omit<T, K>;
+}
+
+/** What a cluster's routers take from the instance defaults: everything but its election keys. */
+const instanceRest = section(omit(instanceShape, [...ELECTION_KEYS, 'name', 'vrid']));
+
+const clusterFile = section(
+  {
+    /** Cluster name in logs. */
+    name: text.default('cluster'),
+    /** Names of the boxes (node.name of each), in a fixed order every box shares. */
+    boxes: listOf(text, 'box names').min(1, { error: () => 'at least one box' }),
+    /** Node numbers (hash buckets) shared by the boxes; a multiple of the box count spreads best. */
+    totalNodes: integer(2, MAX_NODES.nft),
+    /** Node number n is elected as VRID vridBase + n - 1. */
+    vridBase: integer(1, 255),
+    ...sharingKeys,
+    ...pick(instanceShape, ELECTION_KEYS),
+  },
+  true,
+)
+  .superRefine(intervalIssues, whenValid(['version', 'advertInterval']))
+  .superRefine(authIssues, whenValid(['version', 'authPassword']))
+  .superRefine(vipIssues, whenValid(['vips']))
+  .superRefine(sharingIssues, whenValid(['backend', 'hashmode', 'clusterMac', 'totalNodes']))
+  .superRefine(
+    (c, ctx) => {
+      const dup = c.boxes.find((b, i) => c.boxes.indexOf(b) !== i);
+      if (dup !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['boxes'], message: `${dup} is listed twice` });
+      }
+      if (c.boxes.length > c.totalNodes) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['totalNodes'],
+          message: `${c.totalNodes} node numbers for ${c.boxes.length} boxes: every box needs a number of its own`,
+        });
+      }
+    },
+    whenValid(['boxes', 'totalNodes']),
+  )
+  .superRefine(
+    (c, ctx) => {
+      if (c.vridBase + c.totalNodes - 1 > 255) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vridBase'],
+          message: `numbers 1..${c.totalNodes} need VRIDs ${c.vridBase}..${c.vridBase + c.totalNodes - 1}, past 255`,
+        });
+      }
+    },
+    whenValid(['vridBase', 'totalNodes']),
+  );
+
+/** The section as the file has it; which box this is comes from node.name (clusterForBox). */
+export const clusterSection = clusterFile.transform((c) => {
+  // The instance schema wants a VRID; each node number's router gets its own.
+  const election = normaliseInstance({
+    ...instanceRest.parse({}),
+    ...pick(c, ELECTION_KEYS),
+    name: c.name,
+    vrid: 1,
+  });
+  return {
+    name: c.name,
+    boxes: c.boxes,
+    vridBase: c.vridBase,
+    vips: election.vips,
+    sharing: {
+      backend: c.backend,
+      interface: c.interface,
+      vips: election.vips.map((v) => v.address),
+      hashmode: c.hashmode,
+      clusterMac: c.clusterMac,
+      totalNodes: c.totalNodes,
+      hashInit: c.hashInit,
+    },
+    /** Election settings every number's router shares; its name, VRID and priority are per number. */
+    election,
+  };
+});
+
+/** The section resolved for this box (`node.name`), which must be one of its boxes. */
+export function clusterForBox(c: z.output<typeof clusterSection>, nodeName: string) {
+  const self = c.boxes.indexOf(nodeName) + 1;
+  const sharing: LoadSharingConfig = { ...c.sharing, localNode: Math.max(self, 1) };
+  return {
+    name: c.name,
+    /** Box names; box number b is boxes[b - 1]. */
+    boxes: c.boxes,
+    /** This box's number. */
+    self,
+    vridBase: c.vridBase,
+    vips: c.vips,
+    /** What the backend installs; localNode is this box's first home number. */
+    sharing,
+    /** Election settings every number's router shares; its name, VRID and priority are per number. */
+    election: c.election,
+  };
+}
+
+export type ClusterConfig = ReturnType<typeof clusterForBox>;
+
 /** VRIDs the cluster uses, for the cross-check against instances on the same interface. */
-export function clusterVrids(cluster: ClusterConfig): number[] {
+export function clusterVrids(cluster: {
+  vridBase: number;
+  sharing: { totalNodes: number };
+}): number[] {
   return Array.from({ length: cluster.sharing.totalNodes }, (_, i) => cluster.vridBase + i);
 }
 
 /** The section in the file's own shape, for `vipd check`. */
-export function clusterFileShape(cluster: ClusterConfig): unknown {
-  const election = instanceFileShape(cluster.election) as Record<string, unknown>;
+export function clusterFileShape(cluster: ClusterConfig): FileShape<z.input<typeof clusterFile>> {
+  const election = instanceFileShape(cluster.election);
   return {
     name: cluster.name,
     boxes: cluster.boxes,
@@ -196,6 +169,6 @@ export function clusterFileShape(cluster: ClusterConfig): unknown {
     hashmode: cluster.sharing.hashmode,
     hashInit: cluster.sharing.hashInit,
     clusterMac: cluster.sharing.clusterMac,
-    ...Object.fromEntries(ELECTION_KEYS.flatMap((k) => (k in election ? [[k, election[k]]] : []))),
+    ...pick(election, ELECTION_KEYS),
   };
 }

@@ -1,298 +1,281 @@
 /**
- * vipd's configuration: a JSON file validated with convict, then normalised into the values the
- * daemon runs with (intervals in centiseconds, VIPs split into address and prefix).
+ * vipd's configuration: a JSON file checked against one schema (zod), which gives the file's
+ * keys, defaults and units, every problem with its key path, and the normalised values the
+ * daemon runs with (intervals in ms or centiseconds, VIPs split into address and prefix).
  *
- * Contract: `parseConfig` either returns a complete, cross-checked config or throws a
- * `ConfigError` listing every problem as (key path, reason), e.g. `instances[1].vrid: must be an
- * integer from 1 to 255, got 300`. Unknown keys are refused, never ignored: a typo in a failover
- * config silently falling back to a default is how a firewall pair ends up with two masters.
+ * Contract: `parseConfig` is pure and either returns a complete, cross-checked config or throws
+ * a `ConfigError` listing every problem as (key path, reason), e.g. `instances[1].vrid: must be
+ * an integer from 1 to 255, got 300`; checks across keys run as soon as the keys they read are
+ * valid, so one mistake never hides another. Unknown keys are refused, never ignored: a typo in
+ * a failover config silently falling back to a default is how a firewall pair ends up with two
+ * masters. Reading the file and what depends on the box (scripts, addresses) are host-checks.ts's.
  */
-import { readFileSync, statSync } from 'node:fs';
+import * as z from 'zod';
 import { isIpv4 } from '../net/address.js';
-import convict from 'convict';
+import { clusterFileShape, clusterForBox, clusterSection, clusterVrids } from './cluster.js';
 import {
   ConfigError,
-  convictIssues,
-  isPlainObject,
-  nonEmptyString,
-  optionalPath,
-  type ConfigIssue,
-  type ConvictErrorHolder,
+  always,
+  configIssues,
+  atLeast,
+  expected,
+  listOf,
+  nullablePath,
+  oneOf,
+  parseOptions,
+  parsedAt,
+  section,
+  text,
+  type FileShape,
 } from './formats.js';
-import { clusterFileShape, clusterVrids, parseCluster, type ClusterConfig } from './cluster.js';
-import {
-  checkedInstance,
-  instanceFileShape,
-  normaliseInstance,
-  type InstanceConfig,
-} from './instance.js';
+import { instanceFileShape, instanceSchema, type InstanceConfig } from './instance.js';
 
-export interface VipdConfig {
-  node: { name: string };
-  log: { level: LogLevel };
-  instances: InstanceConfig[];
-  /** The active-active cluster this box belongs to, or null. */
-  cluster: ClusterConfig | null;
-  /** The control socket (`vipd status`, `demote`, `reload`); null = none. */
-  control: { socket: string | null };
-  /** Prometheus metrics over HTTP; null = off. */
-  metrics: { listen: { host: string; port: number } | null };
-  /** Instances that must live on the same box: a FAULT in one moves them all. */
-  syncGroups: SyncGroup[];
-}
-
-export interface SyncGroup {
-  name: string;
-  instances: string[];
-}
-
-function syncGroupsShape(v: unknown): void {
-  if (!Array.isArray(v)) throw new Error('must be a list of { name, instances: [...] }');
-  v.forEach((g: unknown, i) => {
-    const o = (typeof g === 'object' && g !== null ? g : {}) as Record<string, unknown>;
-    const extra = Object.keys(o).filter((k) => k !== 'name' && k !== 'instances');
-    if (extra.length > 0) throw new Error(`[${i}]: unknown key(s) ${extra.join(', ')}`);
-    if (typeof o.name !== 'string' || o.name === '')
-      throw new Error(`[${i}].name must be a non-empty string`);
-    if (
-      !Array.isArray(o.instances) ||
-      o.instances.length < 2 ||
-      o.instances.some((x) => typeof x !== 'string')
-    ) {
-      throw new Error(`[${i}].instances must list at least two instance names`);
-    }
-  });
-}
-
+const LISTEN = 'an "address:port" like 127.0.0.1:9650, or null';
 /** `host:port` with an IPv4 host (loopback by default: metrics tell an attacker a lot). */
-function listenAddress(v: unknown): void {
-  if (v === null) return;
-  const m = typeof v === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v) : null;
-  if (m?.[1] === undefined || !isIpv4(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-    throw new Error(
-      `must be "address:port" (e.g. 127.0.0.1:9650) or null, got ${JSON.stringify(v)}`,
-    );
+const listen = z
+  .string({ error: expected(LISTEN) })
+  .refine(
+    (v) => {
+      const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v);
+      return m?.[1] !== undefined && isIpv4(m[1]) && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+    },
+    { error: expected(LISTEN) },
+  )
+  .transform((v) => ({
+    host: v.slice(0, v.lastIndexOf(':')),
+    port: Number(v.slice(v.lastIndexOf(':') + 1)),
+  }));
+
+/** Instances that move together (keepalived vrrp_sync_group): a FAULT in one moves them all. */
+const syncGroup = section({
+  name: text,
+  instances: listOf(text, 'instance names').min(2, atLeast(2, 'instance names')),
+});
+export type SyncGroup = z.output<typeof syncGroup>;
+
+const topFile = section({
+  node: section({
+    /** Name of this box in logs and status. */
+    name: text.default('vipd'),
+  }).prefault({}),
+  log: section({
+    level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  }).prefault({}),
+  /** Virtual routers. */
+  instances: listOf(instanceSchema, 'instances').default([]),
+  syncGroups: listOf(syncGroup, 'sync groups { name, instances }').default([]),
+  control: section({
+    /** Control socket (mode 0600) for vipd status/demote/reload; null = none. */
+    socket: nullablePath.default('/run/vipd/vipd.sock'),
+  }).prefault({}),
+  metrics: section({
+    /** Prometheus metrics at http://ADDRESS:PORT/metrics; null = off. */
+    listen: listen.nullable().prefault('127.0.0.1:9650'),
+  }).prefault({}),
+  /** The active-active cluster this box belongs to, or null. */
+  cluster: clusterSection.nullable().default(null),
+});
+type TopFile = z.output<typeof topFile>;
+type ClusterSection = z.output<typeof clusterSection>;
+
+/** The parsed parts a cross-check may read: only those that have no problem of their own. */
+interface Parts {
+  /** Valid instances with their index in the file. */
+  instances: [number, InstanceConfig][];
+  /** Every instance's name, or undefined when some name is unreadable. */
+  names: Set<string> | undefined;
+  syncGroups: SyncGroup[] | undefined;
+  /** undefined = invalid, null = none. */
+  cluster: ClusterSection | null | undefined;
+  nodeName: string | undefined;
+}
+
+function partsOf(v: TopFile, payload: z.core.ParsePayload): Parts {
+  const at = (...path: PropertyKey[]): boolean => parsedAt(payload, ...path);
+  // A problem on the list itself (not a list) leaves no element to read.
+  const list =
+    Array.isArray(v.instances) &&
+    !payload.issues.some((i) => i.path?.length === 1 && i.path[0] === 'instances');
+  const raw: unknown[] = list ? v.instances : [];
+  const names = raw.map((inst, i) =>
+    at('instances', i, 'name') && typeof inst === 'object' && inst !== null && 'name' in inst
+      ? inst.name
+      : undefined,
+  );
+  return {
+    instances: list
+      ? v.instances.flatMap((inst, i) =>
+          at('instances', i) ? [[i, inst] as [number, InstanceConfig]] : [],
+        )
+      : [],
+    names: names.every((n): n is string => typeof n === 'string') ? new Set(names) : undefined,
+    syncGroups: at('syncGroups') ? v.syncGroups : undefined,
+    cluster: at('cluster') ? v.cluster : undefined,
+    nodeName: at('node') ? v.node.name : undefined,
+  };
+}
+
+type Report = (path: PropertyKey[], reason: string) => void;
+
+function uniqueRouters(parts: Parts, report: Report): void {
+  const names = new Map<string, number>();
+  const routers = new Map<string, number>();
+  for (const [i, inst] of parts.instances) {
+    const prior = names.get(inst.name);
+    if (prior !== undefined)
+      report(['instances', i, 'name'], `"${inst.name}" is already used by instances[${prior}]`);
+    names.set(inst.name, i);
+    // Two instances with one VRID on one link would answer each other's adverts.
+    const router = `${inst.interface}/${inst.vrid}`;
+    const same = routers.get(router);
+    if (same !== undefined) {
+      report(
+        ['instances', i, 'vrid'],
+        `VRID ${inst.vrid} on ${inst.interface} is already used by instances[${same}]`,
+      );
+    }
+    routers.set(router, i);
   }
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-const topSchema = {
-  node: {
-    name: { doc: 'Name of this box in logs and status', format: nonEmptyString, default: 'vipd' },
-  },
-  log: {
-    level: { doc: 'pino log level', format: [...LOG_LEVELS], default: 'info' },
-  },
-  instances: {
-    doc: 'Virtual routers (checked one by one with the instance schema)',
-    format: Array,
-    default: [] as unknown[],
-  },
-  syncGroups: {
-    doc: 'Instances that move together: [{ name, instances: [...] }] (keepalived vrrp_sync_group)',
-    format: syncGroupsShape,
-    default: [] as SyncGroup[],
-  },
-  control: {
-    socket: {
-      doc: 'Control socket (mode 0600) for vipd status/demote/reload; null = none',
-      format: optionalPath,
-      default: '/run/vipd/vipd.sock' as string | null,
-    },
-  },
-  metrics: {
-    listen: {
-      doc: 'Prometheus metrics at http://ADDRESS:PORT/metrics; null = off',
-      format: listenAddress,
-      default: '127.0.0.1:9650' as string | null,
-    },
-  },
-};
-
-/** A cluster's VRIDs are routers on its interface like any instance's; its VIPs are its own. */
-function crossCheckCluster(
-  cluster: ClusterConfig,
-  instances: InstanceConfig[],
-  issues: ConfigIssue[],
-): void {
-  const vrids = new Set(clusterVrids(cluster));
-  const clusterVips = new Set(cluster.vips.map((v) => v.address));
-  instances.forEach((inst, i) => {
-    if (inst.interface === cluster.election.interface && vrids.has(inst.vrid)) {
-      issues.push({
-        key: `instances[${i}].vrid`,
-        reason: `VRID ${inst.vrid} on ${inst.interface} is used by cluster "${cluster.name}" (VRIDs ${cluster.vridBase}..${cluster.vridBase + vrids.size - 1})`,
-      });
-    }
-    if (inst.loadSharing !== null) {
-      issues.push({
-        key: `instances[${i}].loadSharing`,
-        reason: `the cluster section already owns this box's load-sharing tables; move these VIPs into the cluster`,
-      });
-    }
-    const shared = inst.vips.filter((v) => clusterVips.has(v.address)).map((v) => v.address);
-    if (shared.length > 0) {
-      issues.push({
-        key: `instances[${i}].vips`,
-        reason: `${shared.join(', ')} also ${shared.length === 1 ? 'belongs' : 'belong'} to cluster "${cluster.name}": a VIP is either shared by all boxes or moved between them`,
-      });
-    }
-  });
+/**
+ * A VIP belongs to one router: an instance that is backup removes its VIPs, so a VIP in two
+ * instances is taken from the one that is master while it still reports MASTER.
+ */
+function uniqueVips(parts: Parts, report: Report): void {
+  const owner = new Map<string, number>();
+  for (const [i, inst] of parts.instances) {
+    inst.vips.forEach((vip, n) => {
+      const other = owner.get(vip.address);
+      const key = ['instances', i, n < inst.advertisedCount ? 'vips' : 'excludedVips'];
+      if (other !== undefined && other !== i) {
+        const name = parts.instances.find(([j]) => j === other)?.[1].name ?? '';
+        report(
+          key,
+          `${vip.address} is also a VIP of instances[${other}] ("${name}"): an instance in backup removes its VIPs, so each would take it from the other's master`,
+        );
+      }
+      if (other === undefined) owner.set(vip.address, i);
+    });
+  }
 }
 
-function checkSyncGroups(
-  groups: SyncGroup[],
-  instances: InstanceConfig[],
-  issues: ConfigIssue[],
-): void {
+function checkSyncGroups(parts: Parts, report: Report): void {
   const member = new Map<string, string>();
-  groups.forEach((g, i) => {
+  parts.syncGroups?.forEach((g, i) => {
     for (const name of g.instances) {
-      if (!instances.some((inst) => inst.name === name)) {
-        issues.push({ key: `syncGroups[${i}].instances`, reason: `no instance named "${name}"` });
+      if (parts.names !== undefined && !parts.names.has(name)) {
+        report(['syncGroups', i, 'instances'], `no instance named "${name}"`);
       }
       const other = member.get(name);
       if (other !== undefined) {
-        issues.push({
-          key: `syncGroups[${i}].instances`,
-          reason: `"${name}" is already in sync group "${other}": an instance is in one group at most`,
-        });
+        report(
+          ['syncGroups', i, 'instances'],
+          `"${name}" is already in sync group "${other}": an instance is in one group at most`,
+        );
       }
       member.set(name, g.name);
     }
   });
 }
 
-function crossCheck(instances: InstanceConfig[], issues: ConfigIssue[]): void {
-  const names = new Map<string, number>();
-  const routers = new Map<string, number>();
-  instances.forEach((inst, i) => {
-    const prior = names.get(inst.name);
-    if (prior !== undefined)
-      issues.push({
-        key: `instances[${i}].name`,
-        reason: `"${inst.name}" is already used by instances[${prior}]`,
-      });
-    names.set(inst.name, i);
-    // Two instances with one VRID on one link would answer each other's adverts.
-    const router = `${inst.interface}/${inst.vrid}`;
-    const same = routers.get(router);
-    if (same !== undefined) {
-      issues.push({
-        key: `instances[${i}].vrid`,
-        reason: `VRID ${inst.vrid} on ${inst.interface} is already used by instances[${same}]`,
-      });
+/** A cluster's VRIDs are routers on its interface like any instance's; its VIPs are its own. */
+function checkCluster(parts: Parts, report: Report): void {
+  const cluster = parts.cluster;
+  if (cluster === null || cluster === undefined) return;
+  if (parts.nodeName !== undefined && !cluster.boxes.includes(parts.nodeName)) {
+    report(
+      ['cluster', 'boxes'],
+      `this box (node.name ${JSON.stringify(parts.nodeName)}) is not listed; set node.name to one of ${cluster.boxes.join(', ')}`,
+    );
+  }
+  const vrids = new Set(clusterVrids(cluster));
+  const clusterVips = new Set(cluster.vips.map((v) => v.address));
+  for (const [i, inst] of parts.instances) {
+    if (inst.interface === cluster.election.interface && vrids.has(inst.vrid)) {
+      report(
+        ['instances', i, 'vrid'],
+        `VRID ${inst.vrid} on ${inst.interface} is used by cluster "${cluster.name}" (VRIDs ${cluster.vridBase}..${cluster.vridBase + vrids.size - 1})`,
+      );
     }
-    routers.set(router, i);
-  });
+    if (inst.loadSharing !== null) {
+      report(
+        ['instances', i, 'loadSharing'],
+        `the cluster section already owns this box's load-sharing tables; move these VIPs into the cluster`,
+      );
+    }
+    const shared = inst.vips.filter((v) => clusterVips.has(v.address)).map((v) => v.address);
+    if (shared.length > 0) {
+      report(
+        ['instances', i, 'vips'],
+        `${shared.join(', ')} also ${shared.length === 1 ? 'belongs' : 'belong'} to cluster "${cluster.name}": a VIP is either shared by all boxes or moved between them`,
+      );
+    }
+  }
 }
 
-/** `node.name`, read defensively: the top-level checks may have refused `node` already. */
-function nodeName(node: unknown): string {
-  return isPlainObject(node) && typeof node.name === 'string' ? node.name : 'vipd';
+/** The checks across sections, on every part that parsed: one bad instance hides nothing. */
+function crossChecks(v: TopFile, ctx: z.RefinementCtx<TopFile>): void {
+  const parts = partsOf(v, ctx);
+  const report: Report = (path, message) => ctx.addIssue({ code: 'custom', path, message });
+  if (parts.instances.length === 0 && parsedAt(ctx, 'instances') && parts.cluster === null) {
+    report(['instances'], 'at least one instance (or a cluster) is required');
+  }
+  uniqueRouters(parts, report);
+  uniqueVips(parts, report);
+  checkSyncGroups(parts, report);
+  checkCluster(parts, report);
 }
 
-/** Validate and normalise a parsed JSON document. */
+const configSchema = topFile.superRefine(crossChecks, always()).transform((v) => ({
+  node: v.node,
+  log: v.log,
+  instances: v.instances,
+  /** The active-active cluster this box belongs to, or null. */
+  cluster: v.cluster === null ? null : clusterForBox(v.cluster, v.node.name),
+  /** The control socket (`vipd status`, `demote`, `reload`); null = none. */
+  control: v.control,
+  /** Prometheus metrics over HTTP; null = off. */
+  metrics: v.metrics,
+  /** Instances that must live on the same box: a FAULT in one moves them all. */
+  syncGroups: v.syncGroups,
+}));
+
+export type VipdConfig = z.output<typeof configSchema>;
+export type LogLevel = VipdConfig['log']['level'];
+
+/** Validate and normalise a parsed JSON document; pure (no file or interface is looked at). */
 export function parseConfig(doc: unknown, source = 'config'): VipdConfig {
-  const issues: ConfigIssue[] = [];
-  if (!isPlainObject(doc))
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new ConfigError(source, [{ key: '(config)', reason: 'must be a JSON object' }]);
-  // The cluster section has a schema of its own (config/cluster.ts); convict would walk into it.
-  const { cluster: rawCluster = null, ...rest } = doc;
-  const top = convict(topSchema);
-  try {
-    top.load(rest);
-    top.validate({ allowed: 'strict' });
-  } catch (err) {
-    issues.push(...convictIssues(err as ConvictErrorHolder, ''));
-  }
-  const props = top.getProperties();
-  const rawInstances = Array.isArray(props.instances) ? props.instances : [];
-  const instances: InstanceConfig[] = [];
-  rawInstances.forEach((raw, i) => {
-    const prefix = `instances[${i}].`;
-    const checked = checkedInstance(raw, prefix, issues);
-    const inst = checked === undefined ? undefined : normaliseInstance(checked, prefix, issues);
-    if (inst !== undefined) instances.push(inst);
-  });
-  const cluster =
-    rawCluster === null
-      ? null
-      : (parseCluster(rawCluster, nodeName(props.node as unknown), issues) ?? null);
-  if (rawInstances.length === 0 && rawCluster === null)
-    issues.push({ key: 'instances', reason: 'at least one instance (or a cluster) is required' });
-  if (issues.length === 0) crossCheck(instances, issues);
-  if (issues.length === 0) checkSyncGroups(props.syncGroups, instances, issues);
-  if (issues.length === 0 && cluster !== null) crossCheckCluster(cluster, instances, issues);
-  if (issues.length > 0) throw new ConfigError(source, issues);
-  const listen = props.metrics.listen;
-  return {
-    node: props.node,
-    log: { level: props.log.level as LogLevel },
-    instances,
-    cluster,
-    control: { socket: props.control.socket },
-    syncGroups: props.syncGroups,
-    metrics: {
-      listen:
-        listen === null
-          ? null
-          : {
-              host: listen.slice(0, listen.lastIndexOf(':')),
-              port: Number(listen.slice(listen.lastIndexOf(':') + 1)),
-            },
-    },
-  };
+  const result = configSchema.safeParse(doc, parseOptions);
+  if (!result.success) throw new ConfigError(source, configIssues(result.error));
+  return result.data;
 }
 
-/** A real config is a few KiB; a huge one is a mistake (or an attack) to refuse unread. */
-const MAX_CONFIG_BYTES = 1 << 20;
-
-export function loadConfigFile(path: string): VipdConfig {
-  let text: string;
-  try {
-    const size = statSync(path).size;
-    if (size > MAX_CONFIG_BYTES) {
-      throw new ConfigError(path, [
-        {
-          key: '(file)',
-          reason: `too large: ${size} bytes (at most ${MAX_CONFIG_BYTES}); is this the right file?`,
-        },
-      ]);
-    }
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(path, [
-      { key: '(file)', reason: `cannot read: ${(err as Error).message}` },
-    ]);
-  }
+/** A config file's text: JSON, then parseConfig. */
+export function parseConfigText(text: string, source: string): VipdConfig {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(path, [
+    throw new ConfigError(source, [
       { key: '(file)', reason: `not valid JSON: ${(err as Error).message}` },
     ]);
   }
-  return parseConfig(doc, path);
+  return parseConfig(doc, source);
 }
 
 /** The normalised config in the file's own shape (seconds, CIDR strings): what `vipd check` prints. */
-export function toFileShape(config: VipdConfig): unknown {
+export function toFileShape(config: VipdConfig): FileShape<z.input<typeof topFile>> {
+  const listenAt = config.metrics.listen;
   return {
     node: config.node,
     log: config.log,
     syncGroups: config.syncGroups,
     control: config.control,
-    metrics: {
-      listen:
-        config.metrics.listen === null
-          ? null
-          : `${config.metrics.listen.host}:${config.metrics.listen.port}`,
-    },
+    metrics: { listen: listenAt === null ? null : `${listenAt.host}:${listenAt.port}` },
     instances: config.instances.map(instanceFileShape),
-    ...(config.cluster === null ? {} : { cluster: clusterFileShape(config.cluster) }),
+    cluster: config.cluster === null ? null : clusterFileShape(config.cluster),
   };
 }

@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../config/config.js';
+import { loadConfigFile } from '../config/host-checks.js';
 import { UsageError } from '../usage.js';
 import { forSecondsProblem, type ControlReply, type ControlRequest } from './server.js';
 import { formatStatus } from './status-table.js';

@@ -3,7 +3,7 @@
  * config that fails is refused with every problem and the running one keeps going untouched.
  * Reloads never overlap: one that arrives while another runs waits for it.
  */
-import { loadConfigFile } from '../config/config.js';
+import { loadConfigFile } from '../config/host-checks.js';
 import { ConfigError } from '../config/formats.js';
 import type { Logger } from '../log.js';
 import type { Daemon } from './daemon.js';

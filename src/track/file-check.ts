@@ -4,13 +4,10 @@
  * as 0, like keepalived, and says why once per change of reason.
  */
 import { readFile } from 'node:fs/promises';
+import type { FileCheckConfig } from '../config/track.js';
 import type { Clock } from '../ports/clock.js';
 
-export interface FileCheckConfig {
-  path: string;
-  weight: number;
-  intervalMs: number;
-}
+export type { FileCheckConfig };
 
 export async function readTrackedValue(path: string): Promise<{ value: number; why?: string }> {
   let text: string;

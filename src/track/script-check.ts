@@ -6,18 +6,10 @@
  * and as a timeout; runs never overlap.
  */
 import { HookError, runHook } from '../actions/hooks.js';
+import type { ScriptCheckConfig } from '../config/track.js';
 import type { Clock } from '../ports/clock.js';
 
-export interface ScriptCheckConfig {
-  name: string;
-  script: string;
-  args: string[];
-  intervalMs: number;
-  timeoutMs: number;
-  rise: number;
-  fall: number;
-  weight: number;
-}
+export type { ScriptCheckConfig };
 
 export class ScriptCheck {
   private up = false;

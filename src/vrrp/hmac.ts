@@ -17,18 +17,10 @@
  * pairs (udp, or raw unicast between vipd boxes).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { HmacConfig, HmacKey } from '../config/instance.js';
 import { ipv4ToUint32 } from '../net/address.js';
 
-export interface HmacKey {
-  id: number;
-  secret: Buffer;
-}
-
-export interface HmacConfig {
-  keys: HmacKey[];
-  sendKeyId: number;
-  windowMs: number;
-}
+export type { HmacConfig, HmacKey };
 
 export const HMAC_REJECTIONS = [
   'unsigned',

@@ -1,15 +1,16 @@
 /**
  * Hostile configs (issue 7): random values dropped into every key of a valid config (wrong
  * types, out-of-range numbers, odd strings, nested junk) and random documents are either accepted
- * or refused with a ConfigError whose every issue names a key and a reason, never any other
- * exception; a huge file is refused before it is parsed.
+ * or refused with a ConfigError whose every issue names a key and an operator-readable reason,
+ * never any other exception; a huge file is refused before it is parsed.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, parseConfig } from '../../src/config/config.js';
+import { parseConfig } from '../../src/config/config.js';
+import { loadConfigFile } from '../../src/config/host-checks.js';
 import { ConfigError } from '../../src/config/formats.js';
 
 const valid = {
@@ -66,6 +67,8 @@ function outcome(doc: unknown): 'ok' | 'refused' {
     for (const i of err.issues) {
       expect(typeof i.key === 'string' && i.key.length > 0, JSON.stringify(i)).toBe(true);
       expect(typeof i.reason === 'string' && i.reason.length > 0, JSON.stringify(i)).toBe(true);
+      // Worded for an operator: no library jargon, no stack.
+      expect(i.reason, JSON.stringify(i)).not.toMatch(/Invalid input|ZodError|\n\s+at /);
     }
     return 'refused';
   }

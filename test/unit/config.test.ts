@@ -1,6 +1,10 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, toFileShape } from '../../src/config/config.js';
 import { ConfigError, type ConfigIssue } from '../../src/config/formats.js';
+import { hostChecks, type PresentAddress } from '../../src/config/host-checks.js';
 
 const base = { name: 'VI_1', interface: 'eth0', vrid: 51, vips: ['10.99.0.100/24'] };
 
@@ -55,15 +59,16 @@ describe('config', () => {
     });
     expect(got).toEqual(
       expect.arrayContaining([
-        'x: unknown key',
+        expect.stringMatching(/^x: unknown key \(this section takes node, log, instances/),
         'instances[0].vrid: must be an integer from 1 to 255, got 300',
-        'instances[0].bogus: unknown key',
-        expect.stringMatching(/^instances\[0\]\.vips: must be a list of CIDR/),
+        expect.stringMatching(/^instances\[0\]\.bogus: unknown key \(this section takes name, /),
+        'instances[0].vips[0]: must be an IPv4 address with its prefix length, like 10.99.0.100/24, got "10.0.0.1"',
         'instances[1].priority: must be an integer from 1 to 255, got 0',
-        expect.stringMatching(/^instances\[1\]\.transport: must be one of the possible values/),
-        expect.stringMatching(/^instances\[1\]\.unicastPeers: .*10\.0\.0\.300/),
+        'instances[1].transport: must be one of raw, udp, got "tcp"',
+        'instances[1].unicastPeers[0]: must be an IPv4 address, got "10.0.0.300"',
       ]),
     );
+    expect(got).toHaveLength(7);
   });
 
   it('refuses duplicate names, VRIDs per interface, duplicate VIPs and v3 passwords', () => {
@@ -173,14 +178,23 @@ describe('split-brain keys', () => {
   });
 
   it.each([
-    [{ witnesses: [] }, 'witnesses is required'],
-    [{ witnesses: ['gw.example'] }, 'not valid: ["gw.example"]'],
-    [{ witnesses: ['10.0.0.1'], peers: ['10.0.0.2:22'] }, 'peers must be a list of addresses'],
-    [{ witnesses: ['10.0.0.1'], timeout: 0 }, 'timeout must be a number of seconds'],
-    [{ witnesses: ['10.0.0.1'], ping: true }, 'unknown key(s) ping'],
-  ])('quorum %j is refused: %s', (quorum, reason) => {
+    [{}, 'witnesses', 'is required: a list of witnesses'],
+    [{ witnesses: [] }, 'witnesses', 'must list at least one witness'],
+    [{ witnesses: ['gw.example'] }, 'witnesses[0]', 'got "gw.example"'],
+    [
+      { witnesses: ['10.0.0.1'], peers: ['10.0.0.2:22'] },
+      'peers[0]',
+      'an address (pinged; no port)',
+    ],
+    [{ witnesses: ['10.0.0.1'], timeout: 0 }, 'timeout', 'must be a number of seconds from 0.01'],
+    [{ witnesses: ['10.0.0.1'], ping: true }, 'ping', 'unknown key'],
+    ['10.0.0.1', '', 'must be an object { witnesses, peers, timeout, interval } or null'],
+  ])('quorum %j is refused at quorum.%s: %s', (quorum, key, reason) => {
     expect(configIssues({ instances: [{ ...base, quorum }] })).toEqual([
-      { key: 'instances[0].quorum', reason: expect.stringContaining(reason) as string },
+      {
+        key: `instances[0].quorum${key === '' ? '' : `.${key}`}`,
+        reason: expect.stringContaining(reason) as string,
+      },
     ]);
   });
 });
@@ -219,17 +233,23 @@ describe('tracking and sync groups', () => {
   });
 
   it.each([
-    [{ scripts: [{ script: 'chk' }] }, 'scripts[0].script must be an absolute path'],
+    [{ scripts: [{ script: 'chk' }] }, 'scripts[0].script', 'must be an absolute path, got "chk"'],
     [
       { scripts: [{ script: '/x', weight: 300 }] },
-      'scripts[0].weight must be an integer from -253',
+      'scripts[0].weight',
+      'from -253 to 253, got 300',
     ],
-    [{ interfaces: [{ name: 'eth 1' }] }, 'interfaces[0].name must be an interface name'],
-    [{ files: [{ path: '/x', every: 1 }] }, 'files[0]: unknown key(s) every'],
-    [{ probes: [] }, 'unknown key(s) probes'],
-  ])('track %j is refused: %s', (track, reason) => {
+    [{ interfaces: [{ name: 'eth 1' }] }, 'interfaces[0].name', 'must be an interface name'],
+    [{ files: [{ path: '/x', every: 1 }] }, 'files[0].every', 'unknown key'],
+    [{ probes: [] }, 'probes', 'unknown key (this section takes interfaces, scripts, files)'],
+    [
+      { scripts: [{ script: '/x', intreval: 1 }] },
+      'scripts[0].intreval',
+      'did you mean "interval"?',
+    ],
+  ])('track %j is refused at track.%s: %s', (track, key, reason) => {
     expect(configIssues({ instances: [{ ...base, track }] })).toEqual([
-      { key: 'instances[0].track', reason: expect.stringContaining(reason) as string },
+      { key: `instances[0].track.${key}`, reason: expect.stringContaining(reason) as string },
     ]);
   });
 
@@ -368,5 +388,242 @@ describe('cluster section', () => {
     // The cluster's routers only exist on its own link; the same VRID elsewhere is another router.
     const c = parseConfig(withInstance({ interface: 'eth1', vrid: 103 }));
     expect(c.instances[0]?.vrid).toBe(103);
+  });
+});
+
+describe('every mistake at once', () => {
+  /** Fifteen independent mistakes, most nested: each must come back with its own key path. */
+  const mistakes = {
+    node: { name: 'fw1' },
+    instances: [
+      base,
+      {
+        name: 'VI_2',
+        interface: 'eth1',
+        vrid: 300,
+        vips: ['10.99.1.100/24'],
+        garp: { count: 0 },
+        hooks: { up: 'up.sh' },
+        track: {
+          scripts: [{ script: '/usr/local/bin/chk', fall: 0 }],
+          files: [{ path: 'weight' }],
+        },
+        quorum: { witnesses: ['gw.example'], timeout: 0 },
+        hmac: { keys: [{ id: 1, secret: 'short' }], window: 0 },
+        loadSharing: { clusterMac: '00:11:22:33:44:55', totalNodes: 2, localNode: 1 },
+        marks: [{ mark: 1, match: [{ vip: '10.99.1.100', port: 80, protocol: 'icmp' }] }],
+      },
+      { name: 'VI_3', interface: 'this-is-too-long', vrid: 53, vips: ['10.99.3.100/24'] },
+      { ...base, name: 'VI_4', vrid: 54, vips: ['10.99.4.100/24'], excludedVips: base.vips },
+    ],
+    syncGroups: [{ name: 'g', instances: ['VI_1', 'VI_9'] }],
+    cluster: { ...cluster, boxes: ['fw1', 'fw2'], totalNodes: 2, vridBase: 255 },
+  };
+
+  it('reports all of them, each with its key path and what was expected', () => {
+    const got = configIssues(mistakes);
+    const expected: [string, string][] = [
+      ['instances[1].vrid', 'must be an integer from 1 to 255, got 300'],
+      ['instances[1].garp.count', 'must be an integer from 1 to 100, got 0'],
+      ['instances[1].hooks.up', 'must be an absolute path or null, got "up.sh"'],
+      ['instances[1].track.scripts[0].fall', 'must be an integer from 1 to 100, got 0'],
+      ['instances[1].track.files[0].path', 'must be an absolute path, got "weight"'],
+      ['instances[1].quorum.witnesses[0]', 'got "gw.example"'],
+      ['instances[1].quorum.timeout', 'seconds from 0.01 to 10, got 0'],
+      ['instances[1].hmac.keys[0].secret', 'at least 16 bytes'],
+      ['instances[1].hmac.window', 'seconds from 0.1 to 3600, got 0'],
+      ['instances[1].loadSharing.clusterMac', 'not a multicast MAC'],
+      ['instances[1].marks[0].match[0].protocol', 'one of tcp, udp, sctp, got "icmp"'],
+      ['instances[2].interface', 'must be an interface name'],
+      ['instances[3].excludedVips', '10.99.0.100 is also a VIP of instances[0] ("VI_1")'],
+      ['syncGroups[0].instances', 'no instance named "VI_9"'],
+      ['cluster.vridBase', 'need VRIDs 255..256, past 255'],
+    ];
+    console.log(`[measure] config with ${expected.length} mistakes: ${got.length} reported`);
+    expect(got).toHaveLength(expected.length);
+    for (const [key, reason] of expected) {
+      expect(got).toContainEqual({ key, reason: expect.stringContaining(reason) as string });
+    }
+  });
+
+  it('words every reason for an operator: no stack, no bare "Invalid input"', () => {
+    for (const { reason } of configIssues(mistakes)) {
+      expect(reason).not.toMatch(/^Invalid|\n\s+at |ZodError|received/);
+      expect(reason.length).toBeGreaterThan(10);
+    }
+  });
+
+  it('never echoes a secret back', () => {
+    const secret = 'hunter2-but-longer-than-eight';
+    const text = JSON.stringify(
+      configIssues({
+        instances: [
+          {
+            ...base,
+            version: 2,
+            authPassword: secret,
+            hmac: { keys: [{ id: 1, secret: 'tiny' }] },
+          },
+        ],
+      }),
+    );
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('tiny');
+  });
+});
+
+describe('VIPs and interface names', () => {
+  const second = { ...base, name: 'VI_2', vrid: 52 };
+
+  it('refuses a VIP in two instances, advertised or excluded, on any interface', () => {
+    expect(issues({ instances: [base, { ...second, interface: 'eth1' }] })).toEqual([
+      'instances[1].vips: 10.99.0.100 is also a VIP of instances[0] ("VI_1"): an instance in backup removes its VIPs, so each would take it from the other\'s master',
+    ]);
+    expect(
+      configIssues({
+        instances: [
+          base,
+          { ...second, vips: ['10.99.0.101/24'], excludedVips: ['10.99.0.100/32'] },
+        ],
+      }),
+    ).toEqual([
+      { key: 'instances[1].excludedVips', reason: expect.stringContaining('instances[0]') },
+    ]);
+  });
+
+  it('still checks VIPs across instances when another instance is wrong', () => {
+    const got = issues({
+      instances: [base, { ...second, vrid: 0 }, { ...second, name: 'VI_3', vrid: 53 }],
+    });
+    expect(got).toEqual([
+      'instances[1].vrid: must be an integer from 1 to 255, got 0',
+      expect.stringMatching(
+        /^instances\[2\]\.vips: 10\.99\.0\.100 is also a VIP of instances\[0\]/,
+      ),
+    ]);
+  });
+
+  it.each([
+    ['eth0', true],
+    ['bond0.100', true],
+    ['fifteen-bytes15', true],
+    ['sixteen-bytes-16', false],
+    ['ethé1234567890a', false], // 15 characters, 16 bytes
+    ['', false],
+    ['.', false],
+    ['..', false],
+    ['eth 0', false],
+    ['eth0\t', false],
+    ['eth0:1', false],
+    ['a/b', false],
+  ])('interface name %j: valid %s', (name, valid) => {
+    const got = configIssues({ instances: [{ ...base, interface: name }] });
+    expect(got).toEqual(
+      valid
+        ? []
+        : [
+            {
+              key: 'instances[0].interface',
+              reason: expect.stringContaining('must be an interface name'),
+            },
+          ],
+    );
+  });
+
+  it('checks the cluster and tracked interfaces the same way', () => {
+    expect(configIssues(withCluster({ ...cluster, interface: 'a-very-long-name0' }))).toEqual([
+      { key: 'cluster.interface', reason: expect.stringContaining('1 to 15 bytes') },
+    ]);
+    expect(
+      configIssues({ instances: [{ ...base, track: { interfaces: [{ name: '..' }] } }] }),
+    ).toEqual([
+      {
+        key: 'instances[0].track.interfaces[0].name',
+        reason: expect.stringContaining('interface name'),
+      },
+    ]);
+  });
+});
+
+describe('host checks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vipd-host-'));
+  const file = (name: string, mode: number): string => {
+    const path = join(dir, name);
+    writeFileSync(path, '#!/bin/sh\nexit 0\n');
+    chmodSync(path, mode);
+    return path;
+  };
+  const runnable = file('up.sh', 0o755);
+  const plain = file('down.sh', 0o644);
+  const missing = join(dir, 'later.sh');
+  /** An interface eth0 with the box's own address only. */
+  const eth0 = async (name: string): Promise<PresentAddress[] | undefined> =>
+    name === 'eth0' ? [{ address: '10.99.0.1', prefix: 24, secondary: false }] : undefined;
+
+  it('parseConfig itself looks at no file', () => {
+    expect(() =>
+      parseConfig({ instances: [{ ...base, hooks: { up: missing, down: plain } }] }),
+    ).not.toThrow();
+  });
+
+  it('a missing script is a warning, one that cannot be run an error', async () => {
+    const config = parseConfig({
+      instances: [
+        {
+          ...base,
+          hooks: { up: runnable, down: plain },
+          track: { scripts: [{ script: missing }, { script: dir }, { script: runnable }] },
+        },
+      ],
+    });
+    const report = await hostChecks(config, eth0);
+    expect(report.errors).toEqual([
+      { key: 'instances[0].hooks.down', reason: `${plain} is not executable (chmod +x ${plain})` },
+      {
+        key: 'instances[0].track.scripts[1].script',
+        reason: `${dir} is a directory, not a script`,
+      },
+    ]);
+    expect(report.warnings).toEqual([
+      {
+        key: 'instances[0].track.scripts[0].script',
+        reason: expect.stringContaining(`${missing} does not exist (yet)`),
+      },
+    ]);
+  });
+
+  it("refuses a VIP that is the box's own address; a VIP left behind or a missing interface only warns", async () => {
+    const own = parseConfig({ instances: [{ ...base, vips: ['10.99.0.1/24'] }] });
+    expect(await hostChecks(own, eth0)).toEqual({
+      errors: [{ key: 'instances[0].vips', reason: expect.stringContaining("eth0's own address") }],
+      warnings: [],
+    });
+    // A crashed run left 10.99.0.100 next to the box's own address: the next start must go on.
+    const leftover = async (): Promise<PresentAddress[]> => [
+      { address: '10.99.0.1', prefix: 24, secondary: false },
+      { address: '10.99.0.100', prefix: 24, secondary: true },
+    ];
+    expect(await hostChecks(parseConfig({ instances: [base] }), leftover)).toEqual({
+      errors: [],
+      warnings: [{ key: 'instances[0].vips', reason: expect.stringContaining('already on eth0') }],
+    });
+    const elsewhere = parseConfig({ instances: [{ ...base, interface: 'eth7' }] });
+    expect(await hostChecks(elsewhere, eth0)).toEqual({
+      errors: [],
+      warnings: [
+        { key: 'instances[0].interface', reason: 'eth7 does not exist on this box (yet)' },
+      ],
+    });
+    expect(await hostChecks(parseConfig({ instances: [base] }), eth0)).toEqual({
+      errors: [],
+      warnings: [],
+    });
+  });
+
+  it('checks the cluster VIPs too', async () => {
+    const config = parseConfig(withCluster({ ...cluster, vips: ['10.99.0.1/24'] }));
+    expect((await hostChecks(config, eth0)).errors).toEqual([
+      { key: 'cluster.vips', reason: expect.stringContaining("eth0's own address") },
+    ]);
   });
 });

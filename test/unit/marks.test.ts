@@ -48,10 +48,11 @@ describe('firewall marks (seed 002)', () => {
       "instances[0].marks[0].match[0].vip: 10.99.0.7 is not one of this instance's VIPs",
     ]);
     expect(bad([{ mark: 0, match: [] }])).toEqual([
-      'instances[0].marks: [0].mark must be an integer from 1 to 4294967295',
+      'instances[0].marks[0].mark: must be an integer from 1 to 4294967295, got 0',
+      'instances[0].marks[0].match: must list at least one match { vip, port, protocol }',
     ]);
     expect(bad([{ mark: 1, match: [{ vip: '10.99.0.100', port: 80, protocol: 'icmp' }] }])).toEqual(
-      ['instances[0].marks: [0].match[0].protocol must be tcp, udp or sctp'],
+      ['instances[0].marks[0].match[0].protocol: must be one of tcp, udp, sctp, got "icmp"'],
     );
   });
 });
