@@ -6,14 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { toFileShape } from './config/config.js';
-import { ConfigError, type ConfigIssue } from './config/formats.js';
-import {
-  hostChecks,
-  loadConfigFile,
-  type HostReport,
-  type PresentAddress,
-} from './config/host-checks.js';
-import { InterfaceError, readInterface } from './net/interface.js';
+import { ConfigError } from './config/formats.js';
+import { hostChecks, loadConfigFile, refuseOnErrors } from './config/host-checks.js';
+import { interfaceAddresses } from './net/interface.js';
 import { monotonicClock } from './ports/clock.js';
 import { Daemon } from './daemon/daemon.js';
 import { claimNamespace } from './daemon/single-instance.js';
@@ -59,22 +54,6 @@ function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   if (values.config === undefined) throw new UsageError('--config FILE is required');
   return values.config;
-}
-
-/** An interface's addresses for the host checks; undefined when it does not exist (yet). */
-async function interfaceAddresses(name: string): Promise<PresentAddress[] | undefined> {
-  try {
-    return (await readInterface(name)).addresses;
-  } catch (err) {
-    if (err instanceof InterfaceError && err.message.endsWith('does not exist')) return undefined;
-    throw err;
-  }
-}
-
-/** Errors refuse the config (exit 2, every one listed); warnings go to `warn`. */
-function refuseOnErrors(path: string, report: HostReport, warn: (w: ConfigIssue) => void): void {
-  report.warnings.forEach(warn);
-  if (report.errors.length > 0) throw new ConfigError(path, report.errors);
 }
 
 async function run(path: string): Promise<number> {

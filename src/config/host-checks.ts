@@ -178,3 +178,13 @@ export async function hostChecks(
     warnings: [...scripts.warnings, ...addresses.warnings],
   };
 }
+
+/** Errors refuse the config (every one listed); warnings go to `warn`. */
+export function refuseOnErrors(
+  path: string,
+  report: HostReport,
+  warn: (w: ConfigIssue) => void,
+): void {
+  report.warnings.forEach(warn);
+  if (report.errors.length > 0) throw new ConfigError(path, report.errors);
+}

@@ -46,3 +46,13 @@ export function primaryAddress(info: InterfaceInfo, vips: ReadonlySet<string>): 
   }
   return primary;
 }
+
+/** An interface's addresses; undefined when it does not exist (yet). For the host checks. */
+export async function interfaceAddresses(name: string): Promise<InterfaceAddress[] | undefined> {
+  try {
+    return (await readInterface(name)).addresses;
+  } catch (err) {
+    if (err instanceof InterfaceError && err.message.endsWith('does not exist')) return undefined;
+    throw err;
+  }
+}
