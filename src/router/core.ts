@@ -274,7 +274,12 @@ function packet(st: Step, p: ReceivedPacket, wallMs: number): void {
     nonces: st.s.nonces,
   });
   if (!verdict.ok) {
-    st.effects.push({ type: 'rejected', reason: verdict.reason, detail: verdict.detail, src: p.src });
+    st.effects.push({
+      type: 'rejected',
+      reason: verdict.reason,
+      detail: verdict.detail,
+      src: p.src,
+    });
     st.emit({ type: 'rejected', instance: st.name, reason: verdict.reason });
     return;
   }
@@ -574,9 +579,15 @@ function update(st: Step, instance: InstanceConfig): void {
     `${instance.name}: config updated in place`,
   );
   fsm(st, { type: 'priority-changed' });
-  if (q === null && st.s.quorumRound?.purpose === 'takeover') {
-    st.s = { ...st.s, quorumRound: undefined };
-    fsm(st, { type: 'quorum', ok: true });
+  // Without a quorum any more, nothing may wait for one: a takeover waiting for its verdict goes
+  // ahead (its answer would be ignored, leaving a backup with no timer), and a hold for lost
+  // quorum ends (no watch round would ever clear it).
+  if (q === null) {
+    if (st.s.quorumRound?.purpose === 'takeover') {
+      st.s = { ...st.s, quorumRound: undefined };
+      fsm(st, { type: 'quorum', ok: true });
+    }
+    clearFault(st, { kind: 'quorum' });
   }
 }
 

@@ -111,7 +111,8 @@ export class TrackMonitor {
     this.target.setEffectivePriority(eff.priority, why);
     const now = new Set(eff.faults.map((f) => f.name));
     for (const f of eff.faults) {
-      if (!this.faults.has(f.name)) this.target.raiseFault({ kind: 'track', object: f.name }, f.why);
+      if (!this.faults.has(f.name))
+        this.target.raiseFault({ kind: 'track', object: f.name }, f.why);
     }
     for (const object of this.faults) {
       if (!now.has(object)) this.target.clearFault({ kind: 'track', object });

@@ -108,7 +108,11 @@ export function verifySigned(
     };
   }
   if (lastNonce !== undefined && nonce <= lastNonce) {
-    return { ok: false, reason: 'replayed-nonce', detail: `nonce not above the last one from ${src}` };
+    return {
+      ok: false,
+      reason: 'replayed-nonce',
+      detail: `nonce not above the last one from ${src}`,
+    };
   }
   return { ok: true, message: packet.subarray(0, at), keyId, nonce };
 }

@@ -18,7 +18,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/config.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
-import { deadline, initialCore, step, type CoreEffect, type CoreEvent, type CoreState } from '../../src/router/core.js';
+import {
+  deadline,
+  initialCore,
+  step,
+  type CoreEffect,
+  type CoreEvent,
+  type CoreState,
+} from '../../src/router/core.js';
 import { encodeAdvert, type VrrpVersion } from '../../src/vrrp/packet.js';
 
 export interface CaseConfig {

@@ -87,11 +87,7 @@ describe('cluster member', () => {
     expect(await kernel.readFile(`${kernel.dir}/${VIP}`)).toBe('1,2,5\n');
     expect(member.owned()).toEqual([1, 2, 5]);
     const first = kernel.writes.length;
-    const moves = await Promise.all([
-      carry(1, 'backup'),
-      carry(3, 'master'),
-      carry(4, 'master'),
-    ]);
+    const moves = await Promise.all([carry(1, 'backup'), carry(3, 'master'), carry(4, 'master')]);
     expect(moves).toEqual([true, true, true]);
     expect(kernel.writes.slice(first).map(([, w]) => w)).toEqual(['+3', '+4', '-1']);
     expect(member.owned()).toEqual([2, 3, 4, 5]);
