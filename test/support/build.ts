@@ -1,6 +1,7 @@
 /**
- * Vitest global setup: compiles the project once before any test, so integration tests run the
- * same `dist/` artifact operators install, never a stale one.
+ * Global setup of the lab tier (vitest.lab.config.ts): compiles the project once before any
+ * test, so the namespace tests run the same `dist/` artifact operators install, never a stale
+ * one. The unit tier has no build step: it imports the TypeScript sources.
  */
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './paths.js';

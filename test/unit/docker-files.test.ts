@@ -2,18 +2,18 @@
  * The Docker variant of the split-brain lab (docker/), checked without a Docker engine: the
  * compose file's structure (js-yaml, see test/support/js-yaml.d.ts), that it describes the same
  * boxes as the namespace simulation, that the Dockerfile's inputs exist, that the shell scripts
- * parse and are executable, that the config the entrypoint writes from each service's
- * environment passes `vipd check` (dist/ is built by the global setup), and that the nft rules
- * docker/splitbrain.sh sends into a box are valid (against a stand-in `docker` that records its
- * calls, checked with `nft -c` in a throwaway network namespace: root, as every CI run is).
+ * parse and are executable, and that the config the entrypoint writes from each service's
+ * environment passes `vipd check` (the CLI run from its TypeScript source through tsx: this tier
+ * has no build step). The nft rules docker/splitbrain.sh sends need root to be checked, so that
+ * test is in the lab tier (test/integration/docker-splitbrain.test.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, VIPD_CLI } from '../support/paths.js';
+import { REPO_ROOT, VIPD_FROM_SOURCE } from '../support/paths.js';
 import { FIREWALLS, UDP_PORT, VIP, VIP_CIDR } from '../../scripts/splitbrain/scenario.js';
 
 const DOCKER = join(REPO_ROOT, 'docker');
@@ -171,7 +171,7 @@ describe('docker/entrypoint.sh', () => {
       expect(printed.code).toBe(0);
       const file = join(dir, `${name}-${transport}.json`);
       writeFileSync(file, printed.stdout);
-      const check = run(process.execPath, [VIPD_CLI, 'check', '--config', file]);
+      const check = run(process.execPath, [...VIPD_FROM_SOURCE, 'check', '--config', file]);
       expect(check.stderr).toBe('');
       expect(check.code).toBe(0);
       const normalised = JSON.parse(check.stdout) as {
@@ -194,62 +194,5 @@ describe('docker/entrypoint.sh', () => {
     const quoted = run(entrypoint, ['--print-config'], { ...base, NODE_NAME: 'fw"1' });
     expect(quoted.code).toBe(2);
     expect(quoted.stderr).toMatch(/NODE_NAME/);
-  });
-});
-
-describe('docker/splitbrain.sh', () => {
-  // A stand-in docker: answers `docker compose version`, records every other call.
-  const bin = mkdtempSync(join(tmpdir(), 'vipd-fake-docker-'));
-  const calls = join(bin, 'calls.jsonl');
-  writeFileSync(
-    join(bin, 'docker'),
-    `#!${process.execPath}\n` +
-      `const args = process.argv.slice(2);\n` +
-      `if (args[0] === 'compose' && args[1] === 'version') process.exit(0);\n` +
-      `require('node:fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(args) + '\\n');\n`,
-  );
-  chmodSync(join(bin, 'docker'), 0o755);
-
-  /** The nft argument splitbrain.sh hands to `docker compose exec -T BOX nft`. */
-  function nftSent(args: string[]): string {
-    writeFileSync(calls, '');
-    const r = run(join(DOCKER, 'splitbrain.sh'), args, {
-      PATH: `${bin}:${process.env.PATH ?? ''}`,
-    });
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const [call, ...more] = readFileSync(calls, 'utf8').trim().split('\n');
-    expect(more).toEqual([]);
-    const argv = JSON.parse(call ?? '[]') as string[];
-    expect(argv.slice(0, 5)).toEqual(['compose', '-p', 'vipd-splitbrain', '-f', COMPOSE_FILE]);
-    expect(argv.slice(5, 9)).toEqual(['exec', '-T', 'fw1', 'nft']);
-    return argv[9] ?? '';
-  }
-
-  /** nft's complaint about a ruleset ('' when it would load), checked in a fresh namespace. */
-  const nftRejects = (ruleset: string): string => {
-    const r = run('unshare', ['--net', 'nft', '-c', ruleset]);
-    return r.code === 0 ? '' : r.stderr || `exit ${String(r.code)}`;
-  };
-
-  it.each([
-    ['proto', 'raw', 'ip protocol vrrp', ['hook input', 'hook output']],
-    ['proto', 'udp', `udp dport ${UDP_PORT}`, ['hook input', 'hook output']],
-    ['oneway', 'raw', 'ip protocol vrrp', ['hook output']],
-    ['oneway', 'udp', `udp dport ${UDP_PORT}`, ['hook output']],
-    ['link', 'raw', 'iifname "eth0" drop', ['hook input', 'hook output', 'table arp']],
-  ])('cut --mode %s --transport %s sends a valid ruleset', (mode, transport, match, parts) => {
-    const ruleset = nftSent(['--mode', mode, '--transport', transport, 'cut', 'fw1']);
-    expect(ruleset).toContain(match);
-    for (const p of parts) expect(ruleset).toContain(p);
-    if (mode === 'oneway') expect(ruleset).not.toContain('hook input');
-    expect(nftRejects(ruleset)).toBe('');
-  });
-
-  it('heals by deleting what any cut created, cut or not', () => {
-    const ruleset = nftSent(['heal', 'fw1']);
-    expect(ruleset).toMatch(/delete table inet vipd_cut/);
-    expect(ruleset).toMatch(/delete table arp vipd_cut/);
-    expect(nftRejects(ruleset)).toBe('');
   });
 });

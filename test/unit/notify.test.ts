@@ -52,7 +52,9 @@ async function receiver(address: string): Promise<Receiver> {
     if (take === undefined) queue.push(line);
     else take(line);
   });
-  const next = (ms = 2000): Promise<string> => {
+  // Generous: nothing here measures latency, and with the unit files running in parallel on a
+  // busy 2-core machine python3 alone has taken over 2 s to start.
+  const next = (ms = 15_000): Promise<string> => {
     const queued = queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
