@@ -144,15 +144,9 @@ export class VirtualRouter {
   }
 
   stats(): RouterStats {
-    const c = this.core.counters;
     return {
+      ...this.core.counters,
       advertsSent: this.sent,
-      advertsReceived: c.advertsReceived,
-      splitBrains: c.splitBrains,
-      oneWayLosses: c.oneWayLosses,
-      quorumDenied: c.quorumDenied,
-      quorumLost: c.quorumLost,
-      stalls: c.stalls,
       sendFailures: this.sendFailures.snapshot(),
       rejected: this.rejects.snapshot(),
     };

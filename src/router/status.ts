@@ -4,18 +4,11 @@
  * control socket, metrics and CLI that show it.
  */
 import type { VrrpState } from '../vrrp/fsm.js';
+import type { CoreCounters } from './core.js';
 
-export interface RouterStats {
+/** The core's counters plus what only the shell sees (sends and their failures, rejections). */
+export interface RouterStats extends CoreCounters {
   advertsSent: number;
-  advertsReceived: number;
-  /** Another master heard while master (we won and re-asserted). */
-  splitBrains: number;
-  /** Lower masters that could not hear us: we yielded and held off. */
-  oneWayLosses: number;
-  quorumDenied: number;
-  quorumLost: number;
-  /** Master-down timers that fired late (this box stalled) and were given one more interval. */
-  stalls: number;
   sendFailures: Record<string, number>;
   rejected: Record<string, number>;
 }
