@@ -13,7 +13,7 @@ import {
   skewTimeMs,
   type FsmConfig,
 } from '../../src/vrrp/fsm.js';
-import { Simulator, type StepRecord } from '../support/sim.js';
+import { Simulator, type PlanOutcome, type SimTrust, type StepRecord } from '../support/sim.js';
 
 const MAX_ROUTERS = 6;
 const MAX_CHAOS_DELAY_MS = 20;
@@ -208,17 +208,19 @@ function applyOp(sim: Simulator, op: ChaosOp): void {
 }
 
 /**
- * P3: processing an advert (priority > 0) from a strictly better (priority, address) sender must
- * leave no router in master. Installed on every chaos run.
+ * P3: a router that accepted an advert (priority > 0) from a strictly better (priority, address)
+ * sender must not be master after that step. Installed on every chaos run.
  */
 function neverMasterOverBetter(record: StepRecord, sim: Simulator): void {
-  const { event, after, router } = record;
-  if (event.type !== 'advert' || event.priority === 0 || after.state !== 'master') return;
-  const sender = { priority: event.priority, address: event.src };
+  const { advert, before, after, router } = record;
+  if (advert === undefined || advert.priority === 0 || after.fsm.state !== 'master') return;
+  // Only an advert the receive verdict let through reached the state machine.
+  if (after.counters.advertsReceived === before.counters.advertsReceived) return;
+  const sender = { priority: advert.priority, address: advert.src };
   if (outranks(sender, rankOf(sim.config(router)))) {
     throw new Error(
-      `P3: router ${router} stayed master at ${record.time} after an advert from ${event.src} ` +
-        `(priority ${event.priority})`,
+      `P3: router ${router} stayed master at ${record.time} after an advert from ${advert.src} ` +
+        `(priority ${advert.priority})`,
     );
   }
 }
@@ -279,15 +281,81 @@ function convergenceBoundMs(configs: readonly FsmConfig[]): number {
 }
 
 /** Runs from t0 + B to t0 + B + 3 intervals, checking `check` then and after every step. */
-function holdsAfterBound(sim: Simulator, t0: number, check: (sim: Simulator) => void): void {
+function holdsAfterBound(
+  sim: Simulator,
+  t0: number,
+  check: (sim: Simulator) => void,
+  extraMs = 0,
+): void {
   const configs = Array.from({ length: sim.size }, (_, i) => sim.config(i));
-  const settled = t0 + convergenceBoundMs(configs);
+  const settled = t0 + convergenceBoundMs(configs) + extraMs;
   sim.runUntil(settled);
   check(sim);
   sim.onStep((record, s) => {
     if (record.time >= settled) check(s);
   });
   sim.runUntil(settled + 3 * largestIntervalMs(configs));
+}
+
+const oneWayCutArb = fc.record({
+  network: networkArb('distinct'),
+  seed: fc.integer(),
+  cutAtMs: fc.double({ min: 0, max: 5000, noNaN: true }),
+});
+
+/**
+ * Elects the best router, then cuts every link from it to the others (it still hears them) and
+ * runs the loss's settle time (the others' master-down interval at the largest interval, which
+ * they may have learned from the best, plus the DEAF_AFTER adverts it takes to see the
+ * deafness) and 20 s more.
+ */
+function cutTheBest(
+  { network, seed, cutAtMs }: { network: Network; seed: number; cutAtMs: number },
+  trust: SimTrust,
+): { sim: Simulator; best: number; cut: number; settle: number } {
+  // The hold-down outlasts the loss here, as the default (60 s) does in the lab test.
+  const configs = network.configs.map((c) => ({ ...c, reassertOnLower: true, holdDownMs: 60_000 }));
+  const sim = new Simulator(configs, { seed, delayMs: { min: 1, max: 1 }, trust });
+  configs.forEach((_, i) => sim.start(i));
+  sim.runUntil(longestMasterDownMs(configs) + largestIntervalMs(configs) + cutAtMs);
+  const best = requireBestAlive(sim);
+  expect(sim.masters()).toEqual([best]);
+  const cut = sim.now;
+  configs.forEach((_, j) => {
+    if (j !== best) sim.setLinkLoss(best, j, 1);
+  });
+  const settle = longestMasterDownMs(configs) + (DEAF_AFTER + 2) * largestIntervalMs(configs);
+  sim.runFor(settle + 20_000);
+  return { sim, best, cut, settle };
+}
+
+/** A plan's duration at most, and FAULT after a failed one, in the plans-in-flight runs. */
+const MAX_PLAN_MS = 3000;
+const FAULT_RECOVERY_MS = 1000;
+
+const planChaosArb = fc.record({
+  seed: fc.integer(),
+  lengthMs: fc.integer({ min: 1000, max: 20_000 }),
+  /** Taken in turn by every plan any router runs until the chaos ends. */
+  outcomes: fc.array(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.record({ ok: fc.boolean(), ms: fc.nat(MAX_PLAN_MS) }) },
+      { weight: 1, arbitrary: fc.constant<PlanOutcome>('hang') },
+    ),
+    { minLength: 1, maxLength: 20 },
+  ),
+  demotions: fc.array(fc.record({ atPermille, router: routerIndex, demote: fc.boolean() }), {
+    maxLength: 12,
+  }),
+});
+
+/** An announcement (gratuitous ARP for the VIPs) only from a master. Installed on plan runs. */
+function announcesOnlyAsMaster(record: StepRecord): void {
+  if (record.effects.some((e) => e.type === 'announce') && record.after.fsm.state !== 'master') {
+    throw new Error(
+      `router ${record.router} announced the VIPs at ${record.time} as ${record.after.fsm.state}`,
+    );
+  }
 }
 
 describe('VRRP FSM properties (simulated network)', () => {
@@ -297,6 +365,8 @@ describe('VRRP FSM properties (simulated network)', () => {
         const { sim, t0 } = runChaos(network, chaos);
         const winner = requireBestAlive(sim);
         holdsAfterBound(sim, t0, (s) => expect(s.masters()).toEqual([winner]));
+        // The simulator's own adverts always pass the receive verdict.
+        expect(sim.rejected).toEqual([]);
       }),
       { numRuns: 200 },
     );
@@ -307,6 +377,7 @@ describe('VRRP FSM properties (simulated network)', () => {
       fc.property(networkArb('equal'), chaosArb, (network, chaos) => {
         const { sim, t0 } = runChaos(network, chaos);
         holdsAfterBound(sim, t0, (s) => expect(s.masters()).toHaveLength(1));
+        expect(sim.rejected).toEqual([]);
       }),
       { numRuns: 150 },
     );
@@ -347,44 +418,89 @@ describe('VRRP FSM properties (simulated network)', () => {
   });
 
   it('one-way loss (nobody hears the best router for 30 s): few transitions, one master, reported', () => {
+    // The core concludes one-way loss only from a sender it trusts: peers, or HMAC-signed adverts.
     const scenario = fc.record({
-      network: networkArb('distinct'),
-      seed: fc.integer(),
-      cutAtMs: fc.double({ min: 0, max: 5000, noNaN: true }),
+      cut: oneWayCutArb,
+      trust: fc.constantFrom<SimTrust>('peers', 'hmac'),
     });
     fc.assert(
-      fc.property(scenario, ({ network, seed, cutAtMs }) => {
-        // The hold-down outlasts the loss here, as the default (60 s) does in the lab test.
-        const configs = network.configs.map((c) => ({
-          ...c,
-          reassertOnLower: true,
-          holdDownMs: 60_000,
-        }));
-        const sim = new Simulator(configs, { seed, delayMs: { min: 1, max: 1 } });
-        configs.forEach((_, i) => sim.start(i));
-        sim.runUntil(longestMasterDownMs(configs) + largestIntervalMs(configs) + cutAtMs);
-        const best = requireBestAlive(sim);
-        expect(sim.masters()).toEqual([best]);
-        const cut = sim.now;
-        configs.forEach((_, j) => {
-          if (j !== best) sim.setLinkLoss(best, j, 1);
-        });
-        // Settled: the others' master-down interval (at the largest interval, which they may have
-        // learned from the best) plus the DEAF_AFTER adverts it takes to see the deafness.
-        const settle = longestMasterDownMs(configs) + (DEAF_AFTER + 2) * largestIntervalMs(configs);
-        sim.runFor(settle + 20_000);
+      fc.property(scenario, ({ cut: c, trust }) => {
+        const { sim, best, cut, settle } = cutTheBest(c, trust);
         const after = sim.transitions.filter((t) => t.time > cut);
         // The best yields once, the others elect among themselves once (routers whose timers
         // fire together may both take over for a moment); then nothing moves for 20 s.
-        expect(after.length).toBeLessThanOrEqual(2 * configs.length);
+        expect(after.length).toBeLessThanOrEqual(2 * sim.size);
         expect(after.filter((t) => t.time > cut + settle)).toEqual([]);
         expect(
           after.filter((t) => t.reason === 'peer-cannot-hear-us').map((t) => t.router),
         ).toEqual([best]);
         expect(sim.masters()).toHaveLength(1);
         expect(sim.splitBrains.filter((r) => r.time > cut).length).toBeGreaterThan(0);
+        expect(sim.rejected).toEqual([]);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('one-way loss without HMAC or peers: nobody yields to the unheard, two masters while it lasts', () => {
+    // The price of refusing forged lower adverts (issue 12, defect 3): without a sender to trust,
+    // the best keeps the VIPs and re-asserts, the others elect their own master.
+    fc.assert(
+      fc.property(oneWayCutArb, (c) => {
+        const { sim, best, cut, settle } = cutTheBest(c, 'none');
+        const after = sim.transitions.filter((t) => t.time > cut);
+        expect(after.filter((t) => t.reason === 'peer-cannot-hear-us')).toEqual([]);
+        expect(after.filter((t) => t.time > cut + settle)).toEqual([]);
+        const masters = sim.masters();
+        expect(masters).toHaveLength(2);
+        expect(masters).toContain(best);
+        expect(sim.rejected).toEqual([]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('plans in flight (slow, failing, hanging) and demotions: VIPs announced only by a master, then on the best box alone', () => {
+    // Issue 12, defect 1: a master plan that finished after its router was demoted armed the
+    // gratuitous-ARP refresh, and the demoted box announced the VIP for as long as it ran.
+    fc.assert(
+      fc.property(networkArb('distinct'), planChaosArb, (network, chaos) => {
+        const sim = new Simulator(network.configs, {
+          seed: chaos.seed,
+          delayMs: { min: 0, max: 5 },
+          instance: { garp: { refresh: 0.5 }, faultRecovery: FAULT_RECOVERY_MS / 1000 },
+        });
+        sim.onStep(neverMasterOverBetter);
+        sim.onStep(announcesOnlyAsMaster);
+        let next = 0;
+        sim.plans = () => chaos.outcomes[next++ % chaos.outcomes.length] ?? 'hang';
+        const t0 = chaos.lengthMs;
+        const demoted = { type: 'fault', cause: { kind: 'demoted' }, detail: 'operator' } as const;
+        const promoted = { type: 'clear', cause: { kind: 'demoted' } } as const;
+        network.configs.forEach((_, i) => sim.start(i));
+        for (const d of chaos.demotions) {
+          sim.schedule((t0 * d.atPermille) / 1000, () =>
+            sim.inject(d.router % sim.size, d.demote ? demoted : promoted),
+          );
+        }
+        sim.runUntil(t0);
+        sim.plans = () => ({ ok: true, ms: 0 });
+        network.configs.forEach((_, i) => sim.inject(i, promoted));
+        const winner = requireBestAlive(sim);
+        // A plan started before t0 may fail up to MAX_PLAN_MS later: FAULT, then recovery.
+        holdsAfterBound(
+          sim,
+          t0,
+          (s) => {
+            expect(s.masters()).toEqual([winner]);
+            // A plan left running for a state its router left would keep the VIPs (or the
+            // queue) where they no longer belong.
+            expect(s.vipHolders()).toEqual([winner]);
+          },
+          MAX_PLAN_MS + FAULT_RECOVERY_MS,
+        );
+      }),
+      { numRuns: 60 },
     );
   });
 

@@ -1,17 +1,19 @@
 /**
  * Hostile input (issue 7): 1,000,000 random and mutated packets through the whole receive path:
- * the IPv4 decoder, the VRRP decoder, the config-dependent checks and the state machine, as a
- * master and as a backup. Nothing may throw; every rejection must carry a known reason and a
- * detail. Mutations start from the captured keepalived packets, and half of them get their
- * checksums fixed up afterwards so the fuzzing reaches past the checksum into the later checks.
+ * the IPv4 decoder, the VRRP decoder and the config-dependent checks stage by stage (each
+ * rejection counted), then every advert they accept through RouterCore (its own receive verdict
+ * and the state machine) as a backup and as a master, which must accept it too. Nothing may
+ * throw; every rejection must carry a known reason and a detail. Mutations start from the
+ * captured keepalived packets, and half of them get their checksums fixed up afterwards so the
+ * fuzzing reaches past the checksum into the later checks.
  * A seeded generator keeps every run identical (the seed is in the failure message).
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { internetChecksum } from '../../src/net/checksum.js';
-import { uint32ToIpv4, ipv4ToUint32 } from '../../src/net/address.js';
 import { decodeIpv4, IPV4_REJECTIONS } from '../../src/net/ipv4.js';
-import { initialState, step, type FsmConfig, type FsmState } from '../../src/vrrp/fsm.js';
+import type { InstanceConfig } from '../../src/config/instance.js';
+import { deadline, initialCore, step, type CoreState } from '../../src/router/core.js';
 import { decodeAdvert, VRRP_REJECTIONS } from '../../src/vrrp/packet.js';
 import { checkAdvert } from '../../src/vrrp/validate.js';
 import { mulberry32 } from '../support/sim.js';
@@ -38,17 +40,21 @@ const config = parseConfig({
   ],
 });
 
-const fsm: FsmConfig = {
-  version: 3,
-  priority: 100,
-  advertIntervalCs: 100,
-  preempt: true,
-  preemptDelayMs: 0,
-  accept: false,
-  primaryAddress: ipv4ToUint32('10.0.0.1'),
-  reassertOnLower: true,
-  quorumGated: true,
-};
+const PRIMARY = { address: '10.0.0.1', prefix: 24 };
+/** Core time of the fuzzed packets: after the cores below were built, growing with the index. */
+const FUZZ_EPOCH_MS = 10_000;
+
+/** One instance's router core as a backup and as a master. */
+function coresOf(instance: InstanceConfig, ttlChecked: boolean): CoreState[] {
+  const initial = initialCore({ instance, primary: PRIMARY, ttlChecked });
+  const backup = step(initial, { type: 'start' }, 0).state;
+  const master = step(backup, { type: 'tick' }, deadline(backup) ?? 0).state;
+  if (master.fsm.state !== 'master') throw new Error(`${instance.name} did not become master`);
+  return [backup, master];
+}
+
+/** Per instance, the cores for a transport without (index 0) and with (1) the TTL check. */
+const cores = config.instances.map((inst) => [coresOf(inst, false), coresOf(inst, true)]);
 
 /** Rewrites the IPv4 header checksum and (when it looks like one) the VRRP checksum. */
 function fixChecksums(p: Buffer): void {
@@ -99,12 +105,6 @@ describe('fuzzing the receive path', () => {
     const count = (k: string): void => {
       counts.set(k, (counts.get(k) ?? 0) + 1);
     };
-    const states: FsmState[] = [
-      initialState(fsm),
-      step(fsm, initialState(fsm), { type: 'startup' }, 0).state,
-    ];
-    const masterish = step(fsm, { ...states[1]!, masterDownAt: 0 }, { type: 'timer' }, 0);
-    states.push(step(fsm, masterish.state, { type: 'quorum', ok: true }, 0).state);
     for (let i = 0; i < PACKETS; i += 1) {
       // The loop is synchronous: let vitest's worker answer its runner now and then.
       if (i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
@@ -127,12 +127,9 @@ describe('fuzzing the receive path', () => {
         continue;
       }
       const advert = decoded.advert;
-      for (const inst of config.instances) {
-        const verdict = checkAdvert(inst, advert, {
-          src,
-          ttlChecked: random() < 0.5,
-          subnet: { address: '10.0.0.1', prefix: 24 },
-        });
+      for (const [n, inst] of config.instances.entries()) {
+        const ttlChecked = random() < 0.5;
+        const verdict = checkAdvert(inst, advert, { src, ttlChecked, subnet: PRIMARY });
         if (!verdict.ok) {
           if (!ADVERT_REJECTIONS.includes(verdict.reason) || verdict.detail === '') {
             expect.fail(`${where()}: check ${verdict.reason} / ${verdict.detail}`);
@@ -141,16 +138,14 @@ describe('fuzzing the receive path', () => {
           continue;
         }
         count('accepted');
-        const event = {
-          type: 'advert' as const,
-          src: ipv4ToUint32(src),
-          priority: advert.priority,
-          intervalCs: advert.intervalCs,
-        };
-        for (const state of states) {
-          const r = step(fsm, state, event, i);
-          if (!['initialize', 'backup', 'master', 'fault'].includes(r.state.state)) {
-            expect.fail(`${where()}: state ${r.state.state} from ${uint32ToIpv4(event.src)}`);
+        const packet = { payload: ip.payload, src, dst: ip.header.dst, ttl: ip.header.ttl };
+        for (const core of cores[n]?.[ttlChecked ? 1 : 0] ?? []) {
+          const r = step(core, { type: 'packet', packet, wallMs: 0 }, FUZZ_EPOCH_MS + i);
+          if (r.state.counters.advertsReceived !== core.counters.advertsReceived + 1) {
+            expect.fail(`${where()}: ${inst.name}'s core refused what the checks accepted`);
+          }
+          if (!['initialize', 'backup', 'master', 'fault'].includes(r.state.fsm.state)) {
+            expect.fail(`${where()}: state ${r.state.fsm.state} from ${src}`);
           }
         }
       }
