@@ -17,7 +17,8 @@ import { probeAll } from '../net/witness.js';
 import type { Observer } from '../ports/events.js';
 import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
-import { encodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
+import { encodeAdvert } from '../vrrp/packet.js';
+import { advertOf } from '../router/advert.js';
 import type { Clock } from '../ports/clock.js';
 import { TroubleCounter } from '../ports/counters.js';
 import { PlanQueue } from '../runtime/plan-queue.js';
@@ -265,14 +266,7 @@ export class VirtualRouter {
   /** To the group or the unicast peers; with `to` (a yield notice), to that router alone. */
   private sendAdvert(priority: number, to: string | undefined): void {
     const cfg = this.cfg;
-    const advert: VrrpAdvert = {
-      version: cfg.version,
-      vrid: cfg.vrid,
-      priority,
-      intervalCs: cfg.advertIntervalCs,
-      addresses: cfg.vips.slice(0, cfg.advertisedCount).map((v) => v.address),
-      ...(cfg.version === 2 ? { auth: cfg.auth ?? { type: 0 } } : {}),
-    };
+    const advert = advertOf(cfg, priority);
     for (const dst of to === undefined ? this.destinations : [to]) {
       const payload = encodeAdvert(advert, {
         src: this.deps.primary.address,

@@ -610,6 +610,8 @@ function quorumProbed(st: Step, event: Extract<CoreEvent, { type: 'quorum-probed
   st.s = { ...st.s, quorumRound: undefined };
   const { witnesses, peers } = event;
   if (pending.purpose === 'takeover') {
+    // An advert meanwhile answered the question: the master is alive after all.
+    if (!st.s.fsm.quorumPending) return;
     const verdict = takeoverVerdict(q, witnesses, peers);
     if (verdict.ok) {
       st.log('info', 'quorum-granted', { why: verdict.why }, `${st.name}: quorum: ${verdict.why}`);

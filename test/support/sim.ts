@@ -21,6 +21,7 @@
  * never handled inside another router's step: answers are queued for the current time.
  */
 import type { Role } from '../../src/actions/plan.js';
+import { advertOf } from '../../src/router/advert.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
 import { uint32ToIpv4 } from '../../src/net/address.js';
@@ -127,17 +128,7 @@ export function advertBytes(
   src: string,
   dst: string,
 ): Buffer {
-  return encodeAdvert(
-    {
-      version: cfg.version,
-      vrid: cfg.vrid,
-      priority,
-      intervalCs: cfg.advertIntervalCs,
-      addresses: cfg.vips.slice(0, cfg.advertisedCount).map((v) => v.address),
-      ...(cfg.version === 2 ? { auth: cfg.auth ?? { type: 0 } } : {}),
-    },
-    { src, dst, checksum: cfg.checksum },
-  );
+  return encodeAdvert(advertOf(cfg, priority), { src, dst, checksum: cfg.checksum });
 }
 
 export interface TransitionRecord {
