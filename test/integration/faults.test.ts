@@ -372,7 +372,7 @@ describe('a tool the action plans need cannot run', () => {
     );
     expect(logEvents(fw1, 'fault-raised')[0]).toMatchObject({
       cause: 'plan',
-      detail: 'backup plan failed',
+      detail: `backup plan failed: conntrackd ensure-running, schedule-flush, request-resync: conntrackd -d could not run ${binary} (ENOENT): install conntrackd or point conntrackd.binary at it`,
     });
     expect(transitions(fw1).filter((t) => t.to === 'master')).toEqual([]);
     expect(fw1.running).toBe(true);
@@ -442,7 +442,11 @@ describe('a tool the action plans need cannot run', () => {
     expect(fw1.running).toBe(true);
     expect(await statusOf(fx.lab, 'fw1')).toMatchObject({
       state: 'fault',
-      faults: ['plan: master plan failed'],
+      faults: [
+        expect.stringMatching(
+          /^plan: master plan failed: load sharing install owning node\(s\) 1: installing the xt_cluster rules/,
+        ),
+      ],
     });
   });
 });
