@@ -34,11 +34,11 @@ export function instanceDuties(
   log: Logger,
   emit: Observer,
 ): Duties {
-  const runner = stepRunner(cfg, announcer);
+  const runner = stepRunner(cfg, announcer, log);
 
   return {
     async prepare() {
-      const stale = await removeVips(cfg.interface, cfg.vips);
+      const stale = await removeVips(cfg.interface, cfg.vips, undefined, log);
       if (stale.length > 0) {
         log.warn(
           { event: 'stale-vips-removed', vips: stale.map((v) => v.address) },

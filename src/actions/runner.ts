@@ -5,6 +5,7 @@
  * down hook the fault plan runs).
  */
 import type { InstanceConfig } from '../config/instance.js';
+import type { Logger } from '../log.js';
 import type { StepRunner } from './executor.js';
 import type { Step } from './plan.js';
 import { conntrackdFor } from './conntrackd.js';
@@ -22,7 +23,8 @@ export interface Announcer {
   ): Promise<unknown>;
 }
 
-export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunner {
+/** `log` gets what the VIP queue has to say (addresses already gone, others put back). */
+export function stepRunner(cfg: InstanceConfig, announcer: Announcer, log?: Logger): StepRunner {
   const conntrackd = conntrackdFor(cfg.conntrackd);
   // Chosen on first use: probing the kernel is I/O the start-up of a plain VRRP box need not pay.
   let backend: Promise<LoadSharingBackend> | undefined;
@@ -36,7 +38,7 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunne
       switch (step.kind) {
         case 'vips':
           if (step.want === 'present') await addVips(cfg.interface, step.vips, signal);
-          else await removeVips(cfg.interface, step.vips, signal);
+          else await removeVips(cfg.interface, step.vips, signal, log);
           return;
         case 'garp':
           await announcer.announce(step.addresses, cfg.garp, signal);
@@ -63,7 +65,7 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer): StepRunne
     revert(step: Step) {
       if (step.kind === 'vips' && step.want === 'present') {
         return async (signal: AbortSignal) => {
-          await removeVips(cfg.interface, step.vips, signal);
+          await removeVips(cfg.interface, step.vips, signal, log);
         };
       }
       if (step.kind === 'marks' && step.action === 'install') {

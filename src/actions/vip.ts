@@ -10,10 +10,29 @@
  * that started before it was asked for, and a read asked for after a change waits until that
  * change is done, so a caller always sees its own earlier changes. Each request still gets its
  * own outcome: its changes' errors, or what it removed.
+ *
+ * Removing never takes an address the caller did not name (issue 13). The kernel makes an
+ * address a secondary of the first one it has in the same subnet with the same prefix length (256
+ * VIPs in a /16 outside the interface's /24: the first VIP is the /16's primary, 255 are its
+ * secondaries), and deleting a primary deletes its secondaries too unless the interface has
+ * promote_secondaries (the daemon sets it, but it may be off: a container, the operator's
+ * choice). So a run removes secondaries before primaries, and when a primary it removed had
+ * other secondaries, reads the interface again and puts back any the kernel took with it. A
+ * removal that finds its address already gone (EADDRNOTAVAIL: the cascade, a hand, another tool)
+ * counts as released: what the caller wanted is what the kernel has.
  */
 import type { Vip } from '../config/instance.js';
+import type { Logger } from '../log.js';
+import { ipv4ToUint32 } from '../net/address.js';
 import { type InterfaceAddress } from '../net/interface.js';
-import { changeAddresses, ipv4Addresses, linkByName, type AddressChange } from '../net/netlink.js';
+import {
+  changeAddresses,
+  ipv4Addresses,
+  linkByName,
+  type AddressChange,
+  type ChangeOutcome,
+  type Link,
+} from '../net/netlink.js';
 
 export class VipError extends Error {
   constructor(message: string) {
@@ -33,6 +52,54 @@ export function vipsPresent(vips: readonly Vip[], present: readonly InterfaceAdd
     .map((a) => ({ address: a.address, prefix: a.prefix }));
 }
 
+const same = (a: Vip, b: Vip): boolean => a.address === b.address && a.prefix === b.prefix;
+
+/** The kernel's entry for this address and prefix, if it has one. */
+function entryOf(vip: Vip, present: readonly InterfaceAddress[]): InterfaceAddress | undefined {
+  return present.find((a) => same(a, vip));
+}
+
+/**
+ * The order removals go to the kernel in: every secondary first, then the primaries, so no
+ * removal of ours deletes another that is still to be made (or reported). An address the kernel
+ * does not list counts as a secondary: removing it takes nothing with it.
+ */
+export function removalOrder<T extends Vip>(
+  vips: readonly T[],
+  present: readonly InterfaceAddress[],
+): { secondaries: T[]; primaries: T[] } {
+  const primary = (v: T): boolean => entryOf(v, present)?.secondary === false;
+  return { secondaries: vips.filter((v) => !primary(v)), primaries: vips.filter(primary) };
+}
+
+function subnet(v: Vip): number {
+  const mask = v.prefix === 0 ? 0 : (0xffffffff << (32 - v.prefix)) >>> 0;
+  return (ipv4ToUint32(v.address) & mask) >>> 0;
+}
+
+/**
+ * What the kernel deletes along with `removed` when the interface lacks promote_secondaries: the
+ * secondaries of each removed primary (same prefix length, same subnet), less those removed too.
+ */
+export function takenWith(
+  removed: readonly Vip[],
+  present: readonly InterfaceAddress[],
+): InterfaceAddress[] {
+  const primaries = removed.filter((r) => entryOf(r, present)?.secondary === false);
+  return present.filter(
+    (a) =>
+      a.secondary &&
+      !removed.some((r) => same(r, a)) &&
+      primaries.some((p) => p.prefix === a.prefix && subnet(p) === subnet(a)),
+  );
+}
+
+/** A log line must stay readable with 256 addresses: the first few, then a count. */
+function some(vips: readonly Vip[]): string {
+  const shown = vips.slice(0, 3).map((v) => `${v.address}/${v.prefix}`);
+  return `${shown.join(' ')}${vips.length > 3 ? ` (+${vips.length - 3} more)` : ''}`;
+}
+
 type Op = AddressChange['op'];
 
 interface Request<T> {
@@ -49,6 +116,7 @@ interface EditRequest extends Request<Vip[]> {
   op: Op;
   vips: readonly Vip[];
   signal: AbortSignal | undefined;
+  log: Logger | undefined;
 }
 
 type Pending = ReadRequest | EditRequest;
@@ -69,9 +137,14 @@ class InterfaceQueue {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'read', resolve, reject }));
   }
 
-  edit(op: Op, vips: readonly Vip[], signal: AbortSignal | undefined): Promise<Vip[]> {
+  edit(
+    op: Op,
+    vips: readonly Vip[],
+    signal: AbortSignal | undefined,
+    log: Logger | undefined,
+  ): Promise<Vip[]> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ kind: 'edit', op, vips, signal, resolve, reject }),
+      this.enqueue({ kind: 'edit', op, vips, signal, log, resolve, reject }),
     );
   }
 
@@ -97,6 +170,12 @@ class InterfaceQueue {
     this.running = false;
   }
 
+  /**
+   * Removals first (secondaries, then primaries), then what the kernel took with them put back,
+   * then additions. Reordering requests is safe: a VIP belongs to one router (the config refuses
+   * it in two), and one router's requests follow each other (each awaited), so one run never
+   * both adds and removes an address.
+   */
   private async run(requests: readonly Pending[]): Promise<void> {
     const reads = requests.filter((r): r is ReadRequest => r.kind === 'read');
     const edits = requests
@@ -107,35 +186,127 @@ class InterfaceQueue {
         return false;
       });
     const removals = edits.filter((e) => e.op === 'del');
-    let present: InterfaceAddress[] | undefined;
+    let present: InterfaceAddress[] = [];
     let link;
     try {
       link = await linkByName(this.ifname);
       if (reads.length > 0 || removals.length > 0) present = await ipv4Addresses(link);
-      for (const r of reads) r.resolve(present ?? []);
+      for (const r of reads) r.resolve(present);
     } catch (err) {
       for (const r of [...reads, ...edits]) r.reject(err);
       return;
     }
     const changes = edits.map((request): Change => ({
       request,
-      vips: request.op === 'add' ? [...request.vips] : vipsPresent(request.vips, present ?? []),
+      vips: request.op === 'add' ? [...request.vips] : vipsPresent(request.vips, present),
     }));
-    const flat = changes.flatMap((c) =>
-      c.vips.map((v): AddressChange => ({
-        op: c.request.op,
-        address: v.address,
-        prefix: v.prefix,
-      })),
+    const mine = (op: Op): { change: Change; vip: Vip }[] =>
+      changes
+        .filter((c) => c.request.op === op)
+        .flatMap((c) => c.vips.map((vip) => ({ change: c, vip })));
+    const outcomes = new Map<Change, { vip: Vip; outcome: ChangeOutcome }[]>(
+      changes.map((c) => [c, []]),
     );
-    const errors = await changeAddresses(link, flat);
-    let at = 0;
+    const apply = async (op: Op, items: readonly { change: Change; vip: Vip }[]): Promise<void> => {
+      if (items.length === 0) return;
+      const results = await changeAddresses(
+        link,
+        items.map(({ vip }) => ({ op, address: vip.address, prefix: vip.prefix })),
+      );
+      items.forEach(({ change, vip }, i) =>
+        outcomes.get(change)?.push({ vip, outcome: results[i] ?? { kind: 'done' } }),
+      );
+    };
+    const order = removalOrder(
+      mine('del').map((item) => ({ ...item.vip, item })),
+      present,
+    );
+    const items = (vips: readonly { item: { change: Change; vip: Vip } }[]) =>
+      vips.map((v) => v.item);
+    // The primaries only once every secondary is acknowledged, not merely sent.
+    await apply('del', items(order.secondaries));
+    await apply('del', items(order.primaries));
+    const restored = await this.putBack(link, changes, present);
+    await apply('add', mine('add'));
     for (const c of changes) {
-      const mine = errors.slice(at, at + c.vips.length).filter((e) => e !== undefined);
-      at += c.vips.length;
-      if (mine.length === 0) c.request.resolve(c.vips);
-      else c.request.reject(new VipError(`could not ${mine.join('; ')}`));
+      const results = outcomes.get(c) ?? [];
+      const failed = results.flatMap((r) => (r.outcome.kind === 'failed' ? [r.outcome.error] : []));
+      const gone = results.filter((r) => r.outcome.kind === 'absent').map((r) => r.vip);
+      if (gone.length > 0) {
+        c.request.log?.debug(
+          { event: 'vip-already-gone', interface: this.ifname, vips: gone.map((v) => v.address) },
+          `${some(gone)} already gone from ${this.ifname}: counted as released`,
+        );
+      }
+      const put = restored.get(c);
+      if (put !== undefined) c.request.log?.[put.level](put.fields, put.message);
+      if (failed.length === 0) c.request.resolve(c.vips);
+      else c.request.reject(new VipError(`could not ${failed.join('; ')}`));
     }
+  }
+
+  /**
+   * Puts back what the kernel deleted along with the primaries this run removed (none when the
+   * interface has promote_secondaries: one was promoted and the rest stayed). One more read of
+   * the interface, made only when a removed primary had other secondaries. Returns, per removal
+   * that took something, the line to log: a removal did remove what it was asked to, so a failure
+   * to put the others back is logged as an error, not reported as its own failure.
+   */
+  private async putBack(
+    link: Link,
+    changes: readonly Change[],
+    present: readonly InterfaceAddress[],
+  ): Promise<Map<Change, { level: 'warn' | 'error'; fields: object; message: string }>> {
+    const lines = new Map<Change, { level: 'warn' | 'error'; fields: object; message: string }>();
+    const removals = changes.filter((c) => c.request.op === 'del');
+    const removed = removals.flatMap((c) => c.vips);
+    const mates = takenWith(removed, present);
+    if (mates.length === 0) return lines;
+    let missing: Vip[];
+    let error: string | undefined;
+    try {
+      const now = await ipv4Addresses(link);
+      missing = mates
+        .filter((m) => !now.some((a) => same(a, m)))
+        .map((m) => ({ address: m.address, prefix: m.prefix }));
+      if (missing.length > 0) {
+        const results = await changeAddresses(
+          link,
+          missing.map((m) => ({ op: 'add', address: m.address, prefix: m.prefix })),
+        );
+        const failed = results.flatMap((r) => (r.kind === 'failed' ? [r.error] : []));
+        if (failed.length > 0) error = failed.join('; ');
+      }
+    } catch (err) {
+      missing = mates;
+      error = (err as Error).message;
+    }
+    if (missing.length === 0) return lines;
+    for (const c of removals) {
+      const took = takenWith(c.vips, present).filter((t) => missing.some((m) => same(m, t)));
+      if (took.length === 0) continue;
+      const fields = {
+        event: error === undefined ? 'vips-put-back' : 'vips-put-back-failed',
+        interface: this.ifname,
+        removed: c.vips
+          .filter((v) => entryOf(v, present)?.secondary === false)
+          .map((v) => v.address),
+        count: took.length,
+        ...(error === undefined ? {} : { err: error }),
+      };
+      const why = `removing the primary of their subnet deleted ${took.length} other address(es) (${some(took)}): promote_secondaries is off on ${this.ifname}`;
+      lines.set(
+        c,
+        error === undefined
+          ? { level: 'warn', fields, message: `${why}; put back` }
+          : {
+              level: 'error',
+              fields,
+              message: `${why}; putting them back FAILED: ${error}; they stay off ${this.ifname} until re-added (set net.ipv4.conf.${this.ifname}.promote_secondaries=1 to stop this)`,
+            },
+      );
+    }
+    return lines;
   }
 }
 
@@ -159,15 +330,21 @@ export async function addVips(
   ifname: string,
   vips: readonly Vip[],
   signal?: AbortSignal,
+  log?: Logger,
 ): Promise<void> {
-  if (vips.length > 0) await queueFor(ifname).edit('add', vips, signal);
+  if (vips.length > 0) await queueFor(ifname).edit('add', vips, signal, log);
 }
 
-/** Removes our VIPs from the interface; returns the ones that were there. */
+/**
+ * Removes our VIPs from the interface; returns the ones that were there (those found already
+ * gone by the time of their removal included: released either way). `log` gets the details
+ * (debug: already gone; warn: other addresses the kernel took along, put back).
+ */
 export function removeVips(
   ifname: string,
   vips: readonly Vip[],
   signal?: AbortSignal,
+  log?: Logger,
 ): Promise<Vip[]> {
-  return vips.length > 0 ? queueFor(ifname).edit('del', vips, signal) : Promise.resolve([]);
+  return vips.length > 0 ? queueFor(ifname).edit('del', vips, signal, log) : Promise.resolve([]);
 }

@@ -68,7 +68,7 @@ export class ClusterMember {
 
   async stop(): Promise<void> {
     await this.backend.remove();
-    await removeVips(this.cfg.election.interface, this.cfg.vips);
+    await removeVips(this.cfg.election.interface, this.cfg.vips, undefined, this.log);
     this.applied = [];
   }
 

@@ -19,6 +19,7 @@ import {
   configIssues,
   atLeast,
   expected,
+  flag,
   listOf,
   nullablePath,
   oneOf,
@@ -57,6 +58,12 @@ const topFile = section({
   node: section({
     /** Name of this box in logs and status. */
     name: text.default('vipd'),
+    /**
+     * Set net.ipv4.conf.<if>.promote_secondaries=1 on every interface with VIPs (keepalived's
+     * `promote_secondaries`), so deleting the primary of a subnet keeps its secondaries. vipd's
+     * own removals are safe without it; false leaves a setting the operator manages alone.
+     */
+    promoteSecondaries: flag.default(true),
   }).prefault({}),
   log: section({
     level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -14,6 +14,7 @@ import { ClusterMember } from '../cluster/member.js';
 import { createBackend } from '../cluster/select.js';
 import type { Logger } from '../log.js';
 import { primaryAddress, readInterface, type InterfaceAddress } from '../net/interface.js';
+import { setPromoteSecondaries } from '../net/sysctl.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import { Garp } from '../actions/garp.js';
 import { probeKernel, selectBackend } from '../cluster/select.js';
@@ -74,12 +75,17 @@ export class Daemon {
   /** Metrics and other watchers subscribe here (see observer.ts). */
   readonly observers = new Observers();
   private stopping: Promise<void> | undefined;
+  /** Interfaces whose promote_secondaries was seen to (set or tried): each is logged once. */
+  private readonly promoted = new Set<string>();
+  /** node.promoteSecondaries as started: the node section takes a restart to change. */
+  private readonly promoteSecondaries: boolean;
 
   private constructor(
     private config: VipdConfig,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
+    this.promoteSecondaries = config.node.promoteSecondaries;
     this.observers.add((event) => {
       if (event.type === 'faults') this.syncGroup(event.instance, event.causes);
     });
@@ -125,6 +131,7 @@ export class Daemon {
     if (existing !== undefined) return existing;
     const info = await readInterface(cfg.interface);
     const primary = primaryAddress(info, vips);
+    await this.promoteSecondariesOn(cfg.interface);
     const routers = new Map<number, VirtualRouter>();
     const onPacket = (packet: InboundPacket): void => {
       const router =
@@ -159,6 +166,27 @@ export class Daemon {
       `listening on ${cfg.interface} (${cfg.transport}) from ${primary.address}`,
     );
     return link;
+  }
+
+  /**
+   * promote_secondaries on an interface the VIPs go on, before its first plan (net/sysctl.ts says
+   * why). A failure is a warning: vipd's own removals keep wanted VIPs without it (actions/vip.ts).
+   */
+  private async promoteSecondariesOn(ifname: string): Promise<void> {
+    if (!this.promoteSecondaries || this.promoted.has(ifname)) return;
+    this.promoted.add(ifname);
+    try {
+      const was = await setPromoteSecondaries(ifname);
+      this.log.info(
+        { event: 'promote-secondaries', interface: ifname, was },
+        `net.ipv4.conf.${ifname}.promote_secondaries = 1 (was ${was})`,
+      );
+    } catch (err) {
+      this.log.warn(
+        { event: 'promote-secondaries-failed', interface: ifname, err: (err as Error).message },
+        `${(err as Error).message}; vipd goes on without it (node.promoteSecondaries false silences this)`,
+      );
+    }
   }
 
   /**

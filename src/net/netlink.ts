@@ -119,15 +119,27 @@ export async function ipv4Addresses(link: Link): Promise<Ipv4Address[]> {
 }
 
 /**
- * Carries out every change, WINDOW at a time; resolves with one error message per change
- * (undefined where it succeeded), so callers sharing a run each learn their own outcome. An add
- * replaces the address if it is there (`ip addr replace`), so adding is idempotent.
+ * What the kernel made of one change: done; `absent`, a removal answered EADDRNOTAVAIL (or
+ * ENOENT): no such address on the link, so nothing was removed (the caller decides what that
+ * means); or failed, with the message naming the change and the kernel's errno.
+ */
+export type ChangeOutcome =
+  { kind: 'done' } | { kind: 'absent' } | { kind: 'failed'; error: string };
+
+/** The errnos with which the kernel answers a removal of an address the link does not have. */
+const ABSENT = new Set(['EADDRNOTAVAIL', 'ENOENT']);
+
+/**
+ * Carries out every change in order, WINDOW at a time; resolves with one outcome per change, so
+ * callers sharing a run each learn their own. An add replaces the address if it is there (`ip
+ * addr replace`), so adding is idempotent. Order holds within a window too: the kernel handles a
+ * socket's requests one after another, as they were sent.
  */
 export async function changeAddresses(
   link: Link,
   changes: readonly AddressChange[],
-): Promise<(string | undefined)[]> {
-  const one = async (rt: RtNetlinkSocket, c: AddressChange): Promise<string | undefined> => {
+): Promise<ChangeOutcome[]> {
+  const one = async (rt: RtNetlinkSocket, c: AddressChange): Promise<ChangeOutcome> => {
     const data = { family: AF_INET, prefixlen: c.prefix, index: link.index };
     const attrs = { local: bytes(c.address), address: bytes(c.address) };
     try {
@@ -139,12 +151,14 @@ export async function changeAddresses(
       } else {
         await rt.delAddress(data, attrs, { timeout: REQUEST_TIMEOUT_MS });
       }
-      return undefined;
+      return { kind: 'done' };
     } catch (err) {
-      return `${c.op} ${c.address}/${c.prefix} on ${link.name}: ${reason(err)}`;
+      const why = reason(err);
+      if (c.op === 'del' && ABSENT.has(why)) return { kind: 'absent' };
+      return { kind: 'failed', error: `${c.op} ${c.address}/${c.prefix} on ${link.name}: ${why}` };
     }
   };
-  const results: (string | undefined)[] = [];
+  const results: ChangeOutcome[] = [];
   for (let i = 0; i < changes.length; i += WINDOW) {
     // Acknowledgements may interleave with each other, not with a dump: one exchange.
     const window = changes.slice(i, i + WINDOW);

@@ -38,6 +38,16 @@ describe('config', () => {
     });
   });
 
+  it('node.promoteSecondaries: on unless set false; true or false only; printed back', () => {
+    expect(parseConfig({ instances: [base] }).node.promoteSecondaries).toBe(true);
+    const off = parseConfig({ node: { promoteSecondaries: false }, instances: [base] });
+    expect(off.node).toEqual({ name: 'vipd', promoteSecondaries: false });
+    expect(parseConfig(toFileShape(off)).node.promoteSecondaries).toBe(false);
+    expect(issues({ node: { promoteSecondaries: 'yes' }, instances: [base] })).toEqual([
+      'node.promoteSecondaries: must be true or false, got "yes"',
+    ]);
+  });
+
   it('v2 carries the PASS password and refuses fractional intervals', () => {
     const c = parseConfig({
       instances: [{ ...base, version: 2, advertInterval: 2, authPassword: 's3cr3t' }],
