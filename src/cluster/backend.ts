@@ -15,15 +15,6 @@ import {
   type LoadSharingConfig,
 } from '../config/load-sharing.js';
 
-// The config and its rules are the config layer's; the backends and their callers see them here.
-export {
-  MAX_NODES,
-  validateLoadSharing,
-  type BackendName,
-  type HashMode,
-  type LoadSharingConfig,
-} from '../config/load-sharing.js';
-
 export interface LoadSharingBackend {
   readonly name: BackendName;
   /** Install everything (multicast MAC membership, ARP rewrite, rules) owning `owned`; idempotent: re-running changes nothing and duplicates nothing. */

@@ -6,13 +6,8 @@
  * lives in /proc/net/ipt_CLUSTERIP/<VIP> (see ClusterIpProc), one write per node, adds before
  * removes. The rule text is pure; the class runs iptables-legacy and the proc writer.
  */
-import {
-  normaliseOwned,
-  requireValidConfig,
-  type BackendName,
-  type LoadSharingBackend,
-  type LoadSharingConfig,
-} from './backend.js';
+import { normaliseOwned, requireValidConfig, type LoadSharingBackend } from './backend.js';
+import type { BackendName, LoadSharingConfig } from '../config/load-sharing.js';
 import { ClusterIpProc, ClusterIpProcError } from './clusterip-proc.js';
 import { CommandError, runLocal, runOrThrow, type Run } from './command.js';
 

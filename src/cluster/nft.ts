@@ -12,14 +12,8 @@
  * `nft -f -` transaction (`flush set` + `add element`): no packet sees a half-changed set.
  * Rule text is produced by pure functions; the class only feeds it to nft.
  */
-import {
-  hexSeed,
-  normaliseOwned,
-  requireValidConfig,
-  type BackendName,
-  type LoadSharingBackend,
-  type LoadSharingConfig,
-} from './backend.js';
+import { hexSeed, normaliseOwned, requireValidConfig, type LoadSharingBackend } from './backend.js';
+import type { BackendName, LoadSharingConfig } from '../config/load-sharing.js';
 import { CommandError, runLocal, runOrThrow, type Run } from './command.js';
 import { disableLoosePickup } from './conntrack.js';
 import { arpRemoveScript, arpRewriteScript, joinClusterMac, leaveClusterMac } from './steering.js';

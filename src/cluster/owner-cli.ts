@@ -15,7 +15,7 @@ import { loadConfigFile } from '../config/host-checks.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import { UsageError } from '../usage.js';
 import { isIpv4 } from '../net/address.js';
-import type { LoadSharingConfig } from './backend.js';
+import type { LoadSharingConfig } from '../config/load-sharing.js';
 import { ownerNode } from './hash.js';
 import { converged, homeBox, preferenceOrder } from './ownership.js';
 import { createBackend, probeKernel, selectBackend } from './select.js';

@@ -6,14 +6,8 @@
  * hash, and uses nft everywhere else. The decision is pure; `probeKernel` gathers its facts.
  */
 import { release as osRelease } from 'node:os';
-import {
-  BackendUnavailableError,
-  MAX_NODES,
-  requireValidConfig,
-  type BackendName,
-  type LoadSharingBackend,
-  type LoadSharingConfig,
-} from './backend.js';
+import { BackendUnavailableError, requireValidConfig, type LoadSharingBackend } from './backend.js';
+import { MAX_NODES, type BackendName, type LoadSharingConfig } from '../config/load-sharing.js';
 import { ClusterIpBackend } from './clusterip.js';
 import { runLocal, type Run } from './command.js';
 import { NftBackend } from './nft.js';

@@ -6,7 +6,7 @@
  * replies: a request carrying our own MAC would re-point its receivers at this node alone.
  * The table text is pure; joining and leaving are idempotent.
  */
-import type { LoadSharingConfig } from './backend.js';
+import type { LoadSharingConfig } from '../config/load-sharing.js';
 import { runOrThrow, type Run } from './command.js';
 
 export const ARP_TABLE = 'vipd_arp';

@@ -11,14 +11,8 @@
  * thousands of packets twice during the switch. xt_cluster hashes the source address only.
  * Rule text is produced by pure functions; the class only feeds it to iptables-restore.
  */
-import {
-  hexSeed,
-  normaliseOwned,
-  requireValidConfig,
-  type BackendName,
-  type LoadSharingBackend,
-  type LoadSharingConfig,
-} from './backend.js';
+import { hexSeed, normaliseOwned, requireValidConfig, type LoadSharingBackend } from './backend.js';
+import type { BackendName, LoadSharingConfig } from '../config/load-sharing.js';
 import { runLocal, runOrThrow, type Run } from './command.js';
 import { disableLoosePickup } from './conntrack.js';
 import { arpRemoveScript, arpRewriteScript, joinClusterMac, leaveClusterMac } from './steering.js';

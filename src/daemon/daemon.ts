@@ -55,6 +55,12 @@ function linkKey(cfg: InstanceConfig): string {
   return `${cfg.interface}|${cfg.transport}|${cfg.transport === 'udp' ? cfg.udpPort : ''}`;
 }
 
+/** Every VIP of the config, instances' and cluster's: the primary address of a link is none of them. */
+function vipAddresses(config: VipdConfig): Set<string> {
+  const all = [...config.instances, ...(config.cluster === null ? [] : [config.cluster])];
+  return new Set(all.flatMap((c) => c.vips.map((v) => v.address)));
+}
+
 /** A load-sharing backend this kernel lacks is refused at start, not discovered at failover. */
 async function checkBackends(config: VipdConfig): Promise<void> {
   const sharing = [
@@ -115,8 +121,7 @@ export class Daemon {
         await member.start();
         specs.push(...member.routers().map((r) => ({ cfg: r.cfg, duties: () => r.duties })));
       }
-      // The primary address of a link must not be one of its VIPs: all are known up front.
-      const vips = new Set(specs.flatMap((sp) => sp.cfg.vips.map((v) => v.address)));
+      const vips = vipAddresses(config);
       for (const spec of specs) await daemon.startRouter(await daemon.buildRouter(spec, vips, []));
     } catch (err) {
       await daemon.stop();
@@ -264,10 +269,7 @@ export class Daemon {
     const outcome = reloadDelta(this.config, next);
     if (!outcome.ok) throw new ReloadError(outcome.reason);
     const { delta } = outcome;
-    const vips = new Set([
-      ...next.instances.flatMap((i) => i.vips.map((v) => v.address)),
-      ...(next.cluster === null ? [] : next.cluster.vips.map((v) => v.address)),
-    ]);
+    const vips = vipAddresses(next);
     const opened: Link[] = [];
     const built: VirtualRouter[] = [];
     try {

@@ -15,9 +15,9 @@ import type { Duties } from '../actions/duties.js';
 import { HmacSigner } from '../vrrp/hmac.js';
 import { probeAll } from '../net/witness.js';
 import type { Observer } from '../ports/events.js';
-import { VRRP_GROUP, type InboundPacket, type Transport } from '../net/transport.js';
+import type { InboundPacket, Transport } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
-import { encodeAdvert } from '../vrrp/packet.js';
+import { VRRP_GROUP, encodeAdvert } from '../vrrp/packet.js';
 import { advertOf } from '../router/advert.js';
 import type { Clock } from '../ports/clock.js';
 import { TroubleCounter } from '../ports/counters.js';
@@ -111,7 +111,7 @@ export class VirtualRouter {
       vrid: this.cfg.vrid,
       state: fsm.state,
       priority: this.cfg.priority,
-      effectivePriority: this.core.priority,
+      effectivePriority: this.core.fsmConfig.priority,
       master,
       vips: this.cfg.vips.map((v) => `${v.address}/${v.prefix}`),
       faults: this.core.faults.map((f) => `${faultKey(f.cause)}: ${f.detail}`),

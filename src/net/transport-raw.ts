@@ -12,7 +12,8 @@
 import { createSocket, SocketLevel, SocketOption, type Socket } from 'raw-socket';
 import { ipv4ToUint32 } from './address.js';
 import { decodeIpv4, encodeIpv4, IPPROTO_VRRP } from './ipv4.js';
-import { TransportError, VRRP_GROUP, type PacketHandler, type Transport } from './transport.js';
+import { VRRP_GROUP } from '../vrrp/packet.js';
+import { TransportError, type PacketHandler, type Transport } from './transport.js';
 
 // Linux <netinet/in.h> values raw-socket does not export.
 const IP_MULTICAST_IF = 32;

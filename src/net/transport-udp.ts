@@ -14,7 +14,8 @@
  *   one it expects (its peers' choice of multicast or unicast) for the RFC 5798 pseudo-header.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { TransportError, VRRP_GROUP, type PacketHandler, type Transport } from './transport.js';
+import { VRRP_GROUP } from '../vrrp/packet.js';
+import { TransportError, type PacketHandler, type Transport } from './transport.js';
 
 export interface UdpTransportOptions {
   ifname: string;

@@ -5,7 +5,6 @@
  * transport that cannot see the TTL says so with `ttl: undefined`, and the decoder then cannot
  * apply the RFC's off-link check (see transport-udp.ts).
  */
-export const VRRP_GROUP = '224.0.0.18';
 
 export interface InboundPacket {
   src: string;

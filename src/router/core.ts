@@ -66,8 +66,7 @@ export interface PlanRef {
 
 export interface CoreState {
   cfg: CoreConfig;
-  /** The effective priority (health tracking moves it); cfg.instance.priority is the configured one. */
-  priority: number;
+  /** The FSM's view of cfg; its priority is the effective one (health tracking moves it). */
   fsmConfig: FsmConfig;
   fsm: FsmState;
   faults: readonly Fault[];
@@ -159,7 +158,6 @@ export function initialCore(cfg: CoreConfig): CoreState {
   const fsmConfig = fsmConfigOf(cfg, cfg.instance.priority);
   return {
     cfg,
-    priority: cfg.instance.priority,
     fsmConfig,
     fsm: initialState(fsmConfig),
     faults: [],
@@ -374,11 +372,11 @@ function perform(st: Step, action: FsmAction): void {
         {
           peer,
           peerPriority: action.peer.priority,
-          priority: st.s.priority,
+          priority: st.s.fsmConfig.priority,
           masterForMs: Math.round(action.masterForMs),
           outcome: 'reassert',
         },
-        `${st.name}: split brain: ${peer} (priority ${action.peer.priority}) is master too; we (${st.s.priority}, master for ${(action.masterForMs / 1000).toFixed(1)} s) win: re-asserting and re-pointing neighbours`,
+        `${st.name}: split brain: ${peer} (priority ${action.peer.priority}) is master too; we (${st.s.fsmConfig.priority}, master for ${(action.masterForMs / 1000).toFixed(1)} s) win: re-asserting and re-pointing neighbours`,
       );
       return;
     }
@@ -416,7 +414,7 @@ function transition(st: Step, action: TransitionAction): void {
       from,
       to,
       reason,
-      priority: st.s.priority,
+      priority: st.s.fsmConfig.priority,
       peer: peerAddress,
       peerPriority: peer?.priority,
       masterForMs: action.masterForMs === undefined ? undefined : Math.round(action.masterForMs),
@@ -541,9 +539,9 @@ function clearFault(st: Step, cause: FaultCause): void {
 }
 
 function setPriority(st: Step, priority: number, why: string): void {
-  const before = st.s.priority;
+  const before = st.s.fsmConfig.priority;
   if (priority === before) return;
-  st.s = { ...st.s, priority, fsmConfig: fsmConfigOf(st.s.cfg, priority) };
+  st.s = { ...st.s, fsmConfig: fsmConfigOf(st.s.cfg, priority) };
   st.log(
     'info',
     'priority-changed',
@@ -567,7 +565,6 @@ function update(st: Step, instance: InstanceConfig): void {
   st.s = {
     ...st.s,
     cfg,
-    priority: instance.priority,
     fsmConfig: fsmConfigOf(cfg, instance.priority),
     refreshAt: refreshOn ? (st.s.refreshAt ?? st.now + instance.garp.refreshMs) : undefined,
     quorumWatchAt: watching ? (st.s.quorumWatchAt ?? st.now + q.intervalMs) : undefined,

@@ -8,7 +8,7 @@
 import type { InstanceConfig } from '../config/instance.js';
 import { ipv4ToUint32 } from '../net/address.js';
 import { verifySigned } from '../vrrp/hmac.js';
-import { decodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
+import { VRRP_GROUP, decodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
 import { checkAdvert } from '../vrrp/validate.js';
 
 export interface ReceivedPacket {
@@ -49,7 +49,7 @@ export function receiveVerdict(
   ctx: ReceiveContext,
 ): ReceiveVerdict {
   // A udp receiver cannot see the destination; peers send where we would.
-  const dst = packet.dst ?? (cfg.unicastPeers.length > 0 ? ctx.primary.address : '224.0.0.18');
+  const dst = packet.dst ?? (cfg.unicastPeers.length > 0 ? ctx.primary.address : VRRP_GROUP);
   let message = packet.payload;
   let nonces = ctx.nonces;
   if (cfg.hmac !== null) {

@@ -17,10 +17,8 @@
  * pairs (udp, or raw unicast between vipd boxes).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { HmacConfig, HmacKey } from '../config/instance.js';
+import type { HmacConfig } from '../config/instance.js';
 import { ipv4ToUint32 } from '../net/address.js';
-
-export type { HmacConfig, HmacKey };
 
 export const HMAC_REJECTIONS = [
   'unsigned',

@@ -8,12 +8,8 @@
  * rewrite of multicast-MAC frames).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  BackendUnavailableError,
-  type HashMode,
-  type LoadSharingBackend,
-  type LoadSharingConfig,
-} from '../../src/cluster/backend.js';
+import { BackendUnavailableError, type LoadSharingBackend } from '../../src/cluster/backend.js';
+import type { HashMode, LoadSharingConfig } from '../../src/config/load-sharing.js';
 import { runLocal, type Run } from '../../src/cluster/command.js';
 import { NftBackend } from '../../src/cluster/nft.js';
 import { createBackend } from '../../src/cluster/select.js';

@@ -25,7 +25,6 @@ import { advertOf } from '../../src/router/advert.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
 import { uint32ToIpv4 } from '../../src/net/address.js';
-import { VRRP_GROUP } from '../../src/net/transport.js';
 import {
   deadline,
   initialCore,
@@ -37,7 +36,7 @@ import {
 } from '../../src/router/core.js';
 import type { FsmConfig, FsmState, VrrpState } from '../../src/vrrp/fsm.js';
 import { HmacSigner } from '../../src/vrrp/hmac.js';
-import { encodeAdvert } from '../../src/vrrp/packet.js';
+import { VRRP_GROUP, encodeAdvert } from '../../src/vrrp/packet.js';
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG; returns uniform numbers in [0, 1). */
 export function mulberry32(seed: number): () => number {

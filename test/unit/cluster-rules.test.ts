@@ -3,9 +3,8 @@ import {
   BackendUnavailableError,
   LoadSharingConfigError,
   normaliseOwned,
-  validateLoadSharing,
-  type LoadSharingConfig,
 } from '../../src/cluster/backend.js';
+import { validateLoadSharing, type LoadSharingConfig } from '../../src/config/load-sharing.js';
 import { clusterIpRule } from '../../src/cluster/clusterip.js';
 import {
   NftBackend,

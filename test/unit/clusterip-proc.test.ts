@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LoadSharingConfig } from '../../src/cluster/backend.js';
+import type { LoadSharingConfig } from '../../src/config/load-sharing.js';
 import { ClusterIpBackend } from '../../src/cluster/clusterip.js';
 import {
   ClusterIpProc,

@@ -5,13 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeAdvert } from '../../src/vrrp/packet.js';
-import {
-  HmacSigner,
-  TRAILER_LENGTH,
-  verifySigned,
-  type HmacConfig,
-  type Verified,
-} from '../../src/vrrp/hmac.js';
+import { HmacSigner, TRAILER_LENGTH, verifySigned, type Verified } from '../../src/vrrp/hmac.js';
+import type { HmacConfig } from '../../src/config/instance.js';
 
 const OLD = { id: 1, secret: Buffer.from('old secret, 16+ bytes') };
 const NEW = { id: 2, secret: Buffer.from('new secret, 16+ bytes') };

@@ -26,7 +26,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Role } from '../../src/actions/plan.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
-import { VRRP_GROUP } from '../../src/net/transport.js';
+import { VRRP_GROUP } from '../../src/vrrp/packet.js';
 import {
   deadline,
   initialCore,
@@ -444,7 +444,7 @@ class Run {
   }
 
   private priority(p: Priority): number {
-    return 'abs' in p ? p.abs : Math.min(254, Math.max(1, this.state.priority + p.rel));
+    return 'abs' in p ? p.abs : Math.min(254, Math.max(1, this.state.fsmConfig.priority + p.rel));
   }
 
   private update(t: Tweak): void {
