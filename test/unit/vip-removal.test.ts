@@ -6,7 +6,7 @@
 // of net/netlink.ts; the lab test (test/integration/vip-block.test.ts) runs it on the real kernel.
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ipv4ToUint32, uint32ToIpv4 } from '../../src/net/address.js';
 import type { AddressChange, ChangeOutcome, Ipv4Address } from '../../src/net/netlink.js';
 
@@ -53,7 +53,14 @@ vi.mock('../../src/net/netlink.js', () => ({
     Promise.resolve(changes.map((c) => kernel.apply(c))),
 }));
 
+// Unit files share a worker (isolate: false): a file before this one may have loaded vip.js with
+// the real netlink, and the files after it must not get this model.
+vi.resetModules();
 const { addVips, removalOrder, removeVips, takenWith } = await import('../../src/actions/vip.js');
+afterAll(() => {
+  vi.doUnmock('../../src/net/netlink.js');
+  vi.resetModules();
+});
 
 const OWN = { address: '10.77.0.2', prefix: 24, secondary: false };
 /** The block: 256 VIPs in 10.77.0.0/16, outside the interface's own 10.77.0.2/24. */
