@@ -13,6 +13,53 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 
+/** One datagram read from a raw IP socket. */
+export interface RawDatagram {
+  /** IPv4: the whole packet, IP header first (what a raw IPv4 socket reads). */
+  data: Buffer;
+  /** The interface it arrived on (IP_PKTINFO). */
+  ifindex: number;
+}
+
+export interface RawSocketOptions {
+  /** 4 now; 6 slots in next (IPv6 raw sockets deliver no header: src and hop limit come apart). */
+  family: 4;
+  /** IP protocol number (112: VRRP and CARP). */
+  protocol: number;
+  /** Bound to this interface (SO_BINDTODEVICE); multicast leaves through it. */
+  ifname: string;
+  /** The interface address the group is joined on and multicast sent from (IP_MULTICAST_IF). */
+  local: string;
+  /** Multicast group joined on `local` (224.0.0.18), or omitted for none. */
+  group?: string;
+}
+
+export interface NetlinkSocketOptions {
+  /** NETLINK_ROUTE multicast groups (RTMGRP_* bits); 0 for a request-only socket. */
+  groups: number;
+  /** SO_RCVBUFFORCE bytes (SO_RCVBUF when not permitted). */
+  rcvbuf: number;
+}
+
+/**
+ * A socket the addon owns and watches on Node's event loop (uv_poll). On readiness it reads
+ * everything queued (bounded per turn) and calls `onBatch` once with the lot; a failed read, a
+ * pending socket error or a poll error calls `onError` once with a NativeCallError (errno,
+ * syscall) and the socket keeps being watched: the owner decides whether to close and reopen.
+ * Calls after close() throw EBADF. Never keeps the process alive on its own (uv_unref).
+ */
+export interface NativeSocket {
+  readonly fd: number;
+  /**
+   * Raw: one IPv4 packet with its header (IP_HDRINCL) to `dst`. Netlink: one or more messages to
+   * the kernel (no `dst`). Synchronous; throws a NativeCallError (EAGAIN, ENOBUFS included).
+   */
+  send(packet: Buffer, dst?: string): void;
+  close(): void;
+}
+
+export type FaultOp = 'open' | 'send' | 'recv';
+
 export interface NativeAddon {
   /** native/packet_socket.cc */
   open(ifname: string): number;
@@ -20,6 +67,24 @@ export interface NativeAddon {
   close(fd: number): void;
   /** native/notify.cc: one datagram to `path` ('@' first = abstract socket). */
   notify(path: string, message: string): void;
+  /** native/raw_socket.cc: IP protocol `protocol` on one interface, IP_HDRINCL for sends. */
+  rawSocket(
+    options: RawSocketOptions,
+    onBatch: (batch: RawDatagram[]) => void,
+    onError: (err: NativeCallError) => void,
+  ): NativeSocket;
+  /** native/netlink_socket.cc: NETLINK_ROUTE; a batch is the raw bytes of each datagram read. */
+  netlinkSocket(
+    options: NetlinkSocketOptions,
+    onBatch: (batch: Buffer[]) => void,
+    onError: (err: NativeCallError) => void,
+  ): NativeSocket;
+  /**
+   * Test hook (native/fault.cc): the next `count` operations `op` on sockets of `kind` (for
+   * 'recv', the read on the next readiness) fail with `errno`, as the kernel's own failure
+   * would. The daemon exposes it only when started with VIPD_TEST_HOOKS=1.
+   */
+  injectFault(kind: 'raw' | 'netlink', op: FaultOp, errno: number, count: number): void;
 }
 
 /** What the addon adds to the Errors it throws for a failed system call. */
