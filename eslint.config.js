@@ -27,6 +27,7 @@ const LAYERS = {
       'src/net/checksum.ts',
       'src/net/ipv4.ts',
       'src/net/arp.ts',
+      'src/net/rtnetlink.ts',
       // A dependency-free error class that the CLI's subcommands (features) throw and cli.ts
       // reports: in the shell, every one of them would import upward.
       'src/usage.ts',
@@ -45,7 +46,13 @@ const LAYERS = {
       'src/log.ts',
       'src/config/host-checks.ts',
     ],
-    except: ['src/net/address.ts', 'src/net/checksum.ts', 'src/net/ipv4.ts', 'src/net/arp.ts'],
+    except: [
+      'src/net/address.ts',
+      'src/net/checksum.ts',
+      'src/net/ipv4.ts',
+      'src/net/arp.ts',
+      'src/net/rtnetlink.ts',
+    ],
   },
   features: {
     files: ['src/actions/**', 'src/cluster/**', 'src/track/**', 'src/control/**', 'src/migrate/**'],

@@ -1,0 +1,598 @@
+/**
+ * The rtnetlink codec (NETLINK_ROUTE), pure: bytes in, typed messages out, and the requests vipd
+ * makes as bytes. No I/O: net/netlink.ts (requests) and net/kernel-monitor.ts (events) own the
+ * sockets.
+ *
+ * Contract:
+ * - `decodeDatagram` splits one datagram into its messages (nlmsghdr) and decodes the ones vipd
+ *   reads: links (RTM_NEWLINK/DELLINK: ifinfomsg, IFLA_IFNAME, IFLA_ADDRESS, IFLA_OPERSTATE,
+ *   IFLA_CARRIER), addresses (RTM_NEWADDR/DELADDR: ifaddrmsg, IFA_LOCAL, IFA_ADDRESS, IFA_LABEL,
+ *   IFA_FLAGS), NLMSG_ERROR (errno 0 is an acknowledgement; the acked request's header) and
+ *   NLMSG_DONE (the end of a multipart dump, with its errno). It never throws: what does not parse
+ *   is a `malformed` entry with a reason (and the header when that much was readable, so a
+ *   request waiting for that sequence number can be failed); the caller counts them. Anything
+ *   else is `other`.
+ * - The encoders build one request each: a link by name, a link dump, an address dump of one
+ *   family, an address add (NLM_F_CREATE|NLM_F_REPLACE, as `ip addr replace`) and delete. They
+ *   throw RtnetlinkEncodeError only for input no request can carry (a malformed address, a name
+ *   longer than IFNAMSIZ); range checks the kernel makes (prefix 33) are left to its errno.
+ * - Addresses are text; AF_INET now, AF_INET6 (issue 14) through the same paths.
+ *
+ * Netlink is in host byte order: the helpers below pick it once.
+ */
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+export type AddressFamily = typeof AF_INET | typeof AF_INET6;
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+/** A dump whose set changed while it was being sent: it may be inconsistent, ask again. */
+export const NLM_F_DUMP_INTR = 0x10;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+/** On NLMSG_ERROR: the acked request's payload is left out / extended-ack TLVs follow. */
+export const NLM_F_CAPPED = 0x100;
+export const NLM_F_ACK_TLVS = 0x200;
+
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_GETADDR = 22;
+
+/** Multicast groups (the legacy bitmask a socket binds with). */
+export const RTMGRP_LINK = 0x1;
+export const RTMGRP_IPV4_IFADDR = 0x10;
+export const RTMGRP_IPV6_IFADDR = 0x100;
+
+export const IFLA_ADDRESS = 1;
+export const IFLA_IFNAME = 3;
+export const IFLA_OPERSTATE = 16;
+export const IFLA_EXT_MASK = 29;
+export const IFLA_CARRIER = 33;
+/** Leaves the statistics out of link replies: most of their bytes, none of vipd's business. */
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
+
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+export const IFA_LABEL = 3;
+export const IFA_FLAGS = 8;
+export const IFA_F_SECONDARY = 0x01;
+export const IFA_F_NODAD = 0x02;
+
+export const IFF_UP = 0x1;
+export const IFF_RUNNING = 0x40;
+export const IFF_LOWER_UP = 0x10000;
+
+export const IF_OPER_UNKNOWN = 0;
+export const IF_OPER_DOWN = 2;
+export const IF_OPER_UP = 6;
+
+const NLMSG_HDRLEN = 16;
+const IFINFOMSG_LEN = 16;
+const IFADDRMSG_LEN = 8;
+const RTA_HDRLEN = 4;
+/** IFNAMSIZ, the terminating NUL included. */
+const IFNAMSIZ = 16;
+
+const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+const u16 = (b: Buffer, o: number): number => (LITTLE ? b.readUInt16LE(o) : b.readUInt16BE(o));
+const u32 = (b: Buffer, o: number): number => (LITTLE ? b.readUInt32LE(o) : b.readUInt32BE(o));
+const i32 = (b: Buffer, o: number): number => (LITTLE ? b.readInt32LE(o) : b.readInt32BE(o));
+const put16 = (b: Buffer, v: number, o: number): number =>
+  LITTLE ? b.writeUInt16LE(v, o) : b.writeUInt16BE(v, o);
+const put32 = (b: Buffer, v: number, o: number): number =>
+  LITTLE ? b.writeUInt32LE(v >>> 0, o) : b.writeUInt32BE(v >>> 0, o);
+const putI32 = (b: Buffer, v: number, o: number): number =>
+  LITTLE ? b.writeInt32LE(v, o) : b.writeInt32BE(v, o);
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+export interface NlHeader {
+  length: number;
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+}
+
+export interface LinkMessage {
+  kind: 'link';
+  header: NlHeader;
+  /** RTM_DELLINK. */
+  deleted: boolean;
+  /** AF_UNSPEC for an interface; AF_BRIDGE for a bridge port's own report (not the link). */
+  family: number;
+  index: number;
+  /** ARPHRD_* */
+  linkType: number;
+  /** IFF_* */
+  flags: number;
+  name?: string;
+  /** IFLA_ADDRESS as aa:bb:..., any length (6 bytes on Ethernet). */
+  mac?: string;
+  operstate?: number;
+  carrier?: boolean;
+}
+
+export interface AddressMessage {
+  kind: 'address';
+  header: NlHeader;
+  /** RTM_DELADDR. */
+  deleted: boolean;
+  family: number;
+  index: number;
+  prefix: number;
+  /** IFA_F_*: IFA_FLAGS when present (32 bits), else the header's 8. */
+  flags: number;
+  scope: number;
+  local?: string;
+  address?: string;
+  label?: string;
+}
+
+/** NLMSG_ERROR: `errno` 0 acknowledges the request (positive errno otherwise). */
+export interface ErrorMessage {
+  kind: 'error';
+  header: NlHeader;
+  errno: number;
+  /** The header of the request it answers (its seq is the request's). */
+  acked: NlHeader;
+  /** The kernel's extended-ack text, when the socket asked for it. */
+  text?: string;
+}
+
+/** NLMSG_DONE: the end of a dump; a non-zero errno means the dump failed. */
+export interface DoneMessage {
+  kind: 'done';
+  header: NlHeader;
+  errno: number;
+}
+
+export interface OtherMessage {
+  kind: 'other';
+  header: NlHeader;
+}
+
+export interface MalformedMessage {
+  kind: 'malformed';
+  /** Present when the header itself was readable. */
+  header?: NlHeader;
+  reason: string;
+}
+
+export type RtMessage =
+  LinkMessage | AddressMessage | ErrorMessage | DoneMessage | OtherMessage | MalformedMessage;
+
+export class RtnetlinkEncodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RtnetlinkEncodeError';
+  }
+}
+
+// ---- addresses as text ---------------------------------------------------------------------
+
+function formatIpv6(b: Buffer): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  // RFC 5952: the longest run (2 or more) of zero groups, the first of equals, becomes '::'.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+function parseIpv4(s: string): Buffer | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = Buffer.alloc(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i] ?? '';
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
+    out[i] = Number(p);
+  }
+  return out;
+}
+
+function parseIpv6(s: string): Buffer | undefined {
+  let text = s;
+  // An embedded IPv4 tail (::ffff:192.0.2.1) is the last two groups.
+  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4 !== null) {
+    const b = parseIpv4(v4[2] ?? '');
+    if (b === undefined) return undefined;
+    text = `${v4[1] ?? ''}${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const side = (h: string | undefined): number[] | undefined => {
+    if (h === undefined || h === '') return [];
+    const groups: number[] = [];
+    for (const g of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      groups.push(parseInt(g, 16));
+    }
+    return groups;
+  };
+  const head = side(halves[0]);
+  const rest = halves.length === 2 ? side(halves[1]) : [];
+  if (head === undefined || rest === undefined) return undefined;
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const out = Buffer.alloc(16);
+  [...head, ...Array<number>(8 - total).fill(0), ...rest].forEach((g, i) =>
+    out.writeUInt16BE(g, i * 2),
+  );
+  return out;
+}
+
+/** The bytes of an address of `family`, or undefined when `text` is not one. */
+export function addressBytes(family: AddressFamily, text: string): Buffer | undefined {
+  return family === AF_INET ? parseIpv4(text) : parseIpv6(text);
+}
+
+function addressText(family: number, b: Buffer): string | undefined {
+  if (family === AF_INET && b.length === 4) return [...b].join('.');
+  if (family === AF_INET6 && b.length === 16) return formatIpv6(b);
+  return undefined;
+}
+
+const hexColon = (b: Buffer): string =>
+  [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+
+// ---- decoding ------------------------------------------------------------------------------
+
+function header(b: Buffer, o: number): NlHeader {
+  return {
+    length: u32(b, o),
+    type: u16(b, o + 4),
+    flags: u16(b, o + 6),
+    seq: u32(b, o + 8),
+    pid: u32(b, o + 12),
+  };
+}
+
+/** A message body's attributes, or the reason they do not parse. */
+function attributes(body: Buffer, from: number): Map<number, Buffer> | string {
+  const attrs = new Map<number, Buffer>();
+  let o = from;
+  while (o + RTA_HDRLEN <= body.length) {
+    const len = u16(body, o);
+    // The top bits of the type are NLA_F_NESTED / NLA_F_NET_BYTEORDER.
+    const type = u16(body, o + 2) & 0x3fff;
+    if (len < RTA_HDRLEN || o + len > body.length) {
+      return `attribute ${type} at ${o} claims ${len} bytes, ${body.length - o} left`;
+    }
+    attrs.set(type, body.subarray(o + RTA_HDRLEN, o + len));
+    o += align4(len);
+  }
+  return attrs;
+}
+
+/** The NUL-terminated string of an attribute (without the NUL). */
+const cString = (b: Buffer): string => {
+  const end = b.indexOf(0);
+  return b.toString('utf8', 0, end < 0 ? b.length : end);
+};
+
+function decodeLink(h: NlHeader, body: Buffer): LinkMessage | MalformedMessage {
+  if (body.length < IFINFOMSG_LEN) {
+    return { kind: 'malformed', header: h, reason: `link message of ${body.length} bytes` };
+  }
+  const attrs = attributes(body, IFINFOMSG_LEN);
+  if (typeof attrs === 'string') return { kind: 'malformed', header: h, reason: attrs };
+  const link: LinkMessage = {
+    kind: 'link',
+    header: h,
+    deleted: h.type === RTM_DELLINK,
+    family: body[0] ?? 0,
+    linkType: u16(body, 2),
+    index: i32(body, 4),
+    flags: u32(body, 8),
+  };
+  const name = attrs.get(IFLA_IFNAME);
+  if (name !== undefined) link.name = cString(name);
+  const mac = attrs.get(IFLA_ADDRESS);
+  if (mac !== undefined) link.mac = hexColon(mac);
+  const oper = attrs.get(IFLA_OPERSTATE);
+  if (oper !== undefined) {
+    if (oper.length < 1) return { kind: 'malformed', header: h, reason: 'empty IFLA_OPERSTATE' };
+    link.operstate = oper[0];
+  }
+  const carrier = attrs.get(IFLA_CARRIER);
+  if (carrier !== undefined) {
+    if (carrier.length < 1) return { kind: 'malformed', header: h, reason: 'empty IFLA_CARRIER' };
+    link.carrier = carrier[0] !== 0;
+  }
+  return link;
+}
+
+function decodeAddress(h: NlHeader, body: Buffer): AddressMessage | MalformedMessage {
+  if (body.length < IFADDRMSG_LEN) {
+    return { kind: 'malformed', header: h, reason: `address message of ${body.length} bytes` };
+  }
+  const attrs = attributes(body, IFADDRMSG_LEN);
+  if (typeof attrs === 'string') return { kind: 'malformed', header: h, reason: attrs };
+  const family = body[0] ?? 0;
+  const address: AddressMessage = {
+    kind: 'address',
+    header: h,
+    deleted: h.type === RTM_DELADDR,
+    family,
+    prefix: body[1] ?? 0,
+    flags: body[2] ?? 0,
+    scope: body[3] ?? 0,
+    index: u32(body, 4),
+  };
+  for (const [type, key] of [
+    [IFA_LOCAL, 'local'],
+    [IFA_ADDRESS, 'address'],
+  ] as const) {
+    const raw = attrs.get(type);
+    if (raw === undefined) continue;
+    const text = addressText(family, raw);
+    // Another family's address (one vipd does not read yet) is left out, not an error.
+    if (text === undefined && (family === AF_INET || family === AF_INET6)) {
+      return {
+        kind: 'malformed',
+        header: h,
+        reason: `${key} of ${raw.length} bytes in a family ${family} address`,
+      };
+    }
+    if (text !== undefined) address[key] = text;
+  }
+  const label = attrs.get(IFA_LABEL);
+  if (label !== undefined) address.label = cString(label);
+  const flags = attrs.get(IFA_FLAGS);
+  if (flags !== undefined) {
+    if (flags.length < 4) return { kind: 'malformed', header: h, reason: 'short IFA_FLAGS' };
+    address.flags = u32(flags, 0);
+  }
+  return address;
+}
+
+function decodeError(h: NlHeader, body: Buffer): ErrorMessage | MalformedMessage {
+  if (body.length < 4 + NLMSG_HDRLEN) {
+    return { kind: 'malformed', header: h, reason: `error message of ${body.length} bytes` };
+  }
+  const error = i32(body, 0);
+  const acked = header(body, 4);
+  const message: ErrorMessage = { kind: 'error', header: h, errno: -error | 0, acked };
+  if ((h.flags & NLM_F_ACK_TLVS) !== 0) {
+    // The TLVs follow the acked request: its header alone when capped, else all of it.
+    const skip = (h.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : align4(acked.length);
+    const attrs = 4 + skip <= body.length ? attributes(body, 4 + skip) : undefined;
+    const text = typeof attrs === 'object' ? attrs.get(1 /* NLMSGERR_ATTR_MSG */) : undefined;
+    if (text !== undefined) message.text = cString(text);
+  }
+  return message;
+}
+
+function decodeOne(h: NlHeader, body: Buffer): RtMessage {
+  switch (h.type) {
+    case RTM_NEWLINK:
+    case RTM_DELLINK:
+      return decodeLink(h, body);
+    case RTM_NEWADDR:
+    case RTM_DELADDR:
+      return decodeAddress(h, body);
+    case NLMSG_ERROR:
+      return decodeError(h, body);
+    case NLMSG_DONE:
+      // Very old kernels sent no errno with it.
+      return { kind: 'done', header: h, errno: body.length >= 4 ? -i32(body, 0) | 0 : 0 };
+    default:
+      return { kind: 'other', header: h };
+  }
+}
+
+/**
+ * Every message of one datagram, in order. A message whose length cannot be right ends the
+ * datagram (nothing after it can be found): one `malformed` entry, the ones before it kept.
+ */
+export function decodeDatagram(datagram: Buffer): RtMessage[] {
+  const out: RtMessage[] = [];
+  let o = 0;
+  try {
+    while (o < datagram.length) {
+      if (datagram.length - o < NLMSG_HDRLEN) {
+        out.push({ kind: 'malformed', reason: `${datagram.length - o} trailing bytes` });
+        break;
+      }
+      const h = header(datagram, o);
+      if (h.length < NLMSG_HDRLEN || o + h.length > datagram.length) {
+        out.push({
+          kind: 'malformed',
+          header: h,
+          reason: `message claims ${h.length} bytes, ${datagram.length - o} left`,
+        });
+        break;
+      }
+      out.push(decodeOne(h, datagram.subarray(o + NLMSG_HDRLEN, o + h.length)));
+      o += align4(h.length);
+    }
+  } catch (err) {
+    // Every read above is bounds-checked; this only keeps a missed one from escaping.
+    out.push({ kind: 'malformed', reason: `decoder fault: ${(err as Error).message}` });
+  }
+  return out;
+}
+
+// ---- what a message means --------------------------------------------------------------------
+
+/**
+ * Operationally up: IF_OPER_UP, or IF_OPER_UNKNOWN (dummy, some tunnels: the driver reports no
+ * state) with the carrier there (IFF_LOWER_UP). The rule of src/track/link-watch.ts on sysfs
+ * (`operstate` up, or unknown with `carrier` 1). A link without IFLA_OPERSTATE counts as unknown.
+ */
+export function linkOperUp(link: Pick<LinkMessage, 'operstate' | 'flags'>): boolean {
+  const oper = link.operstate ?? IF_OPER_UNKNOWN;
+  return oper === IF_OPER_UP || (oper === IF_OPER_UNKNOWN && (link.flags & IFF_LOWER_UP) !== 0);
+}
+
+export function linkAdminUp(link: Pick<LinkMessage, 'flags'>): boolean {
+  return (link.flags & IFF_UP) !== 0;
+}
+
+export function addressSecondary(a: Pick<AddressMessage, 'flags'>): boolean {
+  return (a.flags & IFA_F_SECONDARY) !== 0;
+}
+
+/** The interface's own address: IFA_LOCAL (IPv4, where IFA_ADDRESS may be a peer), else IFA_ADDRESS. */
+export function addressOf(a: Pick<AddressMessage, 'local' | 'address'>): string | undefined {
+  return a.local ?? a.address;
+}
+
+// ---- encoding ------------------------------------------------------------------------------
+
+interface Attr {
+  type: number;
+  data: Buffer;
+}
+
+const u32Attr = (type: number, v: number): Attr => {
+  const data = Buffer.alloc(4);
+  put32(data, v, 0);
+  return { type, data };
+};
+
+function message(type: number, flags: number, seq: number, fixed: Buffer, attrs: Attr[]): Buffer {
+  const length =
+    NLMSG_HDRLEN + fixed.length + attrs.reduce((n, a) => n + align4(RTA_HDRLEN + a.data.length), 0);
+  const b = Buffer.alloc(length);
+  put32(b, length, 0);
+  put16(b, type, 4);
+  put16(b, flags, 6);
+  put32(b, seq, 8);
+  put32(b, 0, 12); // to the kernel
+  fixed.copy(b, NLMSG_HDRLEN);
+  let o = NLMSG_HDRLEN + fixed.length;
+  for (const a of attrs) {
+    put16(b, RTA_HDRLEN + a.data.length, o);
+    put16(b, a.type, o + 2);
+    a.data.copy(b, o + RTA_HDRLEN);
+    o += align4(RTA_HDRLEN + a.data.length);
+  }
+  return b;
+}
+
+function ifinfomsg(family: number, index: number): Buffer {
+  const b = Buffer.alloc(IFINFOMSG_LEN);
+  b[0] = family;
+  putI32(b, index, 4);
+  return b;
+}
+
+/** Sets the sequence number of a request built with any (requests are numbered when sent). */
+export function setSequence(request: Buffer, seq: number): void {
+  put32(request, seq, 8);
+}
+
+/** RTM_GETLINK for one interface by name: answered by its RTM_NEWLINK, then the ack (ENODEV if none). */
+export function encodeGetLink(seq: number, name: string): Buffer {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length === 0 || bytes.length >= IFNAMSIZ || bytes.includes(0)) {
+    throw new RtnetlinkEncodeError(
+      `interface name ${JSON.stringify(name)} is not a Linux interface name (1 to ${IFNAMSIZ - 1} bytes)`,
+    );
+  }
+  return message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfomsg(AF_UNSPEC, 0), [
+    { type: IFLA_IFNAME, data: Buffer.concat([bytes, Buffer.alloc(1)]) },
+    u32Attr(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS),
+  ]);
+}
+
+/** RTM_GETLINK dump of every interface: RTM_NEWLINK parts, then NLMSG_DONE. */
+export function encodeDumpLinks(seq: number): Buffer {
+  return message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, ifinfomsg(AF_UNSPEC, 0), [
+    u32Attr(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS),
+  ]);
+}
+
+/** RTM_GETADDR dump of every address of `family` (every interface: filter on `index`). */
+export function encodeDumpAddresses(seq: number, family: AddressFamily): Buffer {
+  const fixed = Buffer.alloc(IFADDRMSG_LEN);
+  fixed[0] = family;
+  return message(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, fixed, []);
+}
+
+export interface AddressSpec {
+  family: AddressFamily;
+  /** Interface index. */
+  index: number;
+  address: string;
+  prefix: number;
+  /** IFA_F_* to set (IFA_F_NODAD for IPv6 VIPs); sent as IFA_FLAGS when non-zero. */
+  flags?: number;
+}
+
+function addressMessage(type: number, flags: number, seq: number, spec: AddressSpec): Buffer {
+  const bytes = addressBytes(spec.family, spec.address);
+  if (bytes === undefined) {
+    throw new RtnetlinkEncodeError(
+      `${JSON.stringify(spec.address)} is not an IPv${spec.family === AF_INET ? 4 : 6} address`,
+    );
+  }
+  if (!Number.isInteger(spec.prefix) || spec.prefix < 0 || spec.prefix > 255) {
+    throw new RtnetlinkEncodeError(`prefix length ${spec.prefix} does not fit a request`);
+  }
+  const fixed = Buffer.alloc(IFADDRMSG_LEN);
+  fixed[0] = spec.family;
+  fixed[1] = spec.prefix;
+  fixed[2] = (spec.flags ?? 0) & 0xff;
+  fixed[3] = 0; // RT_SCOPE_UNIVERSE
+  put32(fixed, spec.index, 4);
+  // Both, as `ip addr` sends them: the kernel reads IFA_LOCAL as the address and IFA_ADDRESS as
+  // the prefix's (or the peer's), and matches a delete on both.
+  const attrs: Attr[] = [
+    { type: IFA_LOCAL, data: bytes },
+    { type: IFA_ADDRESS, data: bytes },
+  ];
+  if ((spec.flags ?? 0) !== 0) attrs.push(u32Attr(IFA_FLAGS, spec.flags ?? 0));
+  return message(type, flags, seq, fixed, attrs);
+}
+
+/** RTM_NEWADDR with NLM_F_CREATE|NLM_F_REPLACE (`ip addr replace`): adding is idempotent. */
+export function encodeAddAddress(seq: number, spec: AddressSpec): Buffer {
+  return addressMessage(
+    RTM_NEWADDR,
+    NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+    seq,
+    spec,
+  );
+}
+
+/** RTM_DELADDR: EADDRNOTAVAIL when the interface has no such address and prefix. */
+export function encodeDeleteAddress(seq: number, spec: AddressSpec): Buffer {
+  return addressMessage(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, spec);
+}
