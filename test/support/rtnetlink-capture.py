@@ -7,6 +7,7 @@ datagram, then subscribes to RTMGRP_LINK | RTMGRP_IPV4_IFADDR and records the ev
 down, an address added and removed, a rename and a deletion. Writes JSON to stdout.
 
     sudo python3 test/support/rtnetlink-capture.py > test/vectors/rtnetlink.json
+    npx prettier --write test/vectors/rtnetlink.json
 """
 import json, os, platform, select, socket, struct, subprocess, sys
 
