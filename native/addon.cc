@@ -2,6 +2,11 @@
 //
 //   packet_socket.cc  send-only AF_PACKET sockets (gratuitous ARP): open, send, close
 //   notify.cc         sd_notify(3) on an AF_UNIX datagram socket, without libsystemd: notify
+//   raw_socket.cc     raw IP sockets (VRRP, protocol 112), watched on the event loop: rawSocket
+//   netlink_socket.cc NETLINK_ROUTE sockets, watched on the event loop: netlinkSocket
+//   watched_socket.cc what both return (reading in batches, errors as events, close), on the
+//                     uv_poll wrapper of poller.cc
+//   fault.cc          the test hook that makes those sockets fail on purpose: injectFault
 //
 // One addon rather than one per feature: a single build product for `npm ci` to make and
 // src/native.ts to load.
@@ -14,6 +19,10 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vipd::InitPacketSocket(env, exports);
   vipd::InitNotify(env, exports);
+  vipd::InitWatchedSocket(env);
+  vipd::InitRawSocket(env, exports);
+  vipd::InitNetlinkSocket(env, exports);
+  vipd::InitFault(env, exports);
   return exports;
 }
 

@@ -6,13 +6,16 @@
 
 #include <napi.h>
 
+#include <sys/socket.h>
+
 #include <cstring>
 #include <string>
 
 namespace vipd {
 
+// The Error for a failed system call, not thrown: the watched sockets hand theirs to onError.
 // `subject` names what the call was about (an interface, a socket path); empty for none.
-inline Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall,
+inline Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall,
                               const std::string& subject) {
   std::string message = std::string(syscall) + " failed";
   if (!subject.empty()) message += " on " + subject;
@@ -21,8 +24,22 @@ inline Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall,
   error.Set("errno", Napi::Number::New(env, err));
   error.Set("syscall", Napi::String::New(env, syscall));
   error.Set("strerror", Napi::String::New(env, text));
-  error.ThrowAsJavaScriptException();
+  return error;
+}
+
+inline Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall,
+                              const std::string& subject) {
+  ErrnoError(env, err, syscall, subject).ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+// Reads and clears a socket's pending error (SO_ERROR), the one the kernel would otherwise hand to
+// the next send or read whatever that call's own fate: 0 when there is none.
+inline int TakeSocketError(int fd) {
+  int err = 0;
+  socklen_t length = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &length) != 0) return 0;
+  return err;
 }
 
 inline Napi::Value ThrowType(Napi::Env env, const char* message) {
@@ -30,9 +47,19 @@ inline Napi::Value ThrowType(Napi::Env env, const char* message) {
   return env.Undefined();
 }
 
+// The addon's per-environment state (napi instance data: one slot per addon and environment, so
+// a worker thread that loads the addon gets its own).
+struct AddonData {
+  Napi::FunctionReference socket_class;  // native/watched_socket.cc
+};
+
 // Each source file adds its functions to the module's exports (native/addon.cc calls these).
 void InitPacketSocket(Napi::Env env, Napi::Object exports);
 void InitNotify(Napi::Env env, Napi::Object exports);
+void InitWatchedSocket(Napi::Env env);  // a class, not exported: rawSocket() and netlinkSocket() make them
+void InitRawSocket(Napi::Env env, Napi::Object exports);
+void InitNetlinkSocket(Napi::Env env, Napi::Object exports);
+void InitFault(Napi::Env env, Napi::Object exports);
 
 }  // namespace vipd
 

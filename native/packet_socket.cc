@@ -4,7 +4,8 @@
 //
 //   open(ifname) -> fd   SOCK_RAW packet socket for ETH_P_ARP, bound to the interface
 //   send(fd, frames) -> number of frames sent; stops early (no throw) when the kernel says
-//                       "later" (EAGAIN, ENOBUFS), throws on any other error
+//                       "later" (EAGAIN, ENOBUFS), throws on any other error; a socket error
+//                       left pending before the call (SO_ERROR) is cleared, not thrown
 //   close(fd)
 //
 // Everything is synchronous and thread-free: the socket is non-blocking, so a send never waits,
@@ -79,6 +80,11 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   }
   const Napi::Array frames = info[1].As<Napi::Array>();
   const uint32_t count = frames.Length();
+  // A pending error is about the past (a link flap while the box was backup leaves ENETDOWN on a
+  // socket bound to the interface) and the kernel would fail the first send below with it, so
+  // that a takeover's required GARP step failed on a link that works again. Cleared and dropped:
+  // this batch's own sends tell whether the link works now.
+  vipd::TakeSocketError(fd);
   for (uint32_t i = 0; i < count; ++i) {
     const Napi::Value frame = frames.Get(i);
     if (!frame.IsBuffer()) return ThrowType(env, "send: every frame must be a Buffer");

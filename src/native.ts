@@ -1,7 +1,9 @@
 /**
  * The project's N-API addon, build/Release/vipd_native.node (native/addon.cc; `npm ci` builds
- * it), for the system calls Node cannot make: AF_PACKET sends (src/net/packet-socket.ts) and
- * sd_notify's AF_UNIX datagrams (src/daemon/notify.ts). `loadNative()` loads it on first use and
+ * it), for the system calls Node cannot make: AF_PACKET sends (src/net/packet-socket.ts),
+ * sd_notify's AF_UNIX datagrams (src/daemon/notify.ts), raw IP sockets for VRRP
+ * (src/net/transport-raw.ts) and NETLINK_ROUTE sockets (src/net/netlink.ts). N-API only, so one
+ * build serves every Node version from 20 on. `loadNative()` loads it on first use and
  * caches it, so code that needs none of it (`vipd check`, the pure modules' tests) runs where it
  * was never built; a failed load throws a NativeLoadError (path, cause, how to build it) and is
  * tried again on the next call. Failed system calls inside the addon throw Errors carrying
@@ -15,7 +17,7 @@ import { getSystemErrorName } from 'node:util';
 
 /** One datagram read from a raw IP socket. */
 export interface RawDatagram {
-  /** IPv4: the whole packet, IP header first (what a raw IPv4 socket reads). */
+  /** IPv4: the whole packet, IP header first (what a raw IPv4 socket reads); a copy, ours to keep. */
   data: Buffer;
   /** The interface it arrived on (IP_PKTINFO). */
   ifindex: number;
@@ -34,25 +36,41 @@ export interface RawSocketOptions {
   group?: string;
 }
 
+/**
+ * A NETLINK_ROUTE socket (native/netlink_socket.cc) is bound with the kernel choosing its port
+ * id, reports overruns (NETLINK_NO_ENOBUFS off) and asks for NETLINK_EXT_ACK and NETLINK_CAP_ACK
+ * where the kernel has them: an NLMSG_ERROR reply then echoes only the request's nlmsghdr (not
+ * its payload) and may carry attributes after it (flag NLM_F_ACK_TLVS, NLMSGERR_ATTR_MSG text).
+ * Datagrams a process rather than the kernel sent to it are dropped.
+ */
 export interface NetlinkSocketOptions {
-  /** NETLINK_ROUTE multicast groups (RTMGRP_* bits); 0 for a request-only socket. */
+  /** NETLINK_ROUTE multicast groups (RTMGRP_* bits: 1 link, 0x10 IPv4 address); 0 for requests only. */
   groups: number;
-  /** SO_RCVBUFFORCE bytes (SO_RCVBUF when not permitted). */
+  /** SO_RCVBUFFORCE bytes (SO_RCVBUF, capped by net.core.rmem_max, when not permitted); 0: the default. */
   rcvbuf: number;
 }
 
 /**
- * A socket the addon owns and watches on Node's event loop (uv_poll). On readiness it reads
- * everything queued (bounded per turn) and calls `onBatch` once with the lot; a failed read, a
- * pending socket error or a poll error calls `onError` once with a NativeCallError (errno,
- * syscall) and the socket keeps being watched: the owner decides whether to close and reopen.
- * Calls after close() throw EBADF. Never keeps the process alive on its own (uv_unref).
+ * A socket the addon owns and watches on Node's event loop (uv_poll; native/watched_socket.cc).
+ * On readiness it reads everything queued (up to 256 datagrams a turn, the rest on the next) and
+ * calls `onBatch` once with the lot. Errors call `onError` once each with a NativeCallError, and
+ * the socket keeps being watched: the owner decides whether to close and reopen. Its `syscall`:
+ * - 'recvmsg': a read failed (EMSGSIZE: a netlink datagram over 64 KiB was lost);
+ * - 'SO_ERROR': an error the kernel left pending on the socket (ENOBUFS: a netlink overrun, some
+ *   messages lost; ENETDOWN after a link flap). One found just before a send is cleared so that
+ *   it cannot fail that send, and reported on the loop's next turn;
+ * - 'poll': the poll failed without a pending error (watched again 100 ms later).
+ * Callbacks run as I/O callbacks do (promise jobs and nextTicks after each); one may close the
+ * socket; an exception it throws is the process's uncaught exception. An open socket is not
+ * garbage-collected; close() is idempotent, and send() after it throws EBADF (`fd` reads -1).
+ * Never keeps the process alive on its own (uv_unref).
  */
 export interface NativeSocket {
   readonly fd: number;
   /**
    * Raw: one IPv4 packet with its header (IP_HDRINCL) to `dst`. Netlink: one or more messages to
-   * the kernel (no `dst`). Synchronous; throws a NativeCallError (EAGAIN, ENOBUFS included).
+   * the kernel (`dst` ignored). Synchronous, non-blocking; throws a NativeCallError (syscall
+   * 'sendto'; EAGAIN and ENOBUFS included), or a TypeError for bad arguments.
    */
   send(packet: Buffer, dst?: string): void;
   close(): void;
@@ -80,9 +98,12 @@ export interface NativeAddon {
     onError: (err: NativeCallError) => void,
   ): NativeSocket;
   /**
-   * Test hook (native/fault.cc): the next `count` operations `op` on sockets of `kind` (for
-   * 'recv', the read on the next readiness) fail with `errno`, as the kernel's own failure
-   * would. The daemon exposes it only when started with VIPD_TEST_HOOKS=1.
+   * Test hook (native/fault.cc): the next `count` operations `op` on sockets of `kind` fail with
+   * `errno`, as the kernel's own failure would. Process-wide (any socket of the kind); a new call
+   * replaces what is pending, count 0 cancels. 'open': rawSocket/netlinkSocket throw; 'send':
+   * send throws (nothing sent); 'recv': at a readiness event the datagrams queued are read and
+   * dropped and onError gets `errno` (syscall 'recvmsg'). The daemon arms it only when started
+   * with VIPD_TEST_FAULTS (src/daemon/test-hooks.ts).
    */
   injectFault(kind: 'raw' | 'netlink', op: FaultOp, errno: number, count: number): void;
 }

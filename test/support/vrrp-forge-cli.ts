@@ -8,17 +8,15 @@
  * {"sent": N, "firstAt": EPOCH_MS, "ms": M} as one JSON line: how many, when the first left, and
  * how long from the first to the last.
  *
- * The packet is built here, byte by byte from RFC 5798 section 5.1, not with vipd's encoder: a
- * third host on the segment does not run the code under test.
+ * The packet, IP header included, is built here byte by byte from RFC 5798 section 5.1 and RFC
+ * 791, not with vipd's encoders: a third host on the segment does not run the code under test.
+ * It leaves through the addon's raw socket (IP_HDRINCL) on the interface holding IFADDR.
  */
-import { createSocket, SocketLevel } from 'raw-socket';
+import { networkInterfaces } from 'node:os';
+import { loadNative } from '../../src/native.js';
 
 const IPPROTO_VRRP = 112;
 const VRRP_GROUP = '224.0.0.18';
-// Linux <netinet/in.h> values raw-socket does not export.
-const IP_MULTICAST_IF = 32;
-const IP_MULTICAST_TTL = 33;
-const IP_MULTICAST_LOOP = 34;
 
 function ipv4(address: string): Buffer {
   return Buffer.from(address.split('.').map(Number));
@@ -55,6 +53,27 @@ function forgedAdvert(
   return message;
 }
 
+/** The IPv4 packet around `message`: TTL 255, TOS 0xc0, no options, checksummed. */
+function ipPacket(src: string, message: Buffer): Buffer {
+  const header = Buffer.alloc(20);
+  header.writeUInt8(0x45, 0); // version 4, 5 words
+  header.writeUInt8(0xc0, 1);
+  header.writeUInt16BE(20 + message.length, 2);
+  header.writeUInt8(255, 8);
+  header.writeUInt8(IPPROTO_VRRP, 9);
+  ipv4(src).copy(header, 12);
+  ipv4(VRRP_GROUP).copy(header, 16);
+  header.writeUInt16BE(checksum(header), 10);
+  return Buffer.concat([header, message]);
+}
+
+function interfaceOf(address: string): string {
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    if (addresses?.some((a) => a.address === address)) return name;
+  }
+  throw new Error(`no interface has ${address}`);
+}
+
 const [src, vrid, priority, intervalCs, perSecond, count, ...vips] = process.argv.slice(2);
 if (
   src === undefined ||
@@ -70,11 +89,16 @@ if (
   );
   process.exit(2);
 }
-const packet = forgedAdvert(src, Number(vrid), Number(priority), Number(intervalCs), vips);
-const socket = createSocket({ protocol: IPPROTO_VRRP });
-socket.setOption(SocketLevel.IPPROTO_IP, IP_MULTICAST_TTL, 255);
-socket.setOption(SocketLevel.IPPROTO_IP, IP_MULTICAST_IF, ipv4(src), 4);
-socket.setOption(SocketLevel.IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+const packet = ipPacket(
+  src,
+  forgedAdvert(src, Number(vrid), Number(priority), Number(intervalCs), vips),
+);
+// Receives nothing it needs (no group joined): what it reads is dropped, errors are printed.
+const socket = loadNative().rawSocket(
+  { family: 4, protocol: IPPROTO_VRRP, ifname: interfaceOf(src), local: src },
+  () => undefined,
+  (err) => console.error(`forger socket: ${err.message}`),
+);
 const gapMs = 1000 / Number(perSecond);
 const started = performance.now();
 const firstAt = Date.now();
@@ -83,11 +107,7 @@ for (let i = 0; i < Number(count); i++) {
   // Paced from the start, so a late wake-up does not stretch the whole run.
   const wait = started + i * gapMs - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  await new Promise<void>((resolve, reject) =>
-    socket.send(packet, 0, packet.length, VRRP_GROUP, (error) =>
-      error ? reject(error) : resolve(),
-    ),
-  );
+  socket.send(packet, VRRP_GROUP);
   sent += 1;
 }
 socket.close();
