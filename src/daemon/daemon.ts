@@ -15,7 +15,7 @@ import { createBackend } from '../cluster/select.js';
 import type { Logger } from '../log.js';
 import { primaryAddress, readInterface, type InterfaceAddress } from '../net/interface.js';
 import { setPromoteSecondaries } from '../net/sysctl.js';
-import type { InboundPacket, Transport } from '../net/transport.js';
+import type { InboundPacket, Transport, TransportError } from '../net/transport.js';
 import { Garp } from '../actions/garp.js';
 import { probeKernel, selectBackend } from '../cluster/select.js';
 import type { Announcer } from '../actions/runner.js';
@@ -144,6 +144,12 @@ export class Daemon {
       if (router === undefined) this.foreign += 1;
       else router.receive(packet);
     };
+    // Placeholder until the daemon acts on socket errors (issue 13): they are logged, not lost.
+    const onError = (err: TransportError): void =>
+      this.log.warn(
+        { event: 'socket-error', interface: cfg.interface, op: err.op, errno: err.code },
+        err.message,
+      );
     const transport =
       cfg.transport === 'raw'
         ? new RawTransport({
@@ -152,12 +158,14 @@ export class Daemon {
             onPacket,
             onIpReject: (reason) =>
               this.log.debug({ event: 'ip-rejected', reason }, 'malformed IP packet'),
+            onError,
           })
         : await UdpTransport.open({
             ifname: cfg.interface,
             localAddress: primary.address,
             port: cfg.udpPort,
             onPacket,
+            onError,
           });
     const link = { transport, garp: Garp.open(cfg.interface, info.mac), primary, routers };
     this.links.set(key, link);

@@ -15,13 +15,24 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { VRRP_GROUP } from '../vrrp/packet.js';
-import { TransportError, type PacketHandler, type Transport } from './transport.js';
+import {
+  TransportError,
+  type PacketHandler,
+  type Transport,
+  type TransportErrorHandler,
+} from './transport.js';
 
 export interface UdpTransportOptions {
   ifname: string;
   localAddress: string;
   port: number;
   onPacket: PacketHandler;
+  /** Every error the socket reports on its own (its 'error' event: op 'recv'); it stays open. */
+  onError: TransportErrorHandler;
+}
+
+function codeOf(err: Error): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
 }
 
 export class UdpTransport implements Transport {
@@ -36,13 +47,15 @@ export class UdpTransport implements Transport {
 
   static async open(opts: UdpTransportOptions): Promise<UdpTransport> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const where = `udp transport on ${opts.ifname} port ${opts.port}`;
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', (err) =>
-        reject(
-          new TransportError(`udp transport on ${opts.ifname} port ${opts.port}: ${err.message}`),
-        ),
-      );
-      socket.bind(opts.port, () => resolve());
+      const failed = (err: Error): void =>
+        reject(new TransportError(`${where}: ${err.message}`, 'open', codeOf(err), { cause: err }));
+      socket.once('error', failed);
+      socket.bind(opts.port, () => {
+        socket.off('error', failed);
+        resolve();
+      });
     });
     try {
       socket.addMembership(VRRP_GROUP, opts.localAddress);
@@ -51,21 +64,37 @@ export class UdpTransport implements Transport {
       socket.setMulticastLoopback(false);
     } catch (err) {
       socket.close();
-      throw new TransportError(`udp transport on ${opts.ifname}: ${(err as Error).message}`);
+      throw new TransportError(
+        `${where}: ${(err as Error).message}`,
+        'open',
+        codeOf(err as Error),
+        {
+          cause: err,
+        },
+      );
     }
     socket.on('message', (payload, rinfo) => {
       if (rinfo.address === opts.localAddress) return;
       opts.onPacket({ src: rinfo.address, dst: undefined, ttl: undefined, payload });
     });
-    socket.on('error', () => undefined);
+    socket.on('error', (err) =>
+      opts.onError(
+        new TransportError(`${where}: ${err.message}`, 'recv', codeOf(err), { cause: err }),
+      ),
+    );
     return new UdpTransport(socket, opts.port, opts.localAddress);
   }
 
   send(dst: string, payload: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       this.socket.send(payload, this.port, dst, (err) => {
-        if (err) reject(new TransportError(`send to ${dst}:${this.port}: ${err.message}`));
-        else resolve();
+        if (err) {
+          reject(
+            new TransportError(`send to ${dst}:${this.port}: ${err.message}`, 'send', codeOf(err), {
+              cause: err,
+            }),
+          );
+        } else resolve();
       });
     });
   }

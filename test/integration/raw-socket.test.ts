@@ -1,4 +1,4 @@
-// The addon's raw IP socket (native/raw_socket.cc), between two hosts of the
+// The addon's raw IP socket (native/raw_socket.cc) and RawTransport on it, between two hosts of the
 // namespace lab, driven through test/support/native-peer.ts (one peer process per host): adverts
 // arrive with the interface index and the sender's TTL 255, our own multicast is not read back,
 // 300 datagrams queued while the receiver's loop was held arrive in a few batches with none lost,
@@ -208,6 +208,42 @@ describe('raw IP socket (protocol 112) between two namespaces', () => {
       1,
     );
     await a.ok({ op: 'ping' });
+  });
+
+  it('RawTransport: faults become TransportErrors with op and code, and packets flow again', async () => {
+    await openBoth();
+    const from = a.events.length;
+    await a.ok({ op: 'inject', kind: 'raw', fault: 'open', errno: 'EACCES', count: 1 });
+    const refused = await a.request({ op: 'transport', s: 'ta', ifname: 'eth0', local: addrA });
+    expect(refused).toMatchObject({
+      ev: 'thrown',
+      name: 'TransportError',
+      op: 'open',
+      code: 'EACCES',
+    });
+    expect(refused.message).toMatch(/needs CAP_NET_RAW/);
+    await a.ok({ op: 'transport', s: 'ta', ifname: 'eth0', local: addrA });
+
+    await a.ok({ op: 'inject', kind: 'raw', fault: 'send', errno: 'ENETDOWN', count: 1 });
+    await a.ok({ op: 'tsend', s: 'ta', dst: GROUP });
+    const failed = await a.waitFor('a failed send', (e) => e.ev === 'tsend-failed', 5_000, from);
+    expect(failed).toMatchObject({ name: 'TransportError', op: 'send', code: 'ENETDOWN' });
+    await a.ok({ op: 'tsend', s: 'ta', dst: GROUP });
+    await a.waitFor('a send', (e) => e.ev === 'tsent', 5_000, from);
+    await b.waitFor(
+      "the transport's advert",
+      (e) => isBatch(sb)(e) && itemsOf([e])[0]?.src === addrA,
+    );
+
+    await a.ok({ op: 'inject', kind: 'raw', fault: 'recv', errno: 'EIO', count: 1 });
+    // Both of a's sockets see b's datagram: the first readiness of either takes the fault.
+    await a.ok({ op: 'close', s: sa });
+    await b.ok({ op: 'send', s: sb, src: addrB, dst: GROUP, count: 1 });
+    const error = await a.waitFor('a transport error', (e) => e.ev === 'terror', 5_000, from);
+    expect(error).toMatchObject({ name: 'TransportError', op: 'recv', code: 'EIO' });
+    await b.ok({ op: 'send', s: sb, src: addrB, dst: GROUP, count: 1 });
+    const packet = await a.waitFor('a packet', (e) => e.ev === 'packet', 5_000, from);
+    expect(packet).toMatchObject({ src: addrB, dst: GROUP, ttl: 255, len: 8 });
   });
 
   it('a link flap leaves ENETDOWN pending on an AF_PACKET socket; the next GARP send still goes', async () => {

@@ -1,5 +1,5 @@
 /**
- * The addon's watched sockets (raw IP, NETLINK_ROUTE) and the AF_PACKET socket,
+ * The addon's watched sockets (raw IP, NETLINK_ROUTE), the AF_PACKET socket and RawTransport,
  * driven from a test inside a lab namespace, which the test process cannot enter itself:
  *   ip netns exec NS node --import tsx test/support/native-peer.ts
  * One JSON command per line on stdin, one JSON event per line on stdout (a pipe: synchronous on
@@ -13,6 +13,8 @@ import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { PacketSocket } from '../../src/net/packet-socket.js';
 import { decodeIpv4, encodeIpv4 } from '../../src/net/ipv4.js';
+import { TransportError } from '../../src/net/transport.js';
+import { RawTransport } from '../../src/net/transport-raw.js';
 import {
   errnoCode,
   loadNative,
@@ -44,6 +46,8 @@ export type PeerCommand = { id?: number } & (
    * sends a dump on socket `s` before the loop runs again.
    */
   | { op: 'block'; until: string; maxMs: number; dumpOn?: string }
+  | { op: 'transport'; s: string; ifname: string; local: string }
+  | { op: 'tsend'; s: string; dst: string }
   | { op: 'packet'; s: string; ifname: string }
   | { op: 'psend'; s: string; frame: string }
   | { op: 'ping' }
@@ -56,17 +60,19 @@ function out(event: Record<string, unknown>): void {
 }
 
 function errorFields(err: unknown): Record<string, unknown> {
-  const e = err as NativeCallError;
+  const e = err as NativeCallError & { op?: string; code?: string };
   return {
     name: e.name,
     errno: e.errno,
-    code: errnoCode(err),
+    code: e instanceof TransportError ? e.code : errnoCode(err),
+    op: e instanceof TransportError ? e.op : undefined,
     syscall: e.syscall,
     message: e.message,
   };
 }
 
 const sockets = new Map<string, NativeSocket>();
+const transports = new Map<string, RawTransport>();
 const packets = new Map<string, PacketSocket>();
 const closeInCallback = new Set<string>();
 
@@ -246,6 +252,29 @@ function run(cmd: PeerCommand): Record<string, unknown> {
         socketOf(cmd.dumpOn).send(linkRequest(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 7, 0));
       }
       return { heldMs: Math.round(performance.now() - started) };
+    }
+    case 'transport': {
+      const { s } = cmd;
+      const transport = new RawTransport({
+        ifname: cmd.ifname,
+        localAddress: cmd.local,
+        onPacket: (p) =>
+          out({ ev: 'packet', s, src: p.src, dst: p.dst, ttl: p.ttl, len: p.payload.length }),
+        onIpReject: (reason) => out({ ev: 'ip-reject', s, reason }),
+        onError: (err) => out({ ev: 'terror', s, ...errorFields(err) }),
+      });
+      transports.set(s, transport);
+      return {};
+    }
+    case 'tsend': {
+      const transport = transports.get(cmd.s);
+      if (transport === undefined) throw new Error(`no transport ${cmd.s}`);
+      const s = cmd.s;
+      transport.send(cmd.dst, Buffer.alloc(8)).then(
+        () => out({ ev: 'tsent', s }),
+        (err: unknown) => out({ ev: 'tsend-failed', s, ...errorFields(err) }),
+      );
+      return {};
     }
     case 'packet':
       packets.set(cmd.s, PacketSocket.open(cmd.ifname));
