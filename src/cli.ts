@@ -19,6 +19,7 @@ import { clusterOwner } from './cluster/owner-cli.js';
 import { controlCommand } from './control/client.js';
 import { MetricsServer } from './control/metrics.js';
 import { ControlServer } from './control/server.js';
+import { armTestFaults } from './daemon/test-hooks.js';
 import { importKeepalived } from './migrate/keepalived.js';
 import { prepareUcarpRun } from './migrate/ucarp.js';
 import { UsageError } from './usage.js';
@@ -76,6 +77,7 @@ async function run(path: string): Promise<number> {
   let metrics: MetricsServer | undefined;
   let daemon: Daemon;
   try {
+    armTestFaults(process.env, log);
     // Held until the process exits: the kernel frees it then, even after a SIGKILL.
     await claimNamespace();
     if (config.control.socket !== null) {

@@ -6,7 +6,8 @@
  * (the master plan transactional, the releasing ones best effort, each stopped by its signal
  * when the router leaves the state it serves), stale VIPs removed before the first election, and
  * gratuitous ARP when the router core asks for it (refresh while master, re-assertion against a
- * lower master: the core decides when, this only sends).
+ * lower master: the core decides when, this only sends), and VIPs removed under a master put back
+ * (the core decides that too).
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../ports/clock.js';
@@ -16,7 +17,7 @@ import type { PlanOutcome } from '../runtime/plan-queue.js';
 import { executePlan } from './executor.js';
 import { masterPlan, releasePlan, type Role } from './plan.js';
 import { stepRunner, type Announcer } from './runner.js';
-import { readAddresses, removeVips } from './vip.js';
+import { addVips, readAddresses, removeVips } from './vip.js';
 
 export interface Duties {
   /** Before the first election: clear what an earlier run left behind. */
@@ -25,6 +26,8 @@ export interface Duties {
   carryOut(role: Role, signal: AbortSignal): Promise<PlanOutcome>;
   /** Gratuitous ARP for the VIPs, now (never throws: a failure is logged). */
   announce(why: string): void;
+  /** Puts back these of our VIPs, removed under a master, and announces them; throws on failure. */
+  restore(addresses: readonly string[]): Promise<void>;
 }
 
 export function instanceDuties(
@@ -97,6 +100,17 @@ export function instanceDuties(
             'gratuitous ARP failed',
           ),
         );
+    },
+
+    async restore(addresses) {
+      const wanted = new Set(addresses);
+      await addVips(
+        cfg.interface,
+        cfg.vips.filter((v) => wanted.has(v.address)),
+        undefined,
+        log,
+      );
+      await announcer.announce(addresses, cfg.garp);
     },
   };
 }

@@ -29,6 +29,7 @@ import {
   changeAddresses,
   ipv4Addresses,
   linkByName,
+  NetlinkError,
   type AddressChange,
   type ChangeOutcome,
   type Link,
@@ -193,7 +194,17 @@ class InterfaceQueue {
       if (reads.length > 0 || removals.length > 0) present = await ipv4Addresses(link);
       for (const r of reads) r.resolve(present);
     } catch (err) {
-      for (const r of [...reads, ...edits]) r.reject(err);
+      if (!(err instanceof NetlinkError && err.absent)) {
+        for (const r of [...reads, ...edits]) r.reject(err);
+        return;
+      }
+      // No such interface (deleted, renamed): none of our VIPs is on it, so a removal has
+      // released everything it was asked to; only an addition fails.
+      for (const r of reads) r.resolve([]);
+      for (const e of edits) {
+        if (e.op === 'del') e.resolve([]);
+        else e.reject(err);
+      }
       return;
     }
     const changes = edits.map((request): Change => ({

@@ -100,6 +100,14 @@ export class ClusterMember {
       },
       // The VIPs resolve to the cluster MAC on every box: nothing to re-point.
       announce: () => undefined,
+      // Every box holds every cluster VIP; a master of any number puts a removed one back.
+      restore: (addresses) =>
+        addVips(
+          this.cfg.election.interface,
+          this.cfg.vips.filter((v) => addresses.includes(v.address)),
+          undefined,
+          this.log,
+        ),
     };
   }
 

@@ -202,6 +202,11 @@ export const instanceShape = {
   name: text,
   /** Interface carrying the election. */
   interface: interfaceName,
+  /**
+   * FAULT (release everything) while the election interface is absent, down or without an
+   * address of its own, as keepalived tracks it (its `dont_track_primary` is false).
+   */
+  trackInterface: flag.default(true),
   vrid: integer(1, 255),
   /** 1..254, 255 = address owner. */
   priority: integer(1, 255).default(100),
@@ -345,6 +350,7 @@ export function normaliseInstance(raw: InstanceFile) {
   return {
     name: raw.name,
     interface: raw.interface,
+    trackInterface: raw.trackInterface,
     vrid: raw.vrid,
     priority: raw.priority,
     version: raw.version,
@@ -399,6 +405,7 @@ export function instanceFileShape(i: InstanceConfig): FileShape<z.input<typeof i
   return {
     name: i.name,
     interface: i.interface,
+    trackInterface: i.trackInterface,
     vrid: i.vrid,
     priority: i.priority,
     version: i.version,

@@ -120,6 +120,48 @@ export class VipdMetrics {
         }
       },
     );
+    this.gauge(
+      'vipd_link_socket_errors',
+      'VRRP socket errors since start, by interface and errno (each one reopens the socket)',
+      ['interface', 'transport', 'errno'],
+      (g, status) => {
+        for (const l of status.links) {
+          for (const [errno, n] of Object.entries(l.errors)) {
+            g.set({ interface: l.interface, transport: l.transport, errno }, n);
+          }
+        }
+      },
+    );
+    this.gauge(
+      'vipd_link_open',
+      'Whether the VRRP socket of an interface is open (0: the interface is unusable or the socket is being reopened)',
+      ['interface', 'transport'],
+      (g, status) => {
+        for (const l of status.links) {
+          g.set({ interface: l.interface, transport: l.transport }, l.state === 'open' ? 1 : 0);
+        }
+      },
+    );
+    this.gauge(
+      'vipd_kernel_monitor_events_lost',
+      'Kernel monitor trouble since start: kind="overrun" (then re-read), "error", "malformed"',
+      ['kind'],
+      (g, status) => {
+        g.set({ kind: 'overrun' }, status.monitor.overruns);
+        g.set({ kind: 'error' }, status.monitor.errors);
+        g.set({ kind: 'malformed' }, status.monitor.malformed);
+      },
+    );
+    this.gauge(
+      'vipd_vips_restored',
+      'VIPs a master found removed under it and put back, since start',
+      ['instance'],
+      (g, status) => {
+        for (const inst of status.instances) {
+          g.set({ instance: inst.name }, inst.counters.vipsRestored);
+        }
+      },
+    );
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

@@ -90,6 +90,7 @@ function counters(inst: RouterStatus): string {
     `one-way losses ${c.oneWayLosses}`,
     `quorum denied ${c.quorumDenied}, lost ${c.quorumLost}`,
     `stalls ${c.stalls}`,
+    `VIPs put back ${c.vipsRestored}`,
   ].join('; ');
 }
 
@@ -112,6 +113,20 @@ export function formatStatus(status: DaemonStatus, now: Date): string {
     const { name, box, owned } = status.cluster;
     const nodes = owned.length === 0 ? 'no node number' : `node numbers ${owned.join(', ')}`;
     lines.push(`cluster ${name}: this box is ${box}, answering ${nodes}`);
+  }
+  // A link is worth a line when it is not open or has had socket errors; the monitor when it lost events.
+  for (const l of status.links) {
+    const errors = byReason(l.errors);
+    if (l.state === 'open' && l.reopens === 0 && errors === '0') continue;
+    lines.push(
+      `link ${l.interface} (${l.transport}) from ${l.source}: ${l.state}; socket errors ${errors}, reopened ${l.reopens} times`,
+    );
+  }
+  const m = status.monitor;
+  if (m.overruns + m.errors + m.malformed > 0) {
+    lines.push(
+      `kernel monitor: ${m.overruns} overruns, ${m.errors} errors, ${m.malformed} malformed messages, ${m.resyncs} re-reads`,
+    );
   }
   if (status.instances.length > 0) {
     const width = Math.max(...status.instances.map((i) => i.name.length));

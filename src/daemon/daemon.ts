@@ -1,11 +1,12 @@
 /**
  * The daemon: builds one VirtualRouter per configured instance (and per node number of the
- * cluster, if this box is in one) and the transports they share.
+ * cluster, if this box is in one), the links they share and the one kernel monitor every link
+ * and tracker listens to.
  *
- * Instances on the same interface with the same transport share one socket (a "link"); the link
- * hands each packet to the router whose VRID is in byte 1 of the VRRP header, so N routers on a
- * segment cost one receive per packet, not N. Packets for VRIDs we do not run are other clusters'
- * business on a shared segment: counted, not logged.
+ * Instances on the same interface with the same transport share one socket (a link,
+ * daemon/link.ts), so N routers on a segment cost one receive per packet, not N. A link follows
+ * its interface as the kernel reports it: an interface absent at start is waited for (its
+ * instances in FAULT), not a reason to exit.
  */
 import type { VipdConfig } from '../config/config.js';
 import type { InstanceConfig } from '../config/instance.js';
@@ -13,15 +14,12 @@ import { instanceDuties, type Duties } from '../actions/duties.js';
 import { ClusterMember } from '../cluster/member.js';
 import { createBackend } from '../cluster/select.js';
 import type { Logger } from '../log.js';
-import { primaryAddress, readInterface, type InterfaceAddress } from '../net/interface.js';
+import { KernelMonitor } from '../net/kernel-monitor.js';
 import { setPromoteSecondaries } from '../net/sysctl.js';
-import type { InboundPacket, Transport, TransportError } from '../net/transport.js';
-import { Garp } from '../actions/garp.js';
 import { probeKernel, selectBackend } from '../cluster/select.js';
 import type { Announcer } from '../actions/runner.js';
-import { RawTransport } from '../net/transport-raw.js';
-import { UdpTransport } from '../net/transport-udp.js';
 import type { Clock } from '../ports/clock.js';
+import { linkKeyOf, VrrpLink } from './link.js';
 import { VirtualRouter } from './router.js';
 import { Observers } from '../ports/events.js';
 import { TrackMonitor } from '../track/monitor.js';
@@ -40,19 +38,12 @@ interface RouterSpec {
   duties: (announcer: Announcer, log: Logger) => Duties;
 }
 
-interface Link {
-  transport: Transport;
-  garp: Garp;
-  primary: InterfaceAddress;
-  routers: Map<number, VirtualRouter>;
-}
-
 export class ReloadError extends Error {
   override name = 'ReloadError';
 }
 
 function linkKey(cfg: InstanceConfig): string {
-  return `${cfg.interface}|${cfg.transport}|${cfg.transport === 'udp' ? cfg.udpPort : ''}`;
+  return linkKeyOf({ ifname: cfg.interface, transport: cfg.transport, udpPort: cfg.udpPort });
 }
 
 /** Every VIP of the config, instances' and cluster's: the primary address of a link is none of them. */
@@ -73,7 +64,7 @@ async function checkBackends(config: VipdConfig): Promise<void> {
 }
 
 export class Daemon {
-  private readonly links = new Map<string, Link>();
+  private readonly links = new Map<string, VrrpLink>();
   readonly routers: VirtualRouter[] = [];
   private readonly monitors = new Map<VirtualRouter, TrackMonitor>();
   private foreign = 0;
@@ -81,16 +72,20 @@ export class Daemon {
   /** Metrics and other watchers subscribe here (see observer.ts). */
   readonly observers = new Observers();
   private stopping: Promise<void> | undefined;
-  /** Interfaces whose promote_secondaries was seen to (set or tried): each is logged once. */
+  /** Interfaces (name and index) whose promote_secondaries was seen to: each is logged once. */
   private readonly promoted = new Set<string>();
   /** node.promoteSecondaries as started: the node section takes a restart to change. */
   private readonly promoteSecondaries: boolean;
+
+  private vips: ReadonlySet<string>;
 
   private constructor(
     private config: VipdConfig,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly monitor: KernelMonitor,
   ) {
+    this.vips = vipAddresses(config);
     this.promoteSecondaries = config.node.promoteSecondaries;
     this.observers.add((event) => {
       if (event.type === 'faults') this.syncGroup(event.instance, event.causes);
@@ -106,7 +101,7 @@ export class Daemon {
   }
 
   static async start(config: VipdConfig, clock: Clock, log: Logger): Promise<Daemon> {
-    const daemon = new Daemon(config, clock, log);
+    const daemon = new Daemon(config, clock, log, await KernelMonitor.open(log));
     const specs = config.instances.map((cfg) => daemon.spec(cfg));
     try {
       await checkBackends(config);
@@ -121,8 +116,7 @@ export class Daemon {
         await member.start();
         specs.push(...member.routers().map((r) => ({ cfg: r.cfg, duties: () => r.duties })));
       }
-      const vips = vipAddresses(config);
-      for (const spec of specs) await daemon.startRouter(await daemon.buildRouter(spec, vips, []));
+      for (const spec of specs) await daemon.startRouter(daemon.buildRouter(spec, []));
     } catch (err) {
       await daemon.stop();
       throw err;
@@ -130,54 +124,22 @@ export class Daemon {
     return daemon;
   }
 
-  private async link(cfg: InstanceConfig, vips: ReadonlySet<string>): Promise<Link> {
+  private link(cfg: InstanceConfig): VrrpLink {
     const key = linkKey(cfg);
     const existing = this.links.get(key);
     if (existing !== undefined) return existing;
-    const info = await readInterface(cfg.interface);
-    const primary = primaryAddress(info, vips);
-    await this.promoteSecondariesOn(cfg.interface);
-    const routers = new Map<number, VirtualRouter>();
-    const onPacket = (packet: InboundPacket): void => {
-      const router =
-        packet.payload.length >= 2 ? routers.get(packet.payload.readUInt8(1)) : undefined;
-      if (router === undefined) this.foreign += 1;
-      else router.receive(packet);
-    };
-    // Placeholder until the daemon acts on socket errors (issue 13): they are logged, not lost.
-    const onError = (err: TransportError): void =>
-      this.log.warn(
-        { event: 'socket-error', interface: cfg.interface, op: err.op, errno: err.code },
-        err.message,
-      );
-    const transport =
-      cfg.transport === 'raw'
-        ? new RawTransport({
-            ifname: cfg.interface,
-            localAddress: primary.address,
-            onPacket,
-            onIpReject: (reason) =>
-              this.log.debug({ event: 'ip-rejected', reason }, 'malformed IP packet'),
-            onError,
-          })
-        : await UdpTransport.open({
-            ifname: cfg.interface,
-            localAddress: primary.address,
-            port: cfg.udpPort,
-            onPacket,
-            onError,
-          });
-    const link = { transport, garp: Garp.open(cfg.interface, info.mac), primary, routers };
-    this.links.set(key, link);
-    this.log.info(
+    const link = new VrrpLink(
+      { ifname: cfg.interface, transport: cfg.transport, udpPort: cfg.udpPort },
       {
-        event: 'link-open',
-        interface: cfg.interface,
-        transport: cfg.transport,
-        source: primary.address,
+        monitor: this.monitor,
+        clock: this.clock,
+        log: this.log,
+        vips: () => this.vips,
+        onForeign: () => (this.foreign += 1),
+        onOpen: (ifname, index) => this.promoteSecondariesOn(ifname, index),
       },
-      `listening on ${cfg.interface} (${cfg.transport}) from ${primary.address}`,
     );
+    this.links.set(key, link);
     return link;
   }
 
@@ -185,9 +147,11 @@ export class Daemon {
    * promote_secondaries on an interface the VIPs go on, before its first plan (net/sysctl.ts says
    * why). A failure is a warning: vipd's own removals keep wanted VIPs without it (actions/vip.ts).
    */
-  private async promoteSecondariesOn(ifname: string): Promise<void> {
-    if (!this.promoteSecondaries || this.promoted.has(ifname)) return;
-    this.promoted.add(ifname);
+  private async promoteSecondariesOn(ifname: string, index: number): Promise<void> {
+    // A recreated interface (a new index) starts from the kernel's default again.
+    const key = `${ifname}#${index}`;
+    if (!this.promoteSecondaries || this.promoted.has(key)) return;
+    this.promoted.add(key);
     try {
       const was = await setPromoteSecondaries(ifname);
       this.log.info(
@@ -207,21 +171,17 @@ export class Daemon {
    * registering it for packets. Links opened here are listed in `opened`, so a failed reload can
    * close them again.
    */
-  private async buildRouter(
-    spec: RouterSpec,
-    vips: ReadonlySet<string>,
-    opened: Link[],
-  ): Promise<VirtualRouter> {
+  private buildRouter(spec: RouterSpec, opened: VrrpLink[]): VirtualRouter {
     const existed = this.links.has(linkKey(spec.cfg));
-    const link = await this.link(spec.cfg, vips);
+    const link = this.link(spec.cfg);
     if (!existed) opened.push(link);
     const log = this.log.child({ instance: spec.cfg.name, vrid: spec.cfg.vrid });
     return new VirtualRouter(spec.cfg, {
       clock: this.clock,
-      transport: link.transport,
+      link,
       ttlChecked: spec.cfg.transport === 'raw',
       primary: link.primary,
-      duties: spec.duties(link.garp, log),
+      duties: spec.duties(link, log),
       log,
       emit: this.observers.emit,
     });
@@ -229,7 +189,7 @@ export class Daemon {
 
   /** Registers a built router for its VRID's packets, tracks it and starts its election. */
   private async startRouter(router: VirtualRouter): Promise<void> {
-    this.links.get(linkKey(router.cfg))?.routers.set(router.cfg.vrid, router);
+    this.links.get(linkKey(router.cfg))?.attach(router);
     this.routers.push(router);
     await this.track(router);
     await router.start();
@@ -242,6 +202,7 @@ export class Daemon {
       router.cfg,
       router,
       this.clock,
+      this.monitor,
       this.log.child({ instance: router.cfg.name }),
     );
     if (monitor.empty) return;
@@ -253,21 +214,20 @@ export class Daemon {
     this.monitors.get(router)?.close();
     this.monitors.delete(router);
     await router.stop();
-    this.links.get(linkKey(router.cfg))?.routers.delete(router.cfg.vrid);
+    this.links.get(linkKey(router.cfg))?.detach(router.cfg.vrid);
     this.routers.splice(this.routers.indexOf(router), 1);
   }
 
-  private closeLink(link: Link): void {
-    link.transport.close();
-    link.garp.close();
-    for (const [key, l] of this.links) if (l === link) this.links.delete(key);
+  private closeLink(link: VrrpLink): void {
+    link.close();
+    this.links.delete(linkKeyOf(link.key));
   }
 
   /**
    * Applies a new, already validated config as one transaction, without disturbing what did not
    * change. First every new router (replaced or added instances) is built, with its link: if any
-   * cannot be (an interface that does not exist...), the links opened for them are closed and the
-   * reload is refused with the running set exactly as it was. Then the swap: priority, timers,
+   * cannot be, the links opened for them are closed and the reload is refused with the running
+   * set exactly as it was. (An interface that does not exist yet is waited for, as at start.) Then the swap: priority, timers,
    * tracking, hooks, HMAC keys and the like are updated in place (a master advertises a new
    * priority at once); removed and replaced routers stop (priority-0 advert, release plan); the
    * new ones start, a replaced one still demoted if the old one was. The cluster section and the
@@ -277,15 +237,17 @@ export class Daemon {
     const outcome = reloadDelta(this.config, next);
     if (!outcome.ok) throw new ReloadError(outcome.reason);
     const { delta } = outcome;
-    const vips = vipAddresses(next);
-    const opened: Link[] = [];
+    const vipsBefore = this.vips;
+    this.vips = vipAddresses(next);
+    const opened: VrrpLink[] = [];
     const built: VirtualRouter[] = [];
     try {
       for (const cfg of [...delta.replace, ...delta.add]) {
-        built.push(await this.buildRouter(this.spec(cfg), vips, opened));
+        built.push(this.buildRouter(this.spec(cfg), opened));
       }
     } catch (err) {
       for (const link of opened) this.closeLink(link);
+      this.vips = vipsBefore;
       throw new ReloadError(
         `${(err as Error).message}; nothing was changed: every instance runs as before`,
       );
@@ -294,7 +256,7 @@ export class Daemon {
       const router = this.router(cfg.name);
       const link = this.links.get(linkKey(cfg));
       if (link === undefined) continue;
-      router.update(cfg, this.spec(cfg).duties(link.garp, router.log));
+      router.update(cfg, this.spec(cfg).duties(link, router.log));
       await this.track(router);
     }
     // Stopped first: a replacement may reuse a VRID or a VIP.
@@ -373,6 +335,8 @@ export class Daemon {
       node: this.config.node.name,
       instances: this.routers.map((r) => r.status()),
       foreignVrids: this.foreign,
+      links: [...this.links.values()].map((l) => l.status()),
+      monitor: { ...this.monitor.counters },
       ...(this.member === undefined
         ? {}
         : {
@@ -398,9 +362,11 @@ export class Daemon {
             `leaving the cluster failed: ${(err as Error).message}`,
           ),
         );
-      for (const link of [...this.links.values()]) this.closeLink(link);
       // The counters are the last thing an operator sees of this run: keep them in the log.
-      this.log.info({ event: 'stopped', status: this.status() }, 'vipd stopped');
+      const status = this.status();
+      for (const link of [...this.links.values()]) this.closeLink(link);
+      this.monitor.close();
+      this.log.info({ event: 'stopped', status }, 'vipd stopped');
     })();
     return this.stopping;
   }

@@ -15,7 +15,7 @@ import type { Duties } from '../actions/duties.js';
 import { HmacSigner } from '../vrrp/hmac.js';
 import { probeAll } from '../net/witness.js';
 import type { Observer } from '../ports/events.js';
-import type { InboundPacket, Transport } from '../net/transport.js';
+import type { InboundPacket } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
 import { VRRP_GROUP, encodeAdvert } from '../vrrp/packet.js';
 import { advertOf } from '../router/advert.js';
@@ -33,11 +33,17 @@ import {
 import { faultKey, type Fault, type FaultCause } from '../router/faults.js';
 import type { RouterStats, RouterStatus } from '../router/status.js';
 
+/** What a router sends through: its link (daemon/link.ts), whose socket may be reopened under it. */
+export interface AdvertSender {
+  send(dst: string, payload: Buffer): Promise<void>;
+}
+
 export interface RouterDeps {
   clock: Clock;
-  transport: Transport;
+  link: AdvertSender;
   /** Whether the transport reports the received TTL (raw) or not (udp). */
   ttlChecked: boolean;
+  /** The link's source address at start (0.0.0.0 while the interface is not usable yet). */
   primary: InterfaceAddress;
   /** What the router does about its state: an instance's action plans, a cluster number's ownership. */
   duties: Duties;
@@ -101,7 +107,7 @@ export class VirtualRouter {
     const fsm = this.core.fsm;
     const master =
       fsm.state === 'master'
-        ? this.deps.primary.address
+        ? this.core.cfg.primary.address
         : fsm.state === 'backup' && fsm.master !== undefined && fsm.master.priority > 0
           ? uint32ToIpv4(fsm.master.address)
           : undefined;
@@ -179,6 +185,19 @@ export class VirtualRouter {
     await this.plans.idle();
   }
 
+  /** The link's primary address changed (or became known). */
+  setSource(primary: InterfaceAddress): void {
+    this.dispatch({
+      type: 'source',
+      primary: { address: primary.address, prefix: primary.prefix },
+    });
+  }
+
+  /** The kernel reports these addresses removed from the interface. */
+  vipsMissing(addresses: string[]): void {
+    this.dispatch({ type: 'vips-missing', addresses });
+  }
+
   receive(packet: InboundPacket): void {
     this.dispatch({
       type: 'packet',
@@ -233,6 +252,20 @@ export class VirtualRouter {
       case 'announce':
         this.duties.announce(effect.why);
         return;
+      case 'restore-vips': {
+        const { addresses } = effect;
+        this.duties.restore(addresses).then(
+          () => this.dispatch({ type: 'vips-restored', addresses, ok: true }),
+          (err: unknown) =>
+            this.dispatch({
+              type: 'vips-restored',
+              addresses,
+              ok: false,
+              detail: (err as Error).message,
+            }),
+        );
+        return;
+      }
       case 'probe-quorum':
         void this.probeQuorum(effect.round);
         return;
@@ -266,16 +299,17 @@ export class VirtualRouter {
   /** To the group or the unicast peers; with `to` (a yield notice), to that router alone. */
   private sendAdvert(priority: number, to: string | undefined): void {
     const cfg = this.cfg;
+    const source = this.core.cfg.primary.address;
     const advert = advertOf(cfg, priority);
     for (const dst of to === undefined ? this.destinations : [to]) {
       const payload = encodeAdvert(advert, {
-        src: this.deps.primary.address,
+        src: source,
         // A udp receiver cannot see the destination and checks against the one it expects.
         dst: this.deps.ttlChecked || cfg.unicastPeers.length > 0 ? dst : VRRP_GROUP,
         checksum: cfg.checksum,
       });
-      const signed = this.signer?.sign(payload, this.deps.primary.address) ?? payload;
-      const sending = this.deps.transport.send(dst, signed).then(
+      const signed = this.signer?.sign(payload, source) ?? payload;
+      const sending = this.deps.link.send(dst, signed).then(
         () => {
           this.sent += 1;
           this.deps.emit({ type: 'advert-sent', instance: cfg.name });

@@ -373,6 +373,8 @@ interface Draft {
   preempt?: { value: boolean; line: number };
   preemptDelay?: { value: number; line: number };
   accept?: boolean;
+  /** dont_track_primary: keepalived ignores the interface's state. */
+  trackInterface?: boolean;
   vips: VipEntry[];
   excluded: VipEntry[];
   unicastPeers: string[];
@@ -791,6 +793,9 @@ class Converter {
         case 'no_accept':
           d.accept = k.keyword === 'accept';
           break;
+        case 'dont_track_primary':
+          d.trackInterface = false;
+          break;
         case 'virtual_ipaddress':
           d.vips = d.vips.concat(this.vipEntries(k));
           break;
@@ -912,6 +917,7 @@ class Converter {
       preempt,
       ...(preemptDelay === undefined ? {} : { preemptDelay }),
       ...(d.accept === undefined ? {} : { accept: d.accept }),
+      ...(d.trackInterface === undefined ? {} : { trackInterface: d.trackInterface }),
       ...(d.unicastPeers.length === 0 ? {} : { unicastPeers: d.unicastPeers }),
       ...(authPassword === undefined ? {} : { authPassword }),
       vips,

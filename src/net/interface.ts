@@ -2,6 +2,7 @@
  * What the kernel says about one interface (rtnetlink, net/netlink.ts) in the network namespace
  * vipd runs in. Read-only: changing addresses is actions/vip.ts's job.
  */
+import { primaryOf } from '../router/interface-state.js';
 import { ipv4Addresses, linkByName, NetlinkError, type Ipv4Address } from './netlink.js';
 
 export type InterfaceAddress = Ipv4Address;
@@ -31,14 +32,9 @@ export async function readInterface(name: string): Promise<InterfaceInfo> {
   }
 }
 
-/**
- * The address adverts are sent from: the first primary IPv4 address that is not one of our VIPs
- * (a VIP left behind by a crash may sort first, and advertising from a VIP would make the
- * tie-break and the peer's source checks depend on who holds it).
- */
+/** The address adverts are sent from (router/interface-state.ts says which); throws if none. */
 export function primaryAddress(info: InterfaceInfo, vips: ReadonlySet<string>): InterfaceAddress {
-  const candidates = info.addresses.filter((a) => !vips.has(a.address));
-  const primary = candidates.find((a) => !a.secondary) ?? candidates[0];
+  const primary = primaryOf(info.addresses, vips);
   if (primary === undefined) {
     throw new InterfaceError(
       `interface ${info.name} has no IPv4 address of its own (VIPs excluded): VRRP needs one to send adverts from`,

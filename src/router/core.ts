@@ -56,6 +56,8 @@ export interface CoreCounters {
   quorumLost: number;
   /** Master-down timers that fired late (this box stalled) and were given one more interval. */
   stalls: number;
+  /** VIPs a master found removed under it (by hand, by another tool) and put back. */
+  vipsRestored: number;
 }
 
 export interface PlanRef {
@@ -98,6 +100,8 @@ export type CoreEffect =
   | { type: 'cancel-plan'; id: number }
   /** Gratuitous ARP for the VIPs (while master: refresh, or after re-asserting). */
   | { type: 'announce'; why: 'refresh' | 'reassert' }
+  /** Put these VIPs back on the interface and announce them; answer with `vips-restored`. */
+  | { type: 'restore-vips'; addresses: string[] }
   /** Probe the quorum's witnesses and peers; answer with `quorum-probed` for this round. */
   | { type: 'probe-quorum'; round: number }
   /** A packet refused: counted by reason (and logged without flooding) by the shell. */
@@ -124,6 +128,11 @@ export type CoreEvent =
   | { type: 'quorum-probed'; round: number; witnesses: Probe[]; peers: Probe[] }
   /** Reload in place: keys a running router can take (priority, timers, hooks, hmac...). */
   | { type: 'update'; instance: InstanceConfig }
+  /** The link's primary address changed: adverts leave from it and the tie-break uses it. */
+  | { type: 'source'; primary: { address: string; prefix: number } }
+  /** Addresses removed from the interface by someone else (the kernel's address monitor). */
+  | { type: 'vips-missing'; addresses: string[] }
+  | { type: 'vips-restored'; addresses: string[]; ok: boolean; detail?: string }
   | { type: 'shutdown' };
 
 export interface CoreResult {
@@ -178,6 +187,7 @@ export function initialCore(cfg: CoreConfig): CoreState {
       quorumDenied: 0,
       quorumLost: 0,
       stalls: 0,
+      vipsRestored: 0,
     },
   };
 }
@@ -254,6 +264,15 @@ function handle(st: Step, event: CoreEvent): void {
       return;
     case 'update':
       update(st, event.instance);
+      return;
+    case 'source':
+      source(st, event.primary);
+      return;
+    case 'vips-missing':
+      vipsMissing(st, event.addresses);
+      return;
+    case 'vips-restored':
+      vipsRestored(st, event);
       return;
     case 'shutdown':
       st.s = { ...st.s, stopped: true, refreshAt: undefined, quorumWatchAt: undefined };
@@ -586,6 +605,66 @@ function update(st: Step, instance: InstanceConfig): void {
     }
     clearFault(st, { kind: 'quorum' });
   }
+}
+
+function source(st: Step, primary: { address: string; prefix: number }): void {
+  const before = st.s.cfg.primary;
+  if (before.address === primary.address && before.prefix === primary.prefix) return;
+  const cfg = { ...st.s.cfg, primary };
+  st.s = { ...st.s, cfg, fsmConfig: fsmConfigOf(cfg, st.s.fsmConfig.priority) };
+  st.log(
+    'info',
+    'source-changed',
+    { from: before.address, to: primary.address },
+    `${st.name}: adverts now leave from ${primary.address} (was ${before.address})`,
+  );
+}
+
+/** The master's plan is done and stands: what it put on the interface is meant to be there. */
+function masterSettled(s: CoreState): boolean {
+  return s.fsm.state === 'master' && s.plan?.role === 'master' && s.plan.done;
+}
+
+/**
+ * A VIP removed under a settled master (by hand, by another tool, a flush) is put back at once:
+ * the config says where the VIPs are. Before the plan is done the plan itself adds them; outside
+ * master removing them is what this box wants.
+ */
+function vipsMissing(st: Step, addresses: readonly string[]): void {
+  const mine = new Set(st.s.cfg.instance.vips.map((v) => v.address));
+  const missing = addresses.filter((a) => mine.has(a));
+  if (missing.length === 0 || !masterSettled(st.s)) return;
+  st.s = {
+    ...st.s,
+    counters: { ...st.s.counters, vipsRestored: st.s.counters.vipsRestored + missing.length },
+  };
+  st.log(
+    'warn',
+    'vips-missing',
+    { vips: missing },
+    `${st.name}: ${missing.length} VIP(s) removed from ${st.s.cfg.instance.interface} under this master (${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', ...' : ''}): putting them back`,
+  );
+  st.effects.push({ type: 'restore-vips', addresses: missing });
+}
+
+/** A restore that fails leaves the master unable to serve its VIPs: FAULT, as a failed plan. */
+function vipsRestored(st: Step, event: Extract<CoreEvent, { type: 'vips-restored' }>): void {
+  if (event.ok) {
+    st.log(
+      'info',
+      'vips-restored',
+      { vips: event.addresses },
+      `${st.name}: ${event.addresses.length} VIP(s) put back and announced`,
+    );
+    return;
+  }
+  if (st.s.fsm.state !== 'master') return;
+  raiseFault(
+    st,
+    { kind: 'plan', role: 'master' },
+    `putting back removed VIPs failed${event.detail === undefined ? '' : `: ${event.detail}`}`,
+    st.s.cfg.instance.faultRecoveryMs,
+  );
 }
 
 function probe(st: Step, purpose: 'takeover' | 'watch'): void {

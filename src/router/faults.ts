@@ -15,7 +15,14 @@ export type FaultCause =
   /** A tracked interface, script or file with weight 0 is down ("interface eth1"). */
   | { kind: 'track'; object: string }
   /** Another member of sync group `group` is in FAULT for a cause of its own. */
-  | { kind: 'sync-group'; group: string; member: string };
+  | { kind: 'sync-group'; group: string; member: string }
+  /**
+   * The election interface is absent, down or has no address of its own to advertise from
+   * (tracked by default, as keepalived does; `trackInterface: false` opts out).
+   */
+  | { kind: 'interface'; name: string }
+  /** The link's VRRP socket cannot send or receive (failed twice running, or cannot be opened). */
+  | { kind: 'socket'; name: string };
 
 export interface Fault {
   cause: FaultCause;
@@ -34,5 +41,8 @@ export function faultKey(cause: FaultCause): string {
       return `track ${cause.object}`;
     case 'sync-group':
       return `sync-group ${cause.group}: ${cause.member}`;
+    case 'interface':
+    case 'socket':
+      return `${cause.kind} ${cause.name}`;
   }
 }

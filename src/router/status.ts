@@ -29,10 +29,33 @@ export interface RouterStatus {
   counters: RouterStats;
 }
 
+/** One VRRP socket shared by the instances on an interface (daemon/link.ts). */
+export interface LinkStatus {
+  interface: string;
+  transport: string;
+  /** The address adverts leave from (0.0.0.0 while the interface cannot be used). */
+  source: string;
+  /** 'open', or why there is no socket now. */
+  state: string;
+  /** Socket errors by errno name since start. */
+  errors: Record<string, number>;
+  reopens: number;
+}
+
+/** The kernel monitor's own trouble: receive-buffer overruns and the re-reads they caused. */
+export interface MonitorStatus {
+  overruns: number;
+  resyncs: number;
+  errors: number;
+  malformed: number;
+}
+
 export interface DaemonStatus {
   node: string;
   instances: RouterStatus[];
   foreignVrids: number;
+  links: LinkStatus[];
+  monitor: MonitorStatus;
   /** This box's place in the active-active cluster, if any: the node numbers its kernel answers. */
   cluster?: { name: string; box: string; owned: readonly number[] };
 }

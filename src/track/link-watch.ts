@@ -1,66 +1,37 @@
 /**
- * Link state of tracked interfaces, event-driven: one `ip -o monitor link` process per watcher
- * says that something changed, and the state is then read from sysfs (`operstate`, `carrier`),
- * which is what the kernel itself reports, instead of parsing monitor output that differs between
- * iproute2 versions. An interface that does not exist (yet) is down. `onChange` is called once
- * with every interface's initial state and then on each change.
+ * Link state of tracked interfaces, from the daemon's one kernel monitor (net/kernel-monitor.ts):
+ * no process per watcher, and the state is the kernel's own (operationally up, or `unknown` with
+ * a carrier: dummy interfaces, some tunnels). An interface that does not exist (yet) is down; a
+ * renamed one is gone under its old name. `onChange` is called once with every interface's
+ * initial state and then on each change.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-
-async function sysfs(ifname: string, file: string): Promise<string | undefined> {
-  try {
-    return (await readFile(`/sys/class/net/${ifname}/${file}`, 'utf8')).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Up = operationally up; `unknown` (dummy, some tunnels) counts when the carrier is there. */
-export async function linkUp(ifname: string): Promise<boolean> {
-  const oper = await sysfs(ifname, 'operstate');
-  if (oper === 'up') return true;
-  return oper === 'unknown' && (await sysfs(ifname, 'carrier')) === '1';
-}
+import type { KernelMonitor } from '../net/kernel-monitor.js';
 
 export class LinkWatch {
-  private readonly monitor: ChildProcess;
   private readonly state = new Map<string, boolean>();
-  private reading: Promise<void> = Promise.resolve();
-  private closed = false;
-  /** Resolves once every interface's state has been read the first time. */
-  readonly settled: Promise<void>;
+  private readonly unsubscribe: () => void;
 
   constructor(
+    private readonly monitor: KernelMonitor,
     private readonly names: readonly string[],
     private readonly onChange: (ifname: string, up: boolean) => void,
-    onError: (err: Error) => void,
   ) {
-    this.monitor = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.monitor.on('error', onError);
-    createInterface({ input: this.monitor.stdout ?? process.stdin }).on(
-      'line',
-      () => void this.refresh(),
-    );
-    this.settled = this.refresh();
+    this.unsubscribe = monitor.subscribe((e) => {
+      if (e.type !== 'address-added' && e.type !== 'address-removed') this.refresh();
+    });
+    this.refresh();
   }
 
-  /** Re-reads every watched interface; changes are reported in order. */
-  private refresh(): Promise<void> {
-    this.reading = this.reading.then(async () => {
-      for (const name of this.names) {
-        const up = await linkUp(name);
-        if (this.closed || this.state.get(name) === up) continue;
-        this.state.set(name, up);
-        this.onChange(name, up);
-      }
-    });
-    return this.reading;
+  private refresh(): void {
+    for (const name of this.names) {
+      const up = this.monitor.link(name)?.up ?? false;
+      if (this.state.get(name) === up) continue;
+      this.state.set(name, up);
+      this.onChange(name, up);
+    }
   }
 
   close(): void {
-    this.closed = true;
-    this.monitor.kill('SIGKILL');
+    this.unsubscribe();
   }
 }

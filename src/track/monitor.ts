@@ -4,11 +4,13 @@
  * (weights.ts) and handed to the router, which advertises a new priority at once and holds the
  * instance in FAULT while any weight-0 object is down. Every change is logged with the object
  * that caused it and the contributions that make up the new priority. `start` resolves when
- * every object has reported once, so the election starts from the real state.
+ * every object has reported once, so the election starts from the real state. Interfaces come
+ * from the daemon's kernel monitor, which already holds their state.
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
+import type { KernelMonitor } from '../net/kernel-monitor.js';
 import type { FaultCause } from '../router/faults.js';
 import { FileCheck } from './file-check.js';
 import { LinkWatch } from './link-watch.js';
@@ -37,6 +39,7 @@ export class TrackMonitor {
     private readonly cfg: InstanceConfig,
     private readonly target: TrackTarget,
     private readonly clock: Clock,
+    private readonly kernel: KernelMonitor,
     private readonly log: Logger,
   ) {}
 
@@ -53,16 +56,12 @@ export class TrackMonitor {
     };
     if (t.interfaces.length > 0) {
       this.links = new LinkWatch(
+        this.kernel,
         t.interfaces.map((i) => i.name),
         (name, up) => {
           this.linkUp.set(name, up);
           changed(`interface ${name}`)(up ? 'up' : 'down');
         },
-        (err) =>
-          this.log.error(
-            { event: 'track-failed', err: err.message },
-            `${this.cfg.name}: cannot watch links: ${err.message}`,
-          ),
       );
     }
     for (const sc of t.scripts) {
@@ -79,11 +78,7 @@ export class TrackMonitor {
         ),
       );
     }
-    await Promise.all([
-      this.links?.settled,
-      ...this.scripts.map((s) => s.settled),
-      ...this.files.map((f) => f.settled),
-    ]);
+    await Promise.all([...this.scripts.map((s) => s.settled), ...this.files.map((f) => f.settled)]);
     this.started = true;
     this.apply('start');
   }

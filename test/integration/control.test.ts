@@ -63,7 +63,13 @@ function converse(path: string, lines: string[], replies = lines.length): Promis
 }
 
 describe('control socket protocol (stand-in daemon)', () => {
-  const status: DaemonStatus = { node: 'test', instances: [], foreignVrids: 0 };
+  const status: DaemonStatus = {
+    node: 'test',
+    instances: [],
+    foreignVrids: 0,
+    links: [],
+    monitor: { overruns: 0, resyncs: 0, errors: 0, malformed: 0 },
+  };
   const demoted: [string, number | undefined][] = [];
   const target: ControlTarget = {
     status: () => status,

@@ -25,7 +25,13 @@ import { until } from '../support/until.js';
 const quiet = pino({ level: 'silent' });
 const STATUS = '{"cmd":"status"}\n';
 // About the size of a real daemon's status with one instance: the reply that piles up.
-const status: DaemonStatus = { node: 'n'.repeat(1000), instances: [], foreignVrids: 0 };
+const status: DaemonStatus = {
+  node: 'n'.repeat(1000),
+  instances: [],
+  foreignVrids: 0,
+  links: [],
+  monitor: { overruns: 0, resyncs: 0, errors: 0, malformed: 0 },
+};
 const REPLY_BYTES = JSON.stringify({ ok: true, status }).length + 1;
 /** What one read hands the server at most (libuv reads 64 KiB at a time). */
 const READ_BYTES = 64 * 1024;

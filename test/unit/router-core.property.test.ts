@@ -160,6 +160,11 @@ type Op =
   | { kind: 'priority'; priority: number }
   | { kind: 'quorum'; current: boolean; witnessUp: boolean; peerUp: boolean }
   | { kind: 'update'; tweak: Tweak }
+  /** The kernel reports addresses gone from the interface (ours and a stranger's). */
+  | { kind: 'vips-missing'; ours: boolean; stranger: boolean }
+  | { kind: 'vips-restored'; ok: boolean }
+  /** The link's primary address changed (one of the senders' addresses, or back to ours). */
+  | { kind: 'source'; from: number }
   | { kind: 'shutdown' };
 
 const priorityArb: fc.Arbitrary<Priority> = fc.oneof(
@@ -309,6 +314,25 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       tweak: tweakArb,
     }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('vips-missing' as const),
+      ours: fc.boolean(),
+      stranger: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('vips-restored' as const), ok: fc.boolean() }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('source' as const),
+      from: fc.nat(SENDERS.length),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: 'shutdown' }) },
 );
 
@@ -325,6 +349,7 @@ interface Coverage {
   untrustedSeries: number;
   rejected: number;
   quorumRounds: number;
+  restored: number;
 }
 
 function check(cond: boolean, what: () => string): void {
@@ -436,6 +461,27 @@ class Run {
       }
       case 'update':
         this.update(op.tweak);
+        return;
+      case 'vips-missing': {
+        const vips = this.cfg.vips.map((v) => v.address);
+        this.apply({
+          type: 'vips-missing',
+          addresses: [...(op.ours ? vips : []), ...(op.stranger ? ['192.0.2.77'] : [])],
+        });
+        return;
+      }
+      case 'vips-restored':
+        this.apply({
+          type: 'vips-restored',
+          addresses: this.cfg.vips.map((v) => v.address),
+          ok: op.ok,
+        });
+        return;
+      case 'source':
+        this.apply({
+          type: 'source',
+          primary: { address: SENDERS[op.from] ?? OWN, prefix: 24 },
+        });
         return;
       case 'shutdown':
         this.apply({ type: 'shutdown' });
@@ -608,6 +654,17 @@ class Run {
       of('announce').length === 0 || after.fsm.state === 'master',
       what('announced while not master'),
     );
+    // VIPs are put back only by a master whose own plan is done, and only its own.
+    const mine = new Set(this.cfg.vips.map((v) => v.address));
+    for (const e of of('restore-vips')) {
+      check(
+        after.fsm.state === 'master' &&
+          after.plan?.role === 'master' &&
+          after.plan.done &&
+          e.addresses.every((a) => mine.has(a)),
+        what('VIPs put back by a router that is not a settled master, or not its own'),
+      );
+    }
 
     // One-way loss only from a sender this router trusts.
     for (const e of of('event')) {
@@ -651,6 +708,7 @@ class Run {
       if (e.type === 'cancel-plan') c.cancelled += 1;
       else if (e.type === 'announce') c.announced += 1;
       else if (e.type === 'rejected') c.rejected += 1;
+      else if (e.type === 'restore-vips') c.restored += 1;
       else if (e.type === 'probe-quorum') {
         c.quorumRounds += 1;
         this.rounds.push(e.round);
@@ -674,6 +732,7 @@ describe('RouterCore properties (random event sequences)', () => {
       untrustedSeries: 0,
       rejected: 0,
       quorumRounds: 0,
+      restored: 0,
     };
     fc.assert(
       fc.property(setupArb, fc.array(opArb, { maxLength: 60, size: 'medium' }), (setup, ops) => {

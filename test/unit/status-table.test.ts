@@ -29,6 +29,7 @@ function instance(over: Partial<RouterStatus>): RouterStatus {
       quorumDenied: 0,
       quorumLost: 0,
       stalls: 0,
+      vipsRestored: 0,
       sendFailures: {},
       rejected: {},
     },
@@ -50,10 +51,29 @@ describe('formatAge', () => {
 });
 
 describe('formatStatus', () => {
-  it('renders one aligned row per instance, then the counters', () => {
+  it('renders one aligned row per instance, a troubled link and monitor, then the counters', () => {
     const status: DaemonStatus = {
       node: 'fw1',
       foreignVrids: 0,
+      links: [
+        {
+          interface: 'eth0',
+          transport: 'raw',
+          source: '10.99.0.1',
+          state: 'open',
+          errors: {},
+          reopens: 0,
+        },
+        {
+          interface: 'eth1',
+          transport: 'raw',
+          source: '0.0.0.0',
+          state: 'interface eth1 does not exist',
+          errors: { EIO: 2, ENETDOWN: 1 },
+          reopens: 3,
+        },
+      ],
+      monitor: { overruns: 1, resyncs: 1, errors: 0, malformed: 0 },
       instances: [
         instance({}),
         instance({
@@ -78,6 +98,7 @@ describe('formatStatus', () => {
             quorumDenied: 3,
             quorumLost: 4,
             stalls: 1,
+            vipsRestored: 0,
             sendFailures: { 'send-error': 1 },
             rejected: { 'bad-ttl': 1, 'bad-checksum': 5, 'never-shown': 0 },
           },
@@ -90,9 +111,11 @@ describe('formatStatus', () => {
         'INSTANCE   STATE   PRIO     MASTER            VIPS                                   LAST TRANSITION                   FAULTS',
         'VI_1       MASTER  150/150  10.99.0.1 (self)  10.99.0.100/24                         master-down from backup, 12s ago  -',
         'VI_LONGER  BACKUP  100/100  10.99.0.2         10.99.1.100/24,10.99.1.101/24 +2 more  startup from initialize, 0s ago   -',
+        'link eth1 (raw) from 0.0.0.0: interface eth1 does not exist; socket errors 3 (EIO 2, ENETDOWN 1), reopened 3 times',
+        'kernel monitor: 1 overruns, 0 errors, 0 malformed messages, 1 re-reads',
         'counters:',
-        '  VI_1       adverts sent 12, received 3; rejected 0; send failures 0; split brains 0; one-way losses 0; quorum denied 0, lost 0; stalls 0',
-        '  VI_LONGER  adverts sent 0, received 40; rejected 6 (bad-checksum 5, bad-ttl 1); send failures 1 (send-error 1); split brains 1; one-way losses 2; quorum denied 3, lost 4; stalls 1',
+        '  VI_1       adverts sent 12, received 3; rejected 0; send failures 0; split brains 0; one-way losses 0; quorum denied 0, lost 0; stalls 0; VIPs put back 0',
+        '  VI_LONGER  adverts sent 0, received 40; rejected 6 (bad-checksum 5, bad-ttl 1); send failures 1 (send-error 1); split brains 1; one-way losses 2; quorum denied 3, lost 4; stalls 1; VIPs put back 0',
         '',
       ].join('\n'),
     );
@@ -102,6 +125,8 @@ describe('formatStatus', () => {
     const status: DaemonStatus = {
       node: 'fw1',
       foreignVrids: 0,
+      links: [],
+      monitor: { overruns: 0, resyncs: 0, errors: 0, malformed: 0 },
       instances: [
         instance({
           state: 'fault',
@@ -128,6 +153,8 @@ describe('formatStatus', () => {
       {
         node: 'fw2',
         foreignVrids: 7,
+        links: [],
+        monitor: { overruns: 0, resyncs: 0, errors: 0, malformed: 0 },
         instances: [instance({ lastTransition: undefined, vips: [] })],
         cluster: { name: 'edge', box: 'fw2', owned: [2, 5] },
       },
@@ -140,6 +167,8 @@ describe('formatStatus', () => {
       {
         node: 'fw3',
         foreignVrids: 0,
+        links: [],
+        monitor: { overruns: 0, resyncs: 0, errors: 0, malformed: 0 },
         instances: [],
         cluster: { name: 'edge', box: 'fw3', owned: [] },
       },
