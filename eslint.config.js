@@ -87,7 +87,7 @@ const IO_MODULES = [
   'inspector',
   'module',
 ];
-const IO_PACKAGES = ['execa', 'netlink', 'raw-socket', 'pino', 'prom-client'];
+const IO_PACKAGES = ['execa', 'pino', 'prom-client'];
 
 // Absolute globs: import-x matches `except` against the resolved absolute path, and takes only
 // globs there when `from` is one (a single file becomes `dir/@(name).ts`).

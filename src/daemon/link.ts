@@ -381,12 +381,19 @@ export class VrrpLink implements AdvertSender, Announcer {
     else router.receive(packet);
   }
 
-  /** Counts and logs every error; only one of the socket open now moves the link's health. */
+  /**
+   * Counts and logs every error. Only one of the socket open now, on an interface that should
+   * carry it, moves the link's health: an interface that is down or gone explains its errors
+   * (ENETDOWN, ENODEV) and already holds the routers.
+   */
   private failed(err: TransportError, current = true): void {
     if (this.closed) return;
     const code = err.code ?? 'unknown';
     this.errors[code] = (this.errors[code] ?? 0) + 1;
-    this.deps.log.warn(
+    // (A router that does not track the interface learns from these whether it can speak.)
+    const expected =
+      this.unusable !== undefined && [...this.routers.values()].every((r) => r.cfg.trackInterface);
+    this.deps.log[expected ? 'debug' : 'warn'](
       {
         event: 'socket-error',
         interface: this.key.ifname,
@@ -396,7 +403,7 @@ export class VrrpLink implements AdvertSender, Announcer {
       },
       `${this.key.ifname}: ${err.message}`,
     );
-    if (current) this.feed({ type: 'error', op: err.op, code: err.code }, err.message);
+    if (current && !expected) this.feed({ type: 'error', op: err.op, code: err.code }, err.message);
   }
 
   private feed(event: LinkHealthEvent, detail?: string): void {
