@@ -226,8 +226,8 @@ export class Daemon {
   /**
    * Applies a new, already validated config as one transaction, without disturbing what did not
    * change. First every new router (replaced or added instances) is built, with its link: if any
-   * cannot be, the links opened for them are closed and the reload is refused with the running
-   * set exactly as it was. (An interface that does not exist yet is waited for, as at start.) Then the swap: priority, timers,
+   * cannot be (an interface that does not exist...), the links opened for them are closed and the
+   * reload is refused with the running set exactly as it was. Then the swap: priority, timers,
    * tracking, hooks, HMAC keys and the like are updated in place (a master advertises a new
    * priority at once); removed and replaced routers stop (priority-0 advert, release plan); the
    * new ones start, a replaced one still demoted if the old one was. The cluster section and the
@@ -237,6 +237,16 @@ export class Daemon {
     const outcome = reloadDelta(this.config, next);
     if (!outcome.ok) throw new ReloadError(outcome.reason);
     const { delta } = outcome;
+    // At start an absent interface is waited for (it may come up after vipd at boot); a reload
+    // naming one is most likely a typo, and would replace a running instance with one in FAULT.
+    const missing = [...delta.replace, ...delta.add].filter(
+      (c) => this.monitor.link(c.interface) === undefined,
+    );
+    if (missing.length > 0) {
+      throw new ReloadError(
+        `${missing.map((c) => `${c.name}: interface ${c.interface} does not exist`).join('; ')}; nothing was changed: every instance runs as before`,
+      );
+    }
     const vipsBefore = this.vips;
     this.vips = vipAddresses(next);
     const opened: VrrpLink[] = [];

@@ -75,6 +75,8 @@ export interface CoreState {
   stopped: boolean;
   /** The plan issued last: the only one whose result counts. */
   plan: PlanRef | undefined;
+  /** VIPs reported removed while the master plan ran: put back once it is done. */
+  missing: readonly string[];
   nextPlanId: number;
   /** Master only, once its plan is done: when the next gratuitous-ARP refresh is due. */
   refreshAt: number | undefined;
@@ -172,6 +174,7 @@ export function initialCore(cfg: CoreConfig): CoreState {
     faults: [],
     stopped: false,
     plan: undefined,
+    missing: [],
     nextPlanId: 1,
     refreshAt: undefined,
     lastReassertAnnounce: undefined,
@@ -473,7 +476,7 @@ function issuePlan(st: Step, role: Role): void {
   const prior = st.s.plan;
   if (prior !== undefined && !prior.done) st.effects.push({ type: 'cancel-plan', id: prior.id });
   const id = st.s.nextPlanId;
-  st.s = { ...st.s, plan: { id, role, done: false }, nextPlanId: id + 1 };
+  st.s = { ...st.s, plan: { id, role, done: false }, missing: [], nextPlanId: id + 1 };
   st.effects.push({ type: 'run-plan', id, role });
 }
 
@@ -493,6 +496,11 @@ function planDone(st: Step, event: Extract<CoreEvent, { type: 'plan-done' }>): v
   const here = st.s.fsm.state === plan.role;
   if (event.ok && here && plan.role === 'master' && st.s.cfg.instance.garp.refreshMs > 0) {
     st.s = { ...st.s, refreshAt: st.now + st.s.cfg.instance.garp.refreshMs };
+  }
+  if (event.ok && here && plan.role === 'master' && st.s.missing.length > 0) {
+    const missing = st.s.missing;
+    st.s = { ...st.s, missing: [] };
+    vipsMissing(st, missing);
   }
   if (!event.ok && here) {
     raiseFault(
@@ -627,13 +635,20 @@ function masterSettled(s: CoreState): boolean {
 
 /**
  * A VIP removed under a settled master (by hand, by another tool, a flush) is put back at once:
- * the config says where the VIPs are. Before the plan is done the plan itself adds them; outside
- * master removing them is what this box wants.
+ * the config says where the VIPs are. One removed while the master plan runs may already have
+ * been added by it: it is put back when the plan is done. Outside master removing them is what
+ * this box wants.
  */
 function vipsMissing(st: Step, addresses: readonly string[]): void {
   const mine = new Set(st.s.cfg.instance.vips.map((v) => v.address));
   const missing = addresses.filter((a) => mine.has(a));
-  if (missing.length === 0 || !masterSettled(st.s)) return;
+  if (missing.length === 0 || st.s.fsm.state !== 'master') return;
+  if (!masterSettled(st.s)) {
+    if (st.s.plan?.role === 'master') {
+      st.s = { ...st.s, missing: [...new Set([...st.s.missing, ...missing])] };
+    }
+    return;
+  }
   st.s = {
     ...st.s,
     counters: { ...st.s.counters, vipsRestored: st.s.counters.vipsRestored + missing.length },
