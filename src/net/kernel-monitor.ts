@@ -18,7 +18,7 @@
  *   `resynced`. A dump that fails is tried again with the same backoff. Nothing here throws out
  *   of the addon's callbacks or rejects unheld, and a listener that throws is logged, not fatal.
  * - `up` is operationally up: IF_OPER_UP, or IF_OPER_UNKNOWN with IFF_LOWER_UP (dummy, some
- *   tunnels), as src/track/link-watch.ts reads sysfs. Bridge-port reports (AF_BRIDGE) are not
+ *   tunnels), what sysfs's operstate and carrier say. Bridge-port reports (AF_BRIDGE) are not
  *   the link's state and are ignored.
  * - Addresses are listed in the kernel's order: primaries (in the order the kernel keeps them)
  *   before secondaries, as a dump lists them.

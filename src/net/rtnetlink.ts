@@ -452,8 +452,8 @@ export function decodeDatagram(datagram: Buffer): RtMessage[] {
 
 /**
  * Operationally up: IF_OPER_UP, or IF_OPER_UNKNOWN (dummy, some tunnels: the driver reports no
- * state) with the carrier there (IFF_LOWER_UP). The rule of src/track/link-watch.ts on sysfs
- * (`operstate` up, or unknown with `carrier` 1). A link without IFLA_OPERSTATE counts as unknown.
+ * state) with the carrier there (IFF_LOWER_UP): what sysfs shows as `operstate` up, or unknown
+ * with `carrier` 1. A link without IFLA_OPERSTATE counts as unknown.
  */
 export function linkOperUp(link: Pick<LinkMessage, 'operstate' | 'flags'>): boolean {
   const oper = link.operstate ?? IF_OPER_UNKNOWN;
