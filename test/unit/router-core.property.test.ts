@@ -247,7 +247,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   {
-    weight: 5,
+    // Rival masters are what one-way loss needs: frequent enough that every run of the
+    // property meets a few (the coverage check below wants at least one).
+    weight: 7,
     arbitrary: fc.record({
       kind: fc.constant('series' as const),
       from: fc.nat(SENDERS.length - 1),
@@ -315,7 +317,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   {
-    weight: 2,
+    weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('vips-missing' as const),
       ours: fc.boolean(),
