@@ -68,9 +68,8 @@ export function linkKeyOf(k: LinkKey): string {
 
 export class VrrpLink implements AdvertSender, Announcer {
   readonly routers = new Map<number, VirtualRouter>();
-  private transport: Transport | undefined;
-  /** Interface index and primary the socket was opened for. */
-  private openFor: { index: number; primary: InterfaceAddress } | undefined;
+  /** The open socket, with the interface index and primary address it was opened for. */
+  private socket: { transport: Transport; index: number; primary: InterfaceAddress } | undefined;
   private garp: { sender: Garp; index: number; mac: string } | undefined;
   private source: InterfaceAddress = UNSPECIFIED;
   /** Why the interface cannot be used now, or undefined when it can. */
@@ -119,23 +118,23 @@ export class VrrpLink implements AdvertSender, Announcer {
       interface: this.key.ifname,
       transport: this.key.transport,
       source: this.source.address,
-      state: this.transport !== undefined ? 'open' : (this.unusable ?? this.socketHold ?? 'closed'),
+      state: this.socket !== undefined ? 'open' : this.state(),
       errors: { ...this.errors },
       reopens: this.reopens,
     };
   }
 
   send(dst: string, payload: Buffer): Promise<void> {
-    const transport = this.transport;
-    if (transport === undefined) {
+    const socket = this.socket;
+    if (socket === undefined) {
       return Promise.reject(
         new TransportError(`no socket on ${this.key.ifname}: ${this.state()}`, 'send', undefined),
       );
     }
-    return transport.send(dst, payload).then(
-      () => this.feed({ type: 'carried' }),
+    return socket.transport.send(dst, payload).then(
+      () => this.carried(),
       (err: unknown) => {
-        if (err instanceof TransportError) this.failed(err, this.transport === transport);
+        if (err instanceof TransportError) this.failed(err, this.socket === socket);
         throw err;
       },
     );
@@ -161,6 +160,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     this.garp = undefined;
   }
 
+  /** Why there is no socket now. */
   private state(): string {
     return this.unusable ?? this.socketHold ?? 'the socket is being reopened';
   }
@@ -180,8 +180,10 @@ export class VrrpLink implements AdvertSender, Announcer {
       case 'address-removed': {
         const link = this.deps.monitor.link(name);
         if (link === undefined || e.address.ifindex !== link.index) return;
-        if (e.type === 'address-removed') this.removed(e.address.address);
-        this.evaluate();
+        // A VIP is never the source, so it cannot change the verdict: a plan adding 1,000 of
+        // them makes no evaluation. Only its removal matters, to the routers it belongs to.
+        if (!this.deps.vips().has(e.address.address)) this.evaluate();
+        else if (e.type === 'address-removed') this.removed(e.address.address);
         return;
       }
       case 'resynced':
@@ -233,7 +235,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     if (!verdict.ok) {
       // Down but present: a router that does not track the interface keeps its socket and
       // learns from its sends whether it can still speak.
-      const keepSocket = link !== undefined && !link.up && this.openFor !== undefined;
+      const keepSocket = link !== undefined && !link.up && this.socket !== undefined;
       this.setUnusable(verdict.reason, !keepSocket);
       return;
     }
@@ -253,16 +255,16 @@ export class VrrpLink implements AdvertSender, Announcer {
       for (const router of this.routers.values()) router.setSource(primary);
     }
     const stale =
-      this.openFor === undefined ||
-      this.openFor.index !== up.index ||
-      this.openFor.primary.address !== primary.address;
+      this.socket === undefined ||
+      this.socket.index !== up.index ||
+      this.socket.primary.address !== primary.address;
     // The holds clear once the socket is open (open() evaluates again).
     if (!stale) this.setUnusable(undefined, false);
     else if (this.retry === undefined && !this.opening) void this.open();
   }
 
   private setUnusable(reason: string | undefined, closeSocket: boolean): void {
-    if (closeSocket && this.openFor !== undefined) {
+    if (closeSocket && this.socket !== undefined) {
       this.retry?.();
       this.retry = undefined;
       this.closeSocket();
@@ -326,8 +328,7 @@ export class VrrpLink implements AdvertSender, Announcer {
         transport.close();
         return;
       }
-      this.transport = transport;
-      this.openFor = { index, primary };
+      this.socket = { transport, index, primary };
       this.deps.log.info(
         {
           event: 'link-open',
@@ -374,7 +375,7 @@ export class VrrpLink implements AdvertSender, Announcer {
   }
 
   private receive(packet: InboundPacket): void {
-    if (this.health.failures > 0) this.feed({ type: 'carried' });
+    this.carried();
     const router =
       packet.payload.length >= 2 ? this.routers.get(packet.payload.readUInt8(1)) : undefined;
     if (router === undefined) this.deps.onForeign();
@@ -438,9 +439,13 @@ export class VrrpLink implements AdvertSender, Announcer {
 
   private closeSocket(): void {
     this.generation += 1;
-    this.transport?.close();
-    this.transport = undefined;
-    this.openFor = undefined;
+    this.socket?.transport.close();
+    this.socket = undefined;
+  }
+
+  /** A datagram went through: forgives earlier errors (a no-op on the common, healthy path). */
+  private carried(): void {
+    if (this.health.failures > 0) this.feed({ type: 'carried' });
   }
 
   private openGarp(index: number, mac: string): void {

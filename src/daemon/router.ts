@@ -15,7 +15,7 @@ import type { Duties } from '../actions/duties.js';
 import { HmacSigner } from '../vrrp/hmac.js';
 import { probeAll } from '../net/witness.js';
 import type { Observer } from '../ports/events.js';
-import type { InboundPacket } from '../net/transport.js';
+import type { InboundPacket, Transport } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
 import { VRRP_GROUP, encodeAdvert } from '../vrrp/packet.js';
 import { advertOf } from '../router/advert.js';
@@ -34,9 +34,7 @@ import { faultKey, type Fault, type FaultCause } from '../router/faults.js';
 import type { RouterStats, RouterStatus } from '../router/status.js';
 
 /** What a router sends through: its link (daemon/link.ts), whose socket may be reopened under it. */
-export interface AdvertSender {
-  send(dst: string, payload: Buffer): Promise<void>;
-}
+export type AdvertSender = Pick<Transport, 'send'>;
 
 export interface RouterDeps {
   clock: Clock;

@@ -369,11 +369,6 @@ function client(): NetlinkClient {
   return shared;
 }
 
-/** Closes the process's request socket (tests, shutdown); the next request opens a new one. */
-export function closeNetlink(): void {
-  shared?.close();
-}
-
 /** The bytes of a request, or the encoder's reason as a NetlinkError for `context`. */
 function encoded(context: string, encode: () => Buffer): Buffer {
   try {

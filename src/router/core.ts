@@ -628,11 +628,6 @@ function source(st: Step, primary: { address: string; prefix: number }): void {
   );
 }
 
-/** The master's plan is done and stands: what it put on the interface is meant to be there. */
-function masterSettled(s: CoreState): boolean {
-  return s.fsm.state === 'master' && s.plan?.role === 'master' && s.plan.done;
-}
-
 /**
  * A VIP removed under a settled master (by hand, by another tool, a flush) is put back at once:
  * the config says where the VIPs are. One removed while the master plan runs may already have
@@ -643,10 +638,9 @@ function vipsMissing(st: Step, addresses: readonly string[]): void {
   const mine = new Set(st.s.cfg.instance.vips.map((v) => v.address));
   const missing = addresses.filter((a) => mine.has(a));
   if (missing.length === 0 || st.s.fsm.state !== 'master') return;
-  if (!masterSettled(st.s)) {
-    if (st.s.plan?.role === 'master') {
-      st.s = { ...st.s, missing: [...new Set([...st.s.missing, ...missing])] };
-    }
+  // Entering master issues the master plan, so in master the current plan is that one.
+  if (st.s.plan?.done !== true) {
+    st.s = { ...st.s, missing: [...new Set([...st.s.missing, ...missing])] };
     return;
   }
   st.s = {
