@@ -5,7 +5,7 @@
  * translation of zod's issues into the (key path, reason) pairs of a ConfigError.
  */
 import * as z from 'zod';
-import { isIpv4 } from '../net/address.js';
+import { addressFamily, canonicalAddress, isIpv4 } from '../net/address.js';
 
 export interface ConfigIssue {
   key: string;
@@ -82,21 +82,28 @@ export const ipv4 = z
   .string({ error: expected('an IPv4 address') })
   .refine(isIpv4, { error: expected('an IPv4 address') });
 
-/** `a.b.c.d/nn`; the prefix is mandatory so nobody gets a /32 by accident where a /24 was meant. */
+/** `a.b.c.d/nn` or `2001:db8::1/64`; the prefix is mandatory so nobody gets a /32 by accident where a /24 was meant. */
 function isCidr(v: string): boolean {
   const [address, prefix, ...rest] = v.split('/');
+  const family = address === undefined ? undefined : addressFamily(address);
   return (
     rest.length === 0 &&
-    address !== undefined &&
-    isIpv4(address) &&
+    family !== undefined &&
     prefix !== undefined &&
-    /^\d{1,2}$/.test(prefix) &&
-    Number(prefix) <= 32
+    /^\d{1,3}$/.test(prefix) &&
+    Number(prefix) <= (family === 4 ? 32 : 128)
   );
 }
 
-const CIDR = 'an IPv4 address with its prefix length, like 10.99.0.100/24';
-export const cidr = z.string({ error: expected(CIDR) }).refine(isCidr, { error: expected(CIDR) });
+const CIDR = 'an IP address with its prefix length, like 10.99.0.100/24 or 2001:db8::100/64';
+/** An address and prefix, the address in its canonical text (RFC 5952 for IPv6). */
+export const cidr = z
+  .string({ error: expected(CIDR) })
+  .refine(isCidr, { error: expected(CIDR) })
+  .transform((text) => {
+    const [address = '', prefix = ''] = text.split('/');
+    return { address: canonicalAddress(address), prefix: Number(prefix) };
+  });
 
 /** What the kernel accepts as a name (dev_valid_name): `run` would fail later with ERANGE. */
 export function isInterfaceName(name: string): boolean {

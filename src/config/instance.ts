@@ -28,10 +28,7 @@ import {
 import { loadSharingSection, type LoadSharingConfig } from './load-sharing.js';
 import { trackFileShape, trackSection } from './track.js';
 
-const vip = cidr.transform((text) => {
-  const [address = '', prefix = '32'] = text.split('/');
-  return { address, prefix: Number(prefix) };
-});
+const vip = cidr;
 export type Vip = z.output<typeof vip>;
 
 const garpSection = section({
