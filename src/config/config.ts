@@ -11,7 +11,7 @@
  * masters. Reading the file and what depends on the box (scripts, addresses) are host-checks.ts's.
  */
 import * as z from 'zod';
-import { isIpv4 } from '../net/address.js';
+import { isIpv4, isLinkLocal } from '../net/address.js';
 import { clusterFileShape, clusterForBox, clusterSection, clusterVrids } from './cluster.js';
 import {
   ConfigError,
@@ -132,16 +132,41 @@ function uniqueRouters(parts: Parts, report: Report): void {
     if (prior !== undefined)
       report(['instances', i, 'name'], `"${inst.name}" is already used by instances[${prior}]`);
     names.set(inst.name, i);
-    // Two instances with one VRID on one link would answer each other's adverts.
-    const router = `${inst.interface}/${inst.vrid}`;
+    // Two instances with one VRID on one link would answer each other's adverts (per family:
+    // IPv4 and IPv6 adverts never meet, RFC 5798 section 5.2.3).
+    const router = `${inst.interface}/${inst.family}/${inst.vrid}`;
     const same = routers.get(router);
     if (same !== undefined) {
       report(
         ['instances', i, 'vrid'],
-        `VRID ${inst.vrid} on ${inst.interface} is already used by instances[${same}]`,
+        `VRID ${inst.vrid} (IPv${inst.family}) on ${inst.interface} is already used by instances[${same}]`,
       );
     }
     routers.set(router, i);
+  }
+  uniqueVmacs(parts, report);
+}
+
+/** A macvlan is one router's: two would take it from each other, and it is never an election link. */
+function uniqueVmacs(parts: Parts, report: Report): void {
+  const owner = new Map<string, number>();
+  const links = new Set(parts.instances.map(([, inst]) => inst.interface));
+  for (const [i, inst] of parts.instances) {
+    if (inst.vmac === null) continue;
+    const other = owner.get(inst.vmac.name);
+    if (other !== undefined) {
+      report(
+        ['instances', i, 'vmac'],
+        `${inst.vmac.name} is already the virtual MAC interface of instances[${other}]: name one with vmac: "<name>"`,
+      );
+    }
+    if (links.has(inst.vmac.name)) {
+      report(
+        ['instances', i, 'vmac'],
+        `${inst.vmac.name} is an election interface: vipd would replace it with a macvlan`,
+      );
+    }
+    owner.set(inst.vmac.name, i);
   }
 }
 
@@ -153,7 +178,9 @@ function uniqueVips(parts: Parts, report: Report): void {
   const owner = new Map<string, number>();
   for (const [i, inst] of parts.instances) {
     inst.vips.forEach((vip, n) => {
-      const other = owner.get(vip.address);
+      // A link-local address is one per link: fe80::1 on eth0 and on eth1 are two addresses.
+      const id = isLinkLocal(vip.address) ? `${vip.address}%${inst.interface}` : vip.address;
+      const other = owner.get(id);
       const key = ['instances', i, n < inst.advertisedCount ? 'vips' : 'excludedVips'];
       if (other !== undefined && other !== i) {
         const name = parts.instances.find(([j]) => j === other)?.[1].name ?? '';
@@ -162,7 +189,7 @@ function uniqueVips(parts: Parts, report: Report): void {
           `${vip.address} is also a VIP of instances[${other}] ("${name}"): an instance in backup removes its VIPs, so each would take it from the other's master`,
         );
       }
-      if (other === undefined) owner.set(vip.address, i);
+      if (other === undefined) owner.set(id, i);
     });
   }
 }

@@ -5,6 +5,7 @@
  * schema's output; the printer back to the file's shape is checked against its input.
  */
 import * as z from 'zod';
+import { addressFamily, isLinkLocal, type AddressFamily } from '../net/address.js';
 import { parseTarget, type QuorumConfig } from '../router/quorum.js';
 import type { VrrpAuth } from '../vrrp/packet.js';
 import {
@@ -191,7 +192,10 @@ const password = z
   .string({ error: () => PASSWORD })
   .refine((p) => p.length > 0 && Buffer.byteLength(p) <= 8, { error: () => PASSWORD });
 
-const VIPS = 'addresses like 10.99.0.100/24';
+const VIPS = 'addresses like 10.99.0.100/24 or 2001:db8::100/64';
+
+const VMAC = 'true, false or the name of the interface to create';
+const vmac = z.union([z.boolean(), interfaceName], { error: expected(VMAC) });
 
 /** The instance's keys as the file writes them. */
 export const instanceShape = {
@@ -252,6 +256,12 @@ export const instanceShape = {
   oneWayHoldDown: seconds(1, 86400).default(60),
   /** Load sharing of the VIPs: the instance supplies interface and VIPs. */
   loadSharing: loadSharingSection.nullable().default(null),
+  /**
+   * The RFC's virtual MAC (00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID) on a macvlan that
+   * carries the VIPs and sends the master's adverts and announcements: true names it
+   * vrrp4-VRID / vrrp6-VRID, a string names it.
+   */
+  vmac: vmac.default(false),
 };
 
 type Election = { version: 2 | 3 };
@@ -286,6 +296,65 @@ export function authIssues(
   }
 }
 
+/**
+ * An instance is one address family (RFC 5798 section 5.2.9: an advert's addresses are all of
+ * the family it is sent over); IPv6 exists only in VRRPv3 over raw IP to ff02::12.
+ */
+export function familyIssues(
+  v: Election & { vips: Vip[]; excludedVips: Vip[]; transport: string; unicastPeers: string[] },
+  ctx: z.RefinementCtx,
+): void {
+  const all = [...v.vips, ...v.excludedVips];
+  const family = familyOf(all);
+  if (all.some((x) => addressFamily(x.address) !== family)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['vips'],
+      message:
+        'mixes IPv4 and IPv6 addresses: an instance is one address family; make one instance per family (and a sync group to move them together)',
+    });
+    return;
+  }
+  if (family === 4) return;
+  const issue = (path: string, message: string): void => {
+    ctx.addIssue({ code: 'custom', path: [path], message });
+  };
+  if (v.version === 2) issue('version', 'VRRPv2 has no IPv6: IPv6 VIPs need version 3');
+  if (v.transport !== 'raw') {
+    issue('transport', 'transport udp carries IPv4 only: IPv6 instances use raw (ff02::12)');
+  }
+  if (v.unicastPeers.length > 0) {
+    issue(
+      'unicastPeers',
+      'unicast peers are IPv4 addresses and an IPv6 instance advertises to ff02::12: remove them',
+    );
+  }
+}
+
+/** The family of an instance's VIPs (the first one's: familyIssues refuses a mix). */
+export function familyOf(vips: readonly Vip[]): AddressFamily {
+  return addressFamily(vips[0]?.address ?? '') ?? 4;
+}
+
+/**
+ * RFC 5798 section 5.2.9: an IPv6 advert's first address is the virtual router's link-local
+ * address. A link-local VIP the file lists goes first; without one, the EUI-64 address of the
+ * virtual MAC (fe80::200:5eff:fe00:2VV), which a backup's list then matches.
+ */
+function advertisedOrder(vips: Vip[], family: AddressFamily, vrid: number): Vip[] {
+  if (family === 4) return vips;
+  const linkLocal = vips.find((v) => isLinkLocal(v.address)) ?? {
+    address: `fe80::200:5eff:fe00:${(0x200 + vrid).toString(16)}`,
+    prefix: 64,
+  };
+  return [linkLocal, ...vips.filter((v) => v !== linkLocal)];
+}
+
+/** The RFC 5798 section 7.3 virtual MAC of a VRID. */
+export function virtualMac(family: AddressFamily, vrid: number): string {
+  return `00:00:5e:00:0${family === 4 ? 1 : 2}:${vrid.toString(16).padStart(2, '0')}`;
+}
+
 /** One address moved twice by one router would be added and removed by the same plan. */
 export function vipIssues(v: { vips: Vip[]; excludedVips?: Vip[] }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
@@ -301,6 +370,10 @@ const instanceFile = section(instanceShape)
   .superRefine(intervalIssues, whenValid(['version', 'advertInterval']))
   .superRefine(authIssues, whenValid(['version', 'authPassword']))
   .superRefine(vipIssues, whenValid(['vips', 'excludedVips']))
+  .superRefine(
+    familyIssues,
+    whenValid(['vips', 'excludedVips', 'version', 'transport', 'unicastPeers']),
+  )
   .superRefine(
     (v, ctx) => {
       const mine = new Set([...v.vips, ...v.excludedVips].map((x) => x.address));
@@ -323,7 +396,9 @@ const instanceFile = section(instanceShape)
 type InstanceFile = z.output<typeof instanceFile>;
 
 export function normaliseInstance(raw: InstanceFile) {
-  const vips = [...raw.vips, ...raw.excludedVips];
+  const family = familyOf(raw.vips);
+  const advertised = advertisedOrder(raw.vips, family, raw.vrid);
+  const vips = [...advertised, ...raw.excludedVips];
   const auth: VrrpAuth | undefined =
     raw.version !== 2
       ? undefined
@@ -364,7 +439,17 @@ export function normaliseInstance(raw: InstanceFile) {
     /** Every VIP the instance moves: the advertised ones first, then the excluded ones. */
     vips,
     /** How many of `vips` go into adverts (keepalived's virtual_ipaddress vs _excluded). */
-    advertisedCount: raw.vips.length,
+    advertisedCount: advertised.length,
+    /** The address family of the VIPs and of the election (ff02::12 from a link-local for 6). */
+    family,
+    /** The virtual MAC's macvlan, or null: the VIPs then sit on the interface itself. */
+    vmac:
+      raw.vmac === false
+        ? null
+        : {
+            name: raw.vmac === true ? `vrrp${family}-${raw.vrid}` : raw.vmac,
+            mac: virtualMac(family, raw.vrid),
+          },
     garp: raw.garp,
     hooks: raw.hooks,
     conntrackd: raw.conntrackd,
@@ -460,6 +545,7 @@ export function instanceFileShape(i: InstanceConfig): FileShape<z.input<typeof i
           },
     track: trackFileShape(i.track),
     oneWayHoldDown: i.holdDownMs / 1000,
+    vmac: i.vmac === null ? false : i.vmac.name,
     loadSharing:
       i.loadSharing === null
         ? null

@@ -9,7 +9,6 @@
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Logger } from '../log.js';
-import { uint32ToIpv4 } from '../net/address.js';
 import type { InterfaceAddress } from '../net/interface.js';
 import type { Duties } from '../actions/duties.js';
 import { HmacSigner } from '../vrrp/hmac.js';
@@ -107,7 +106,7 @@ export class VirtualRouter {
       fsm.state === 'master'
         ? this.core.cfg.primary.address
         : fsm.state === 'backup' && fsm.master !== undefined && fsm.master.priority > 0
-          ? uint32ToIpv4(fsm.master.address)
+          ? fsm.master.address
           : undefined;
     return {
       name: this.cfg.name,

@@ -18,7 +18,6 @@
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Role } from '../actions/plan.js';
-import { ipv4ToUint32, uint32ToIpv4 } from '../net/address.js';
 import {
   DEAF_AFTER,
   MS_PER_CS,
@@ -148,8 +147,7 @@ function fsmConfigOf(cfg: CoreConfig, priority: number): FsmConfig {
   // yield as a master that cannot hear us.
   const peers = [...i.unicastPeers, ...(i.quorum?.peers ?? [])]
     .map((p) => parseTarget(p)?.address)
-    .filter((a): a is string => a !== undefined)
-    .map(ipv4ToUint32);
+    .filter((a): a is string => a !== undefined);
   return {
     version: i.version,
     priority,
@@ -157,7 +155,7 @@ function fsmConfigOf(cfg: CoreConfig, priority: number): FsmConfig {
     preempt: i.preempt,
     preemptDelayMs: i.preemptDelayMs,
     accept: i.accept,
-    primaryAddress: ipv4ToUint32(cfg.primary.address),
+    primaryAddress: cfg.primary.address,
     reassertOnLower: i.reassertOnLower,
     quorumGated: i.quorum !== null,
     holdDownMs: i.holdDownMs,
@@ -379,7 +377,7 @@ function perform(st: Step, action: FsmAction): void {
               type: 'send',
               priority: action.priority,
               cause: action.cause,
-              to: uint32ToIpv4(action.to),
+              to: action.to,
             },
       );
       if (action.cause === 'reassert-lower') reasserted(st);
@@ -387,7 +385,7 @@ function perform(st: Step, action: FsmAction): void {
     case 'split-brain': {
       st.count('splitBrains');
       st.emit({ type: 'split-brain', instance: st.name });
-      const peer = uint32ToIpv4(action.peer.address);
+      const peer = action.peer.address;
       st.log(
         'warn',
         'split-brain',
@@ -427,7 +425,7 @@ function reasserted(st: Step): void {
 
 function transition(st: Step, action: TransitionAction): void {
   const { from, to, reason, peer } = action;
-  const peerAddress = peer === undefined ? undefined : uint32ToIpv4(peer.address);
+  const peerAddress = peer?.address;
   st.emit({ type: 'transition', instance: st.name, from, to, reason });
   st.log(
     'info',

@@ -6,7 +6,6 @@
  * accepted from each sender) is passed in and handed back, so the router core owns it.
  */
 import type { InstanceConfig } from '../config/instance.js';
-import { ipv4ToUint32 } from '../net/address.js';
 import { verifySigned } from '../vrrp/hmac.js';
 import { VRRP_GROUP, decodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
 import { checkAdvert } from '../vrrp/validate.js';
@@ -36,7 +35,7 @@ export type ReceiveVerdict =
   | {
       ok: true;
       advert: VrrpAdvert;
-      src: number;
+      src: string;
       /** The advert's address list differs from ours (RFC 5798: accepted, logged). */
       addressMismatch: boolean;
       nonces: ReadonlyMap<string, bigint>;
@@ -75,7 +74,7 @@ export function receiveVerdict(
   return {
     ok: true,
     advert: decoded.advert,
-    src: ipv4ToUint32(packet.src),
+    src: packet.src,
     addressMismatch: verdict.addressMismatch,
     nonces,
   };

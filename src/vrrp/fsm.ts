@@ -10,6 +10,7 @@
  * before the transition, on whose announcement the caller sends gratuitous ARP and moves the VIPs.
  * Adverts reaching `step` must already be validated (VRID, version, auth, checksum, TTL).
  */
+import { compareAddresses } from '../net/address.js';
 
 /**
  * 'fault' is keepalived's FAULT: the box cannot serve (its action plan failed, or later a tracked
@@ -29,8 +30,8 @@ export interface FsmConfig {
   preemptDelayMs: number;
   /** Accept_Mode: only carried for the shell, which decides whether a master answers VIP traffic. */
   accept: boolean;
-  /** Primary IPv4 address as an unsigned 32-bit number (10.0.0.1 = 0x0a000001). */
-  primaryAddress: number;
+  /** The primary address (IPv6: the link-local adverts leave from), canonical text. */
+  primaryAddress: string;
   /** RFC 9568: a master that hears a lower-priority advert asserts itself with an advert at once. */
   reassertOnLower: boolean;
   /**
@@ -49,11 +50,12 @@ export interface FsmConfig {
    * lower advert from anyone else is answered with an advert and moves nothing. Default 'any';
    * the router core always sets it.
    */
-  oneWayFrom?: 'any' | readonly number[];
+  oneWayFrom?: 'any' | readonly string[];
 }
 
 export interface Peer {
-  address: number;
+  /** Canonical text (RFC 5952 for IPv6), so equal addresses are equal strings. */
+  address: string;
   priority: number;
 }
 
@@ -122,7 +124,7 @@ export interface Rival extends Peer {
 export type FsmEvent =
   | { type: 'startup' }
   | { type: 'shutdown' }
-  | { type: 'advert'; src: number; priority: number; intervalCs: number }
+  | { type: 'advert'; src: string; priority: number; intervalCs: number }
   | { type: 'timer' }
   | { type: 'fault' }
   | { type: 'recover' }
@@ -144,7 +146,7 @@ export type AdvertCause =
 
 export type FsmAction =
   /** To the group (or the unicast peers); with `to`, to that one router only. */
-  | { type: 'send-advert'; priority: number; cause: AdvertCause; to?: number }
+  | { type: 'send-advert'; priority: number; cause: AdvertCause; to?: string }
   | {
       type: 'transition';
       from: VrrpState;
@@ -181,7 +183,7 @@ const EPISODE_GAP_INTERVALS = 3;
  */
 const EVIDENCE_SPACING = 0.75;
 
-function mayConcludeDeaf(config: FsmConfig, address: number): boolean {
+function mayConcludeDeaf(config: FsmConfig, address: string): boolean {
   const from = config.oneWayFrom ?? 'any';
   return from === 'any' || from.includes(address);
 }
@@ -499,7 +501,10 @@ function leaveMaster(
 function yieldReason(config: FsmConfig, event: AdvertEvent): TransitionReason | undefined {
   if (event.priority > config.priority) return 'higher-priority';
   // `>>> 0` keeps the comparison unsigned even if a caller hands in a signed 32-bit read.
-  if (event.priority === config.priority && event.src >>> 0 > config.primaryAddress >>> 0) {
+  if (
+    event.priority === config.priority &&
+    compareAddresses(event.src, config.primaryAddress) > 0
+  ) {
     return 'equal-priority-higher-address';
   }
   return undefined;
@@ -564,7 +569,7 @@ function unchanged(state: FsmState): FsmResult {
   return { state, actions: [] };
 }
 
-function sendAdvert(priority: number, cause: AdvertCause, to?: number): FsmAction {
+function sendAdvert(priority: number, cause: AdvertCause, to?: string): FsmAction {
   return to === undefined
     ? { type: 'send-advert', priority, cause }
     : { type: 'send-advert', priority, cause, to };

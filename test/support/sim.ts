@@ -24,7 +24,6 @@ import type { Role } from '../../src/actions/plan.js';
 import { advertOf } from '../../src/router/advert.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
-import { uint32ToIpv4 } from '../../src/net/address.js';
 import {
   deadline,
   initialCore,
@@ -141,8 +140,8 @@ export interface TransitionRecord {
 
 /** What a packet carried, as its sender built it (the receiving core only sees bytes). */
 export interface SentAdvert {
-  /** The sender's primary address, unsigned 32-bit. */
-  src: number;
+  /** The sender's primary address. */
+  src: string;
   priority: number;
 }
 
@@ -277,7 +276,7 @@ export class Simulator {
   /** Every state change of every router, in the order it happened. */
   readonly transitions: TransitionRecord[] = [];
   /** Every split-brain report: `router` (the winner) heard `peer` (an address) as master. */
-  readonly splitBrains: { time: number; router: number; peer: number }[] = [];
+  readonly splitBrains: { time: number; router: number; peer: string }[] = [];
   /** Every packet a core refused, with its reason (the simulator's own packets should pass). */
   readonly rejected: { time: number; router: number; reason: string; detail: string }[] = [];
   /** The quorum verdict a quorum-gated router gets when it asks (default: granted). */
@@ -299,7 +298,7 @@ export class Simulator {
 
   constructor(configs: readonly FsmConfig[], options: SimOptions) {
     const trust = options.trust ?? 'peers';
-    const addresses = configs.map((c) => uint32ToIpv4(c.primaryAddress));
+    const addresses = configs.map((c) => c.primaryAddress);
     this.routers = configs.map((given, i) => {
       const instance = simInstance(given, {
         trust,
@@ -643,7 +642,7 @@ export class Simulator {
     const cfg = sender.instance;
     const destinations =
       to !== undefined ? [to] : cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [VRRP_GROUP];
-    const advert: SentAdvert = { src: sender.given.primaryAddress >>> 0, priority };
+    const advert: SentAdvert = { src: sender.given.primaryAddress, priority };
     for (const dst of destinations) {
       const bytes = advertBytes(cfg, priority, sender.address, dst);
       const payload = sender.signer?.sign(bytes, sender.address) ?? bytes;

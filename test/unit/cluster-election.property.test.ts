@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { uint32ToIpv4 } from '../../src/net/address.js';
 import {
   converged,
   homeNumbers,
@@ -30,7 +31,7 @@ function cluster(shape: ClusterShape, preempt: boolean, seed: number): Simulator
       preempt,
       preemptDelayMs: 0,
       accept: false,
-      primaryAddress: 0x0a630001 + b,
+      primaryAddress: uint32ToIpv4(0x0a630001 + b),
       reassertOnLower: true,
     }));
     return new Simulator(configs, { seed: seed + i, delayMs: { min: 1, max: DELAY_MS } });
@@ -53,7 +54,7 @@ const settleMs = (shape: ClusterShape): number =>
           preempt: true,
           preemptDelayMs: 0,
           accept: false,
-          primaryAddress: 0,
+          primaryAddress: '0.0.0.0',
           reassertOnLower: true,
         },
         INTERVAL_CS,

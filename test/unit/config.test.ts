@@ -72,7 +72,7 @@ describe('config', () => {
         expect.stringMatching(/^x: unknown key \(this section takes node, log, instances/),
         'instances[0].vrid: must be an integer from 1 to 255, got 300',
         expect.stringMatching(/^instances\[0\]\.bogus: unknown key \(this section takes name, /),
-        'instances[0].vips[0]: must be an IPv4 address with its prefix length, like 10.99.0.100/24, got "10.0.0.1"',
+        'instances[0].vips[0]: must be an IP address with its prefix length, like 10.99.0.100/24 or 2001:db8::100/64, got "10.0.0.1"',
         'instances[1].priority: must be an integer from 1 to 255, got 0',
         'instances[1].transport: must be one of raw, udp, got "tcp"',
         'instances[1].unicastPeers[0]: must be an IPv4 address, got "10.0.0.300"',
@@ -84,7 +84,7 @@ describe('config', () => {
   it('refuses duplicate names, VRIDs per interface, duplicate VIPs and v3 passwords', () => {
     expect(issues({ instances: [base, { ...base, vips: ['10.99.0.101/24'] }] })).toEqual([
       'instances[1].name: "VI_1" is already used by instances[0]',
-      'instances[1].vrid: VRID 51 on eth0 is already used by instances[0]',
+      'instances[1].vrid: VRID 51 (IPv4) on eth0 is already used by instances[0]',
     ]);
     expect(issues({ instances: [{ ...base, vips: ['10.0.0.1/24', '10.0.0.1/24'] }] })).toEqual([
       'instances[0].vips: 10.0.0.1 is listed twice',
@@ -538,6 +538,81 @@ describe('VIPs and interface names', () => {
             },
           ],
     );
+  });
+
+  it('takes IPv6 VIPs in canonical form, the virtual link-local first in adverts', () => {
+    const v6 = { ...base, vips: ['2001:DB8:0:0::100/64', '2001:db8::101/64'] };
+    const [derived] = parseConfig({ instances: [v6] }).instances;
+    expect(derived?.family).toBe(6);
+    // RFC 5798 5.2.9: without a link-local VIP, the virtual MAC's EUI-64 address (VRID 51 = 0x33).
+    expect(derived?.vips.map((v) => `${v.address}/${v.prefix}`)).toEqual([
+      'fe80::200:5eff:fe00:233/64',
+      '2001:db8::100/64',
+      '2001:db8::101/64',
+    ]);
+    expect(derived?.advertisedCount).toBe(3);
+    const listed = { ...base, vips: ['2001:db8::100/64', 'fe80::1/64'] };
+    const [own] = parseConfig({ instances: [listed] }).instances;
+    expect(own?.vips.map((v) => v.address)).toEqual(['fe80::1', '2001:db8::100']);
+    expect(parseConfig({ instances: [base] }).instances[0]?.family).toBe(4);
+  });
+
+  it('refuses what IPv6 cannot do, with the key and the reason', () => {
+    expect(
+      issues({ instances: [{ ...base, vips: ['10.99.0.100/24', '2001:db8::1/64'] }] }),
+    ).toEqual([
+      'instances[0].vips: mixes IPv4 and IPv6 addresses: an instance is one address family; make one instance per family (and a sync group to move them together)',
+    ]);
+    const v6 = { ...base, vips: ['2001:db8::1/64'] };
+    expect(
+      issues({
+        instances: [{ ...v6, version: 2, transport: 'udp', unicastPeers: ['10.0.0.2'] }],
+      }),
+    ).toEqual([
+      'instances[0].version: VRRPv2 has no IPv6: IPv6 VIPs need version 3',
+      'instances[0].transport: transport udp carries IPv4 only: IPv6 instances use raw (ff02::12)',
+      'instances[0].unicastPeers: unicast peers are IPv4 addresses and an IPv6 instance advertises to ff02::12: remove them',
+    ]);
+    expect(issues({ instances: [{ ...v6, vips: ['2001:db8::1/129'] }] })).toEqual([
+      'instances[0].vips[0]: must be an IP address with its prefix length, like 10.99.0.100/24 or 2001:db8::100/64, got "2001:db8::1/129"',
+    ]);
+  });
+
+  it('lets an IPv4 and an IPv6 instance share a VRID on one interface, and a link-local on two', () => {
+    const v6 = { ...base, name: 'VI_6', vips: ['fe80::1/64', '2001:db8::1/64'] };
+    expect(issues({ instances: [base, v6] })).toEqual([]);
+    expect(
+      issues({ instances: [v6, { ...v6, name: 'VI_7', interface: 'eth1', vips: ['fe80::1/64'] }] }),
+    ).toEqual([]);
+    expect(
+      issues({ instances: [v6, { ...v6, name: 'VI_7', vrid: 52, vips: ['fe80::1/64'] }] }),
+    ).toEqual([
+      'instances[1].vips: fe80::1 is also a VIP of instances[0] ("VI_6"): an instance in backup removes its VIPs, so each would take it from the other\'s master',
+    ]);
+  });
+
+  it('names the virtual MAC interface and refuses two routers on one', () => {
+    const [v4] = parseConfig({ instances: [{ ...base, vmac: true }] }).instances;
+    expect(v4?.vmac).toEqual({ name: 'vrrp4-51', mac: '00:00:5e:00:01:33' });
+    const [v6] = parseConfig({
+      instances: [{ ...base, vips: ['2001:db8::1/64'], vmac: 'vmac6' }],
+    }).instances;
+    expect(v6?.vmac).toEqual({ name: 'vmac6', mac: '00:00:5e:00:02:33' });
+    expect(parseConfig({ instances: [base] }).instances[0]?.vmac).toBeNull();
+    expect(
+      issues({
+        instances: [
+          { ...base, vmac: true },
+          { ...base, name: 'VI_2', interface: 'eth1', vips: ['10.98.0.1/24'], vmac: true },
+          { ...base, name: 'VI_3', vrid: 52, vips: ['10.97.0.1/24'], vmac: 'eth1' },
+          { ...base, name: 'VI_4', vrid: 53, vips: ['10.96.0.1/24'], vmac: 3 },
+        ],
+      }),
+    ).toEqual([
+      'instances[3].vmac: must be true, false or the name of the interface to create, got 3',
+      'instances[1].vmac: vrrp4-51 is already the virtual MAC interface of instances[0]: name one with vmac: "<name>"',
+      'instances[2].vmac: eth1 is an election interface: vipd would replace it with a macvlan',
+    ]);
   });
 
   it('checks the cluster and tracked interfaces the same way', () => {

@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compareAddresses, uint32ToIpv4 } from '../../src/net/address.js';
 import {
   DEAF_AFTER,
   masterDownIntervalMs,
@@ -28,11 +29,14 @@ interface Network {
 
 interface Rank {
   priority: number;
-  address: number;
+  address: string;
 }
 
 function outranks(a: Rank, b: Rank): boolean {
-  return a.priority > b.priority || (a.priority === b.priority && a.address > b.address);
+  return (
+    a.priority > b.priority ||
+    (a.priority === b.priority && compareAddresses(a.address, b.address) > 0)
+  );
 }
 
 function rankOf(config: FsmConfig): Rank {
@@ -111,7 +115,7 @@ function networkArb(priorities: 'distinct' | 'equal'): fc.Arbitrary<Network> {
         preempt: true,
         preemptDelayMs: 0,
         accept: false,
-        primaryAddress: r.addresses[i] ?? i + 1,
+        primaryAddress: uint32ToIpv4(r.addresses[i] ?? i + 1),
         reassertOnLower: r.reassertOnLower[i] ?? true,
         holdDownMs: HOLD_DOWN_MS,
       })),
@@ -513,7 +517,7 @@ describe('VRRP FSM properties (simulated network)', () => {
         preempt: true,
         preemptDelayMs: 0,
         accept: false,
-        primaryAddress: address,
+        primaryAddress: uint32ToIpv4(address),
         reassertOnLower: true,
       }));
       const sim = new Simulator(configs, { seed: 7, delayMs: { min: 0, max: 5 }, loss: 0.3 });

@@ -15,10 +15,12 @@ import {
   type FsmState,
 } from '../../src/vrrp/fsm.js';
 
-const OUR_ADDRESS = 0x0a000001; // 10.0.0.1
-const LOWER_ADDRESS = 0x0a000000; // 10.0.0.0
-const HIGHER_ADDRESS = 0x0a000002; // 10.0.0.2
-const HIGH_BIT_ADDRESS = 0xc0a80001; // 192.168.0.1: above 2^31, so a signed compare would get it wrong
+const OUR_ADDRESS = '10.0.0.1';
+const LOWER_ADDRESS = '10.0.0.0';
+const HIGHER_ADDRESS = '10.0.0.2';
+const HIGH_BIT_ADDRESS = '192.168.0.1'; // above 2^31: a signed compare would get it wrong
+// 10.0.0.10 sorts before 10.0.0.2 as text: the tie-break must compare numbers.
+const TEXT_ORDER_ADDRESS = '10.0.0.10';
 
 function config(overrides: Partial<FsmConfig> = {}): FsmConfig {
   return {
@@ -34,7 +36,7 @@ function config(overrides: Partial<FsmConfig> = {}): FsmConfig {
   };
 }
 
-function advert(src: number, priority: number, intervalCs = 100): FsmEvent {
+function advert(src: string, priority: number, intervalCs = 100): FsmEvent {
   return { type: 'advert', src, priority, intervalCs };
 }
 

@@ -104,7 +104,7 @@ function instanceOf(s: Setup): InstanceConfig {
       preempt: s.preempt,
       preemptDelayMs: s.preemptDelayMs,
       accept: false,
-      primaryAddress: 0,
+      primaryAddress: '0.0.0.0',
       reassertOnLower: s.reassertOnLower,
       holdDownMs: 2000,
     },
