@@ -16,7 +16,7 @@ import { probeAll } from '../net/witness.js';
 import type { Observer } from '../ports/events.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
-import { VRRP_GROUP, encodeAdvert } from '../vrrp/packet.js';
+import { VRRP_GROUP, VRRP_GROUP_V6, encodeAdvert } from '../vrrp/packet.js';
 import { advertOf } from '../router/advert.js';
 import type { Clock } from '../ports/clock.js';
 import { TroubleCounter } from '../ports/counters.js';
@@ -72,7 +72,10 @@ export class VirtualRouter {
       primary: deps.primary,
       ttlChecked: deps.ttlChecked,
     });
-    this.destinations = config.unicastPeers.length > 0 ? config.unicastPeers : [VRRP_GROUP];
+    this.destinations =
+      config.unicastPeers.length > 0
+        ? config.unicastPeers
+        : [config.family === 6 ? VRRP_GROUP_V6 : VRRP_GROUP];
     this.log = deps.log;
     this.duties = deps.duties;
     this.signer = config.hmac === null ? undefined : new HmacSigner(config.hmac);
