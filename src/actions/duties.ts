@@ -41,7 +41,7 @@ export function instanceDuties(
 
   return {
     async prepare() {
-      const stale = await removeVips(cfg.interface, cfg.vips, undefined, log);
+      const stale = await removeVips(cfg.vipInterface, cfg.vips, undefined, log);
       if (stale.length > 0) {
         log.warn(
           { event: 'stale-vips-removed', vips: stale.map((v) => v.address) },
@@ -55,7 +55,7 @@ export function instanceDuties(
         role === 'master'
           ? masterPlan(cfg)
           : releasePlan(role, cfg, {
-              addresses: new Set((await readAddresses(cfg.interface)).map((a) => a.address)),
+              addresses: new Set((await readAddresses(cfg.vipInterface)).map((a) => a.address)),
             });
       const result = await executePlan(steps, {
         runner,
@@ -105,7 +105,7 @@ export function instanceDuties(
     async restore(addresses) {
       const wanted = new Set(addresses);
       await addVips(
-        cfg.interface,
+        cfg.vipInterface,
         cfg.vips.filter((v) => wanted.has(v.address)),
         undefined,
         log,

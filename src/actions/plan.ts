@@ -47,7 +47,7 @@ export type Step =
     };
 
 export interface KernelView {
-  /** IPv4 addresses on the instance's interface now. */
+  /** Addresses on the interface the instance's VIPs go on, now. */
   addresses: ReadonlySet<string>;
 }
 
@@ -61,6 +61,9 @@ function hookSteps(cfg: InstanceConfig, role: Role): Step[] {
     VIPD_VRID: String(cfg.vrid),
     VIPD_INTERFACE: cfg.interface,
     VIPD_VIPS: all.join(' '),
+    VIPD_FAMILY: `ipv${cfg.family}`,
+    // Where the VIPs are: the virtual MAC's macvlan, or VIPD_INTERFACE itself.
+    VIPD_VIP_INTERFACE: cfg.vipInterface,
   };
   const extra = cfg.hooks.extra === null ? [] : [cfg.hooks.extra];
   // ucarp calls its scripts with one VIP; per transition, the first VIP stands in and all are in VIPD_VIPS.
@@ -131,7 +134,7 @@ export function describeStep(step: Step): string {
       return `VIPs ${step.want === 'present' ? 'add' : 'remove'} ${shown.join(' ')}${more}`;
     }
     case 'garp':
-      return `gratuitous ARP for ${step.addresses.length} VIP(s)`;
+      return `gratuitous ARP / unsolicited NA for ${step.addresses.length} VIP(s)`;
     case 'marks':
       return `firewall marks ${step.action}`;
     case 'load-sharing':

@@ -37,8 +37,8 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer, log?: Logg
     async run(step: Step, signal: AbortSignal): Promise<void> {
       switch (step.kind) {
         case 'vips':
-          if (step.want === 'present') await addVips(cfg.interface, step.vips, signal);
-          else await removeVips(cfg.interface, step.vips, signal, log);
+          if (step.want === 'present') await addVips(cfg.vipInterface, step.vips, signal);
+          else await removeVips(cfg.vipInterface, step.vips, signal, log);
           return;
         case 'garp':
           await announcer.announce(step.addresses, cfg.garp, signal);
@@ -65,7 +65,7 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer, log?: Logg
     revert(step: Step) {
       if (step.kind === 'vips' && step.want === 'present') {
         return async (signal: AbortSignal) => {
-          await removeVips(cfg.interface, step.vips, signal, log);
+          await removeVips(cfg.vipInterface, step.vips, signal, log);
         };
       }
       if (step.kind === 'marks' && step.action === 'install') {

@@ -399,6 +399,13 @@ export function normaliseInstance(raw: InstanceFile) {
   const family = familyOf(raw.vips);
   const advertised = advertisedOrder(raw.vips, family, raw.vrid);
   const vips = [...advertised, ...raw.excludedVips];
+  const vmac =
+    raw.vmac === false
+      ? null
+      : {
+          name: raw.vmac === true ? `vrrp${family}-${raw.vrid}` : raw.vmac,
+          mac: virtualMac(family, raw.vrid),
+        };
   const auth: VrrpAuth | undefined =
     raw.version !== 2
       ? undefined
@@ -443,13 +450,9 @@ export function normaliseInstance(raw: InstanceFile) {
     /** The address family of the VIPs and of the election (ff02::12 from a link-local for 6). */
     family,
     /** The virtual MAC's macvlan, or null: the VIPs then sit on the interface itself. */
-    vmac:
-      raw.vmac === false
-        ? null
-        : {
-            name: raw.vmac === true ? `vrrp${family}-${raw.vrid}` : raw.vmac,
-            mac: virtualMac(family, raw.vrid),
-          },
+    vmac,
+    /** Where the VIPs go: the virtual MAC's macvlan, or the interface itself. */
+    vipInterface: vmac?.name ?? raw.interface,
     garp: raw.garp,
     hooks: raw.hooks,
     conntrackd: raw.conntrackd,

@@ -54,7 +54,7 @@ describe('executePlan', () => {
     expect(calls).toEqual(['run vips', 'run garp', 'run hook', 'undo vips']);
     expect(r.outcomes.map((o) => [o.step, o.ok])).toEqual([
       ['VIPs add 10.0.0.1/24', true],
-      ['gratuitous ARP for 1 VIP(s)', true],
+      ['gratuitous ARP / unsolicited NA for 1 VIP(s)', true],
       ['hook /up.sh eth0 10.0.0.1', false],
     ]);
     expect(r.rolledBack.map((o) => o.step)).toEqual(['undo VIPs add 10.0.0.1/24']);

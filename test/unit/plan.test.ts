@@ -29,7 +29,7 @@ describe('action plans', () => {
     expect(masterPlan(cfg).map(describeStep)).toEqual([
       'conntrackd commit',
       'VIPs add 10.99.0.100/24 10.99.0.101/24',
-      'gratuitous ARP for 2 VIP(s)',
+      'gratuitous ARP / unsolicited NA for 2 VIP(s)',
       'conntrackd flush-caches, resync-kernel, bulk-send',
       'hook /etc/vipd/up.sh eth0 10.99.0.100 fw1',
       'hook /etc/vipd/up.sh eth0 10.99.0.101 fw1',
@@ -41,6 +41,21 @@ describe('action plans', () => {
         VIPD_INSTANCE: 'VI_1',
         VIPD_VRID: '51',
         VIPD_VIPS: '10.99.0.100 10.99.0.101',
+        VIPD_FAMILY: 'ipv4',
+        VIPD_VIP_INTERFACE: 'eth0',
+      },
+    });
+    const v6 = inst({
+      vips: ['2001:db8::100/64'],
+      vmac: true,
+      hooks: { up: '/u.sh', perVip: false },
+    });
+    expect(masterPlan(v6).at(-1)).toMatchObject({
+      args: ['eth0', 'fe80::200:5eff:fe00:233'],
+      env: {
+        VIPD_VIPS: 'fe80::200:5eff:fe00:233 2001:db8::100',
+        VIPD_FAMILY: 'ipv6',
+        VIPD_VIP_INTERFACE: 'vrrp6-51',
       },
     });
   });
@@ -74,7 +89,7 @@ describe('load-sharing steps', () => {
     expect(masterPlan(cfg).map(describeStep)).toEqual([
       'VIPs add 10.99.0.100/24 10.99.0.101/24',
       'load sharing install owning node(s) 2',
-      'gratuitous ARP for 2 VIP(s)',
+      'gratuitous ARP / unsolicited NA for 2 VIP(s)',
     ]);
     expect(releasePlan('backup', cfg, { addresses: new Set() }).map(describeStep)).toEqual([
       'load sharing remove',
