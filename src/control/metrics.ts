@@ -110,6 +110,22 @@ export class VipdMetrics {
       },
     );
     this.gauge(
+      'vipd_instance_info',
+      'Always 1: the election family, the interface the VIPs are on and the MAC they answer with',
+      ['instance', 'family', 'interface', 'mac'],
+      (g, status) => {
+        for (const inst of status.instances) {
+          const labels = {
+            instance: inst.name,
+            family: `ipv${inst.family}`,
+            interface: inst.vmac ?? inst.interface,
+            mac: inst.mac ?? '',
+          };
+          g.set(labels, 1);
+        }
+      },
+    );
+    this.gauge(
       'vipd_instance_priority',
       'Priority: kind="base" as configured, kind="effective" as advertised now',
       ['instance', 'kind'],

@@ -57,10 +57,12 @@ function row(inst: RouterStatus, now: Date): string[] {
       : inst.state === 'master'
         ? `${inst.master} (self)`
         : inst.master;
+  const link = `${inst.vmac ?? inst.interface} IPv${inst.family} ${inst.mac ?? '-'}`;
   return [
     inst.name,
     inst.state.toUpperCase(),
     `${inst.effectivePriority}/${inst.priority}`,
+    link,
     master,
     vips(inst.vips),
     lastTransition(inst, now),
@@ -104,7 +106,7 @@ export function formatStatus(status: DaemonStatus, now: Date): string {
   else {
     lines.push(
       ...table([
-        ['INSTANCE', 'STATE', 'PRIO', 'MASTER', 'VIPS', 'LAST TRANSITION', 'FAULTS'],
+        ['INSTANCE', 'STATE', 'PRIO', 'LINK', 'MASTER', 'VIPS', 'LAST TRANSITION', 'FAULTS'],
         ...status.instances.map((i) => row(i, now)),
       ]),
     );
@@ -119,7 +121,7 @@ export function formatStatus(status: DaemonStatus, now: Date): string {
     const errors = byReason(l.errors);
     if (l.state === 'open' && l.reopens === 0 && errors === '0') continue;
     lines.push(
-      `link ${l.interface} (${l.transport}) from ${l.source}: ${l.state}; socket errors ${errors}, reopened ${l.reopens} times`,
+      `link ${l.interface} (IPv${l.family}, ${l.transport}) from ${l.source}: ${l.state}; socket errors ${errors}, reopened ${l.reopens} times`,
     );
   }
   const m = status.monitor;

@@ -19,7 +19,7 @@ import { setPromoteSecondaries } from '../net/sysctl.js';
 import { probeKernel, selectBackend } from '../cluster/select.js';
 import type { Announcer } from '../actions/runner.js';
 import type { Clock } from '../ports/clock.js';
-import { linkKeyOf, VrrpLink } from './link.js';
+import { linkKeyOf, VrrpLink, type LinkKey } from './link.js';
 import { VirtualRouter } from './router.js';
 import { Observers } from '../ports/events.js';
 import { TrackMonitor } from '../track/monitor.js';
@@ -43,7 +43,16 @@ export class ReloadError extends Error {
 }
 
 function linkKey(cfg: InstanceConfig): string {
-  return linkKeyOf({ ifname: cfg.interface, transport: cfg.transport, udpPort: cfg.udpPort });
+  return linkKeyOf(linkOf(cfg));
+}
+
+function linkOf(cfg: InstanceConfig): LinkKey {
+  return {
+    ifname: cfg.interface,
+    family: cfg.family,
+    transport: cfg.transport,
+    udpPort: cfg.udpPort,
+  };
 }
 
 /** Every VIP of the config, instances' and cluster's: the primary address of a link is none of them. */
@@ -128,17 +137,14 @@ export class Daemon {
     const key = linkKey(cfg);
     const existing = this.links.get(key);
     if (existing !== undefined) return existing;
-    const link = new VrrpLink(
-      { ifname: cfg.interface, transport: cfg.transport, udpPort: cfg.udpPort },
-      {
-        monitor: this.monitor,
-        clock: this.clock,
-        log: this.log,
-        vips: () => this.vips,
-        onForeign: () => (this.foreign += 1),
-        onOpen: (ifname, index) => this.promoteSecondariesOn(ifname, index),
-      },
-    );
+    const link = new VrrpLink(linkOf(cfg), {
+      monitor: this.monitor,
+      clock: this.clock,
+      log: this.log,
+      vips: () => this.vips,
+      onForeign: () => (this.foreign += 1),
+      onOpen: (ifname, index) => this.promoteSecondariesOn(ifname, index),
+    });
     this.links.set(key, link);
     return link;
   }
@@ -181,6 +187,7 @@ export class Daemon {
       link,
       ttlChecked: spec.cfg.transport === 'raw',
       primary: link.primary,
+      mac: () => link.mac,
       duties: spec.duties(link, log),
       log,
       emit: this.observers.emit,

@@ -25,6 +25,7 @@ import { Garp } from '../actions/garp.js';
 import type { Announcer } from '../actions/runner.js';
 import { removeVips } from '../actions/vip.js';
 import type { TransportKind } from '../config/instance.js';
+import type { AddressFamily } from '../net/address.js';
 import type { KernelEvent, KernelMonitor } from '../net/kernel-monitor.js';
 import type { InterfaceAddress } from '../net/interface.js';
 import { RawTransport } from '../net/transport-raw.js';
@@ -44,6 +45,8 @@ import type { AdvertSender, VirtualRouter } from './router.js';
 
 export interface LinkKey {
   ifname: string;
+  /** IPv4 and IPv6 elections never share a socket (RFC 5798 5.2.3: separate VRID spaces). */
+  family: AddressFamily;
   transport: TransportKind;
   udpPort: number;
 }
@@ -60,10 +63,13 @@ export interface LinkDeps {
 }
 
 /** The source while the interface cannot be used: nothing is sent from it (FAULT). */
-const UNSPECIFIED: InterfaceAddress = { address: '0.0.0.0', prefix: 32, secondary: false };
+const UNSPECIFIED: Record<AddressFamily, InterfaceAddress> = {
+  4: { address: '0.0.0.0', prefix: 32, secondary: false },
+  6: { address: '::', prefix: 128, secondary: false },
+};
 
 export function linkKeyOf(k: LinkKey): string {
-  return `${k.ifname}|${k.transport}|${k.transport === 'udp' ? k.udpPort : ''}`;
+  return `${k.ifname}|${k.family}|${k.transport}|${k.transport === 'udp' ? k.udpPort : ''}`;
 }
 
 export class VrrpLink implements AdvertSender, Announcer {
@@ -71,7 +77,7 @@ export class VrrpLink implements AdvertSender, Announcer {
   /** The open socket, with the interface index and primary address it was opened for. */
   private socket: { transport: Transport; index: number; primary: InterfaceAddress } | undefined;
   private garp: { sender: Garp; index: number; mac: string } | undefined;
-  private source: InterfaceAddress = UNSPECIFIED;
+  private source: InterfaceAddress;
   /** Why the interface cannot be used now, or undefined when it can. */
   private unusable: string | undefined;
   /** The `socket` hold's detail while it is raised. */
@@ -80,7 +86,8 @@ export class VrrpLink implements AdvertSender, Announcer {
   private retry: (() => void) | undefined;
   /** Bumped on every (re)open and close: an open that finishes late for an older one is dropped. */
   private generation = 0;
-  private missing: string[] = [];
+  /** Removed VIPs not yet reported, with the interface they were removed from. */
+  private missing: { address: string; ifname: string | undefined }[] = [];
   private readonly unsubscribe: () => void;
   private readonly errors: Record<string, number> = {};
   private reopens = 0;
@@ -91,13 +98,19 @@ export class VrrpLink implements AdvertSender, Announcer {
     readonly key: LinkKey,
     private readonly deps: LinkDeps,
   ) {
+    this.source = UNSPECIFIED[key.family];
     this.unsubscribe = deps.monitor.subscribe((e) => this.onKernel(e));
     this.evaluate();
   }
 
-  /** The address adverts leave from (0.0.0.0 while the interface cannot be used). */
+  /** The address adverts leave from (0.0.0.0 or :: while the interface cannot be used). */
   get primary(): InterfaceAddress {
     return this.source;
+  }
+
+  /** The interface's own MAC, as the kernel reports it now. */
+  get mac(): string | undefined {
+    return this.deps.monitor.link(this.key.ifname)?.mac;
   }
 
   /** Registers a router for its VRID's packets and puts it under the link's current holds. */
@@ -116,6 +129,7 @@ export class VrrpLink implements AdvertSender, Announcer {
   status(): LinkStatus {
     return {
       interface: this.key.ifname,
+      family: this.key.family,
       transport: this.key.transport,
       source: this.source.address,
       state: this.socket !== undefined ? 'open' : this.state(),
@@ -178,12 +192,17 @@ export class VrrpLink implements AdvertSender, Announcer {
         return;
       case 'address-added':
       case 'address-removed': {
-        const link = this.deps.monitor.link(name);
-        if (link === undefined || e.address.ifindex !== link.index) return;
         // A VIP is never the source, so it cannot change the verdict: a plan adding 1,000 of
-        // them makes no evaluation. Only its removal matters, to the routers it belongs to.
-        if (!this.deps.vips().has(e.address.address)) this.evaluate();
-        else if (e.type === 'address-removed') this.removed(e.address.address);
+        // them makes no evaluation. Only its removal matters, to the routers it belongs to
+        // (on this interface, or on a router's virtual-MAC macvlan).
+        if (this.deps.vips().has(e.address.address)) {
+          if (e.type === 'address-removed') {
+            const from = this.deps.monitor.linkByIndex(e.address.ifindex)?.name;
+            this.removed(e.address.address, from);
+          }
+          return;
+        }
+        if (e.address.ifindex === this.deps.monitor.link(name)?.index) this.evaluate();
         return;
       }
       case 'resynced':
@@ -193,15 +212,17 @@ export class VrrpLink implements AdvertSender, Announcer {
   }
 
   /** Removals arrive one event per address: a flush of 256 VIPs reaches the routers as one batch. */
-  private removed(address: string): void {
-    this.missing.push(address);
+  private removed(address: string, ifname: string | undefined): void {
+    this.missing.push({ address, ifname });
     if (this.missing.length > 1) return;
     setImmediate(() => {
       const gone = this.missing;
       this.missing = [];
       for (const router of this.routers.values()) {
         const mine = new Set(router.cfg.vips.map((v) => v.address));
-        const lost = gone.filter((a) => mine.has(a));
+        const lost = gone
+          .filter((g) => g.ifname === router.cfg.vipInterface && mine.has(g.address))
+          .map((g) => g.address);
         if (lost.length > 0) router.vipsMissing(lost);
       }
     });
@@ -246,7 +267,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     if (primary.address !== this.source.address || primary.prefix !== this.source.prefix) {
       const was = this.source.address;
       this.source = primary;
-      if (was !== UNSPECIFIED.address) {
+      if (was !== UNSPECIFIED[this.key.family].address) {
         this.deps.log.info(
           { event: 'source-changed', interface: name, from: was, to: primary.address },
           `${name}: primary address ${was} -> ${primary.address}: adverts leave from it`,
@@ -319,7 +340,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     const generation = this.generation;
     const index = this.deps.monitor.link(this.key.ifname)?.index;
     const primary = this.source;
-    if (index === undefined || primary === UNSPECIFIED) return;
+    if (index === undefined || primary === UNSPECIFIED[this.key.family]) return;
     this.opening = true;
     try {
       await this.deps.onOpen(this.key.ifname, index);

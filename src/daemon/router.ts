@@ -42,6 +42,8 @@ export interface RouterDeps {
   ttlChecked: boolean;
   /** The link's source address at start (0.0.0.0 while the interface is not usable yet). */
   primary: InterfaceAddress;
+  /** The interface's MAC now (for status; the virtual MAC, when there is one, is the config's). */
+  mac: () => string | undefined;
   /** What the router does about its state: an instance's action plans, a cluster number's ownership. */
   duties: Duties;
   /** Already scoped to this router (instance, VRID). */
@@ -115,6 +117,9 @@ export class VirtualRouter {
       name: this.cfg.name,
       interface: this.cfg.interface,
       vrid: this.cfg.vrid,
+      family: this.cfg.family,
+      mac: this.cfg.vmac?.mac ?? this.deps.mac(),
+      vmac: this.cfg.vmac?.name,
       state: fsm.state,
       priority: this.cfg.priority,
       effectivePriority: this.core.fsmConfig.priority,

@@ -24,6 +24,9 @@ const IN_PLACE: readonly (keyof InstanceConfig)[] = [
   'hmac',
 ];
 
+/** Keys computed from others (the file's vips, vmac, interface): a report names those instead. */
+const DERIVED: readonly (keyof InstanceConfig)[] = ['family', 'vipInterface'];
+
 export interface ReloadDelta {
   report: ReloadReport;
   inPlace: InstanceConfig[];
@@ -60,7 +63,7 @@ export function reloadDelta(before: VipdConfig, after: VipdConfig): DeltaOutcome
       continue;
     }
     const changed = (Object.keys(cfg) as (keyof InstanceConfig)[]).filter(
-      (k) => !same(old[k], cfg[k]),
+      (k) => !same(old[k], cfg[k]) && !DERIVED.includes(k),
     );
     if (changed.length === 0) report.kept.push(old.name);
     else if (changed.every((k) => IN_PLACE.includes(k))) {

@@ -17,6 +17,12 @@ export interface RouterStatus {
   name: string;
   interface: string;
   vrid: number;
+  /** The election's address family (4: 224.0.0.18, 6: ff02::12). */
+  family: 4 | 6;
+  /** The MAC the VIPs answer with: the virtual MAC, or the interface's own (unknown while it is absent). */
+  mac: string | undefined;
+  /** The virtual MAC's macvlan, when the instance has one. */
+  vmac: string | undefined;
   state: VrrpState;
   priority: number;
   effectivePriority: number;
@@ -32,6 +38,7 @@ export interface RouterStatus {
 /** One VRRP socket shared by the instances on an interface (daemon/link.ts). */
 export interface LinkStatus {
   interface: string;
+  family: 4 | 6;
   transport: string;
   /** The address adverts leave from (0.0.0.0 while the interface cannot be used). */
   source: string;

@@ -9,6 +9,9 @@ function instance(over: Partial<RouterStatus>): RouterStatus {
     name: 'VI_1',
     interface: 'eth0',
     vrid: 51,
+    family: 4,
+    mac: '02:99:00:00:00:01',
+    vmac: undefined,
     state: 'master',
     priority: 150,
     effectivePriority: 150,
@@ -58,6 +61,7 @@ describe('formatStatus', () => {
       links: [
         {
           interface: 'eth0',
+          family: 4,
           transport: 'raw',
           source: '10.99.0.1',
           state: 'open',
@@ -66,8 +70,9 @@ describe('formatStatus', () => {
         },
         {
           interface: 'eth1',
+          family: 6,
           transport: 'raw',
-          source: '0.0.0.0',
+          source: '::',
           state: 'interface eth1 does not exist',
           errors: { EIO: 2, ENETDOWN: 1 },
           reopens: 3,
@@ -83,6 +88,9 @@ describe('formatStatus', () => {
           priority: 100,
           effectivePriority: 100,
           master: '10.99.0.2',
+          family: 6,
+          vmac: 'vrrp6-52',
+          mac: '00:00:5e:00:02:34',
           vips: ['10.99.1.100/24', '10.99.1.101/24', '10.99.1.102/24', '10.99.1.103/24'],
           lastTransition: {
             from: 'initialize',
@@ -108,10 +116,10 @@ describe('formatStatus', () => {
     expect(formatStatus(status, NOW)).toBe(
       [
         'node fw1',
-        'INSTANCE   STATE   PRIO     MASTER            VIPS                                   LAST TRANSITION                   FAULTS',
-        'VI_1       MASTER  150/150  10.99.0.1 (self)  10.99.0.100/24                         master-down from backup, 12s ago  -',
-        'VI_LONGER  BACKUP  100/100  10.99.0.2         10.99.1.100/24,10.99.1.101/24 +2 more  startup from initialize, 0s ago   -',
-        'link eth1 (raw) from 0.0.0.0: interface eth1 does not exist; socket errors 3 (EIO 2, ENETDOWN 1), reopened 3 times',
+        'INSTANCE   STATE   PRIO     LINK                             MASTER            VIPS                                   LAST TRANSITION                   FAULTS',
+        'VI_1       MASTER  150/150  eth0 IPv4 02:99:00:00:00:01      10.99.0.1 (self)  10.99.0.100/24                         master-down from backup, 12s ago  -',
+        'VI_LONGER  BACKUP  100/100  vrrp6-52 IPv6 00:00:5e:00:02:34  10.99.0.2         10.99.1.100/24,10.99.1.101/24 +2 more  startup from initialize, 0s ago   -',
+        'link eth1 (IPv6, raw) from ::: interface eth1 does not exist; socket errors 3 (EIO 2, ENETDOWN 1), reopened 3 times',
         'kernel monitor: 1 overruns, 0 errors, 0 malformed messages, 1 re-reads',
         'counters:',
         '  VI_1       adverts sent 12, received 3; rejected 0; send failures 0; split brains 0; one-way losses 0; quorum denied 0, lost 0; stalls 0; VIPs put back 0',
@@ -144,7 +152,7 @@ describe('formatStatus', () => {
     };
     const row = formatStatus(status, NOW).split('\n')[2];
     expect(row).toBe(
-      'VI_1      FAULT  0/150  -       10.99.0.100/24  fault from master, 2m00s ago  demoted: demoted by the operator for 5 s; plan: master plan failed',
+      'VI_1      FAULT  0/150  eth0 IPv4 02:99:00:00:00:01  -       10.99.0.100/24  fault from master, 2m00s ago  demoted: demoted by the operator for 5 s; plan: master plan failed',
     );
   });
 
