@@ -18,7 +18,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { HmacConfig } from '../config/instance.js';
-import { ipv4ToUint32 } from '../net/address.js';
+import { addressBytes } from '../net/address.js';
 
 export const HMAC_REJECTIONS = [
   'unsigned',
@@ -33,10 +33,9 @@ const MAGIC = 0x5648; // 'VH'
 const MAC_LENGTH = 32;
 export const TRAILER_LENGTH = 2 + 1 + 1 + 8 + MAC_LENGTH;
 
+/** The sender's address (4 or 16 bytes) is under the MAC: a replay from another box fails. */
 function mac(key: Buffer, src: string, signed: Buffer): Buffer {
-  const address = Buffer.alloc(4);
-  address.writeUInt32BE(ipv4ToUint32(src));
-  return createHmac('sha256', key).update(address).update(signed).digest();
+  return createHmac('sha256', key).update(addressBytes(src)).update(signed).digest();
 }
 
 /** Signs adverts from one sender: nonces strictly increase even when the clock does not. */
