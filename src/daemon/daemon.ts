@@ -21,6 +21,7 @@ import type { Announcer } from '../actions/runner.js';
 import type { Clock } from '../ports/clock.js';
 import { linkKeyOf, VrrpLink, type LinkKey } from './link.js';
 import { VirtualRouter } from './router.js';
+import { VmacPort } from './vmac-port.js';
 import { Observers } from '../ports/events.js';
 import { TrackMonitor } from '../track/monitor.js';
 import { faultKey, type Fault, type FaultCause } from '../router/faults.js';
@@ -76,6 +77,8 @@ export class Daemon {
   private readonly links = new Map<string, VrrpLink>();
   readonly routers: VirtualRouter[] = [];
   private readonly monitors = new Map<VirtualRouter, TrackMonitor>();
+  /** The virtual-MAC macvlans of the routers that have one. */
+  private readonly vmacs = new Map<VirtualRouter, VmacPort>();
   private foreign = 0;
   private member: ClusterMember | undefined;
   /** Metrics and other watchers subscribe here (see observer.ts). */
@@ -182,24 +185,52 @@ export class Daemon {
     const link = this.link(spec.cfg);
     if (!existed) opened.push(link);
     const log = this.log.child({ instance: spec.cfg.name, vrid: spec.cfg.vrid });
-    return new VirtualRouter(spec.cfg, {
+    const { vmac } = spec.cfg;
+    // With a virtual MAC the master speaks from the macvlan; it still listens on the link.
+    const port =
+      vmac === null ? undefined : new VmacPort({ ...spec.cfg, vmac }, () => link.primary, log);
+    const router = new VirtualRouter(spec.cfg, {
       clock: this.clock,
-      link,
+      link: port ?? link,
       ttlChecked: spec.cfg.transport === 'raw',
       primary: link.primary,
       mac: () => link.mac,
-      duties: spec.duties(link, log),
+      duties: spec.duties(port ?? link, log),
       log,
       emit: this.observers.emit,
     });
+    if (port !== undefined) this.vmacs.set(router, port);
+    return router;
   }
 
   /** Registers a built router for its VRID's packets, tracks it and starts its election. */
   private async startRouter(router: VirtualRouter): Promise<void> {
     this.links.get(linkKey(router.cfg))?.attach(router);
     this.routers.push(router);
+    await this.openVmac(router);
     await this.track(router);
     await router.start();
+  }
+
+  /**
+   * Opened when the router starts, not when it is built: a reload stops the router it replaces
+   * first, whose macvlan may have the same name. A router without its macvlan is held in FAULT:
+   * it must not take VIPs it cannot put where its config says.
+   */
+  private async openVmac(router: VirtualRouter): Promise<void> {
+    const port = this.vmacs.get(router);
+    const vmac = router.cfg.vmac;
+    if (port === undefined || vmac === null) return;
+    try {
+      await port.open();
+    } catch (err) {
+      const reason = `cannot set up the virtual MAC interface ${vmac.name}: ${(err as Error).message}`;
+      router.log.error(
+        { event: 'vmac-failed', interface: vmac.name, err: (err as Error).message },
+        reason,
+      );
+      router.raiseFault({ kind: 'interface', name: vmac.name }, reason);
+    }
   }
 
   private async track(router: VirtualRouter): Promise<void> {
@@ -221,6 +252,8 @@ export class Daemon {
     this.monitors.get(router)?.close();
     this.monitors.delete(router);
     await router.stop();
+    await this.vmacs.get(router)?.close(true);
+    this.vmacs.delete(router);
     this.links.get(linkKey(router.cfg))?.detach(router.cfg.vrid);
     this.routers.splice(this.routers.indexOf(router), 1);
   }
@@ -371,6 +404,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       for (const monitor of this.monitors.values()) monitor.close();
       await Promise.allSettled(this.routers.map((r) => r.stop()));
+      await Promise.allSettled([...this.vmacs.values()].map((p) => p.close(true)));
       await this.member
         ?.stop()
         .catch((err: unknown) =>

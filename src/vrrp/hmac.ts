@@ -6,7 +6,7 @@
  *
  *   'V' 'H' | key id (u8) | 0 (u8) | nonce (u64, big endian) | HMAC-SHA256 (32 bytes)
  *
- * The MAC covers the sender's IPv4 address, the VRRP message and the trailer up to the MAC, so a
+ * The MAC covers the sender's address, the VRRP message and the trailer up to the MAC, so a
  * captured advert cannot be re-sent from another address or with another nonce. The nonce is the
  * sender's wall clock in microseconds, forced strictly increasing: a receiver accepts it only
  * within `windowMs` of its own clock (the boxes need NTP, as every firewall pair has) and only
