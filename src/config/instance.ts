@@ -343,11 +343,13 @@ export function familyOf(vips: readonly Vip[]): AddressFamily {
  */
 function advertisedOrder(vips: Vip[], family: AddressFamily, vrid: number): Vip[] {
   if (family === 4) return vips;
-  const linkLocal = vips.find((v) => isLinkLocal(v.address)) ?? {
-    address: `fe80::200:5eff:fe00:${(0x200 + vrid).toString(16)}`,
-    prefix: 64,
-  };
+  const linkLocal = vips.find((v) => isLinkLocal(v.address)) ?? virtualLinkLocal(vrid);
   return [linkLocal, ...vips.filter((v) => v !== linkLocal)];
+}
+
+/** The EUI-64 link-local address of a VRID's IPv6 virtual MAC: what an IPv6 advert lists first. */
+export function virtualLinkLocal(vrid: number): Vip {
+  return { address: `fe80::200:5eff:fe00:${(0x200 + vrid).toString(16)}`, prefix: 64 };
 }
 
 /** The RFC 5798 section 7.3 virtual MAC of a VRID. */

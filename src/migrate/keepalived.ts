@@ -22,12 +22,25 @@
  * keepalived's defaults are written out where vipd's differ (VRRP version 2, not 3), and its
  * start-up rules are applied where they change what runs (a MASTER without a priority is the
  * address owner, 255; state MASTER and priority 255 clear nopreempt).
+ *
+ * Address families as keepalived 2.2.7 decides them (vrrp_parser.c, vrrp_data.c): an instance's
+ * family is set by the first of its VIPs, unicast peers, source or destination addresses and
+ * native_ipv6, in the order written; VIPs and peers of the other family are dropped (keepalived
+ * ignores them), excluded addresses of the other family are noted (keepalived moves them, a vipd
+ * instance is one family), and an IPv6 instance runs VRRPv3. use_vmac keeps keepalived's
+ * macvlan name (vrrp.VRID, with its fallbacks), so the interface keeps the name scripts know.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../config/config.js';
-import { ConfigError } from '../config/formats.js';
-import { isIpv4 } from '../net/address.js';
+import { ConfigError, isInterfaceName } from '../config/formats.js';
+import { virtualLinkLocal, virtualMac } from '../config/instance.js';
+import {
+  addressFamily,
+  canonicalAddress,
+  isLinkLocal,
+  type AddressFamily,
+} from '../net/address.js';
 import { UsageError } from '../usage.js';
 
 export interface KeepalivedNote {
@@ -202,7 +215,7 @@ export function parseKeepalived(
 
 const NOT_CONVERTED = 'no vipd equivalent; not converted';
 const NO_MAIL = 'vipd sends no mail; alert on its JSON log lines ("event":"transition") instead';
-const NO_VMAC = 'vipd keeps the interface MAC and moves VIPs with gratuitous ARP (no virtual MAC)';
+const NO_IPVLAN = 'vipd has no ipvlan mode (vmac makes a macvlan with the virtual MAC)';
 const NO_SRC = "vipd sends from the interface's primary address";
 const NO_STRICT = 'vipd has no strict mode';
 const NO_SCRIPT_USER = 'vipd runs hooks and tracked scripts as the user vipd runs as';
@@ -216,6 +229,7 @@ const HOOK_ROUTES = 'vipd moves addresses only; add routes and rules from an up 
 /** keepalived 2.2.7 defaults (global_data.c, vrrp.h, vrrp_track.h) a conversion needs. */
 const KEEPALIVED_DEFAULT = {
   version: 2,
+  vmacPrefix: 'vrrp',
   garpDelay: 5,
   garpRepeat: 5,
   scriptInterval: 1,
@@ -237,13 +251,11 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   static_rules: NO_STATIC,
   virtual_routes: HOOK_ROUTES,
   virtual_rules: HOOK_ROUTES,
-  use_vmac: NO_VMAC,
-  use_vmac_addr: NO_VMAC,
-  vmac_xmit_base: NO_VMAC,
-  use_ipvlan: NO_VMAC,
+  use_ipvlan: NO_IPVLAN,
+  vmac_addr_prefix: 'names the macvlans of use_vmac_addr, which vipd does not make',
   mcast_src_ip: NO_SRC,
   unicast_src_ip: NO_SRC,
-  mcast_dst_ip: 'vipd sends to 224.0.0.18, or to unicastPeers',
+  mcast_dst_ip: 'vipd sends to 224.0.0.18 (IPv6: ff02::12), or to unicastPeers',
   strict_mode: NO_STRICT,
   vrrp_strict: NO_STRICT,
   smtp_alert: NO_MAIL,
@@ -347,7 +359,10 @@ interface Track {
 
 interface Globals {
   routerId?: string;
-  version?: 2 | 3;
+  version?: { value: 2 | 3; line: number };
+  /** vrrp_strict: keepalived then refuses what the RFCs do not allow. */
+  strict: boolean;
+  vmacPrefix: string;
   defaultInterface?: string;
   garp: Garp;
   scripts: Map<string, ScriptDef>;
@@ -356,8 +371,16 @@ interface Globals {
 
 interface VipEntry {
   cidr: string;
+  family: AddressFamily;
   dev?: string;
   line: number;
+}
+
+/** use_vmac [NAME] [MAC]: the name when keepalived keeps it. */
+interface Vmac {
+  line: number;
+  name?: string;
+  mac?: string;
 }
 
 interface Draft {
@@ -366,7 +389,13 @@ interface Draft {
   interface?: string;
   vrid?: number;
   priority?: number;
-  version?: 2 | 3;
+  version?: { value: 2 | 3; line: number };
+  /** The family keepalived settled on, and the line that settled it. */
+  family?: { value: AddressFamily; line: number };
+  /** strict_mode, when written: overrides vrrp_strict. */
+  strict?: boolean;
+  vmac?: Vmac;
+  vmacXmitBase?: number;
   advertInterval?: { value: number; line: number };
   state?: { value: string; line: number };
   /** preempt / nopreempt: the last one written wins, as in keepalived. */
@@ -386,6 +415,8 @@ interface Draft {
 
 class Converter {
   readonly notes: KeepalivedNote[] = [];
+  /** macvlan names taken: every instance's own (read first), then keepalived's defaults. */
+  readonly vmacNames = new Set<string>();
 
   note(line: number, text: string): void {
     this.notes.push({ line, text });
@@ -457,7 +488,13 @@ class Converter {
 
   /** global_defs, and the vrrp_script and track_file blocks instances refer to by name. */
   globals(statements: Statement[]): Globals {
-    const g: Globals = { garp: {}, scripts: new Map(), files: new Map() };
+    const g: Globals = {
+      garp: {},
+      strict: false,
+      vmacPrefix: KEEPALIVED_DEFAULT.vmacPrefix,
+      scripts: new Map(),
+      files: new Map(),
+    };
     for (const s of statements) {
       if (DEFINITIONS.has(s.keyword)) {
         const name = s.args[0];
@@ -473,8 +510,17 @@ class Converter {
           case 'router_id':
             g.routerId = this.value(d);
             break;
-          case 'vrrp_version':
-            g.version = this.version(d) ?? g.version;
+          case 'vrrp_version': {
+            const value = this.version(d);
+            if (value !== undefined) g.version = { value, line: d.line };
+            break;
+          }
+          case 'vmac_prefix':
+            g.vmacPrefix = this.value(d) ?? g.vmacPrefix;
+            break;
+          case 'vrrp_strict':
+            g.strict = true;
+            this.unsupported(d);
             break;
           case 'default_interface':
             g.defaultInterface = this.value(d);
@@ -483,6 +529,12 @@ class Converter {
             if (this.value(d) !== '224.0.0.18')
               this.note(d.line, `${d.keyword}: vipd sends to 224.0.0.18 (or to unicastPeers)`);
             break;
+          case 'vrrp_mcast_group6': {
+            const group = this.value(d) ?? '';
+            if (addressFamily(group) !== 6 || canonicalAddress(group) !== 'ff02::12')
+              this.note(d.line, `${d.keyword}: vipd sends IPv6 adverts to ff02::12`);
+            break;
+          }
           default:
             this.unsupported(d);
         }
@@ -682,27 +734,47 @@ class Converter {
     return [];
   }
 
-  /** `a.b.c.d[/nn] [dev X] [label L] ...` lines of a virtual_ipaddress block. */
+  /** `a.b.c.d[/nn] [dev X] [label L] ...` (or IPv6) lines of a virtual_ipaddress block. */
   vipEntries(s: Statement): VipEntry[] {
     const entries: VipEntry[] = [];
     for (const e of s.block ?? []) {
-      const [address = '', prefix = '32', ...extra] = e.keyword.split('/');
-      if (address.includes(':')) {
-        this.note(e.line, `${e.keyword}: IPv6 addresses are not supported by vipd: not converted`);
+      const [address = '', given, ...extra] = e.keyword.split('/');
+      const family = addressFamily(address);
+      // keepalived gives a bare address /32 or /128 (vrrp_ipaddress.c), not the interface's prefix.
+      const prefix = given ?? (family === 6 ? '128' : '32');
+      if (
+        family === undefined ||
+        !(family === 6 ? /^\d{1,3}$/ : /^\d{1,2}$/).test(prefix) ||
+        Number(prefix) > (family === 6 ? 128 : 32) ||
+        extra.length
+      ) {
+        this.note(e.line, `"${e.keyword}" is not an IPv4 or IPv6 address[/prefix]: not converted`);
         continue;
       }
-      if (!isIpv4(address) || !/^\d{1,2}$/.test(prefix) || Number(prefix) > 32 || extra.length) {
-        this.note(e.line, `"${e.keyword}" is not an IPv4 address[/prefix]: not converted`);
-        continue;
-      }
-      // keepalived gives a bare address /32, not the interface's prefix.
-      const entry: VipEntry = { cidr: `${address}/${prefix}`, line: e.line };
+      const text = family === 6 ? canonicalAddress(address) : address;
+      const entry: VipEntry = { cidr: `${text}/${prefix}`, family, line: e.line };
       const ignored: string[] = [];
+      let lifetime = false;
       for (let i = 0; i < e.args.length; i++) {
         const option = e.args[i] as string;
         const arg = VIP_OPTIONS_WITH_VALUE.has(option) ? e.args[++i] : undefined;
         if (option === 'dev' && arg !== undefined) entry.dev = arg;
         else ignored.push(arg === undefined ? option : `${option} ${arg}`);
+        lifetime ||= option === 'preferred_lft';
+      }
+      const broadcast = ignored.find((o) => /^(brd|broadcast) /.test(o));
+      if (family === 6 && broadcast !== undefined) {
+        this.note(
+          e.line,
+          `${e.keyword} ${broadcast}: keepalived skips an IPv6 address given a broadcast address: not converted`,
+        );
+        continue;
+      }
+      if (family === 6 && prefix === '128' && !lifetime) {
+        this.note(
+          e.line,
+          `${entry.cidr}: keepalived adds a /128 deprecated (preferred_lft 0), so the kernel never picks it as a source address; vipd adds it preferred (no lifetime setting)`,
+        );
       }
       if (ignored.length > 0) {
         this.note(
@@ -716,18 +788,114 @@ class Converter {
     return entries;
   }
 
-  addresses(s: Statement, what: string): string[] {
-    const list: string[] = [];
+  /**
+   * Whether an address of `family` belongs to the instance: the first one written settles the
+   * instance's family, as in keepalived.
+   */
+  ofFamily(d: Draft, family: AddressFamily, line: number): boolean {
+    d.family ??= { value: family, line };
+    return d.family.value === family;
+  }
+
+  /** Why an address of the other family is not the instance's, for a note. */
+  otherFamily(d: Draft, family: AddressFamily): string {
+    const settled = d.family === undefined ? '' : ` (settled at line ${d.family.line})`;
+    return `an IPv${family} address in an IPv${family === 4 ? 6 : 4} instance${settled}`;
+  }
+
+  /** unicast_peer: IPv4 peers become unicastPeers; vipd has no IPv6 unicast. */
+  unicastPeers(s: Statement, d: Draft): void {
+    const ipv6: string[] = [];
     for (const e of s.block ?? []) {
-      if (!isIpv4(e.keyword)) {
-        this.note(e.line, `${what} "${e.keyword}" is not an IPv4 address: not converted`);
+      const family = addressFamily(e.keyword);
+      if (family === undefined) {
+        this.note(e.line, `unicast_peer "${e.keyword}" is not an IP address: not converted`);
+        continue;
+      }
+      if (!this.ofFamily(d, family, e.line)) {
+        this.note(
+          e.line,
+          `unicast_peer ${e.keyword}: ${this.otherFamily(d, family)}: keepalived skips it ("MUST be of the same family"): not converted`,
+        );
         continue;
       }
       if (e.args.length > 0)
-        this.note(e.line, `${what} ${e.keyword}: ${e.args.join(' ')} ignored (${NOT_CONVERTED})`);
-      list.push(e.keyword);
+        this.note(
+          e.line,
+          `unicast_peer ${e.keyword}: ${e.args.join(' ')} ignored (${NOT_CONVERTED})`,
+        );
+      if (family === 6) ipv6.push(e.keyword);
+      else d.unicastPeers.push(e.keyword);
     }
-    return list;
+    if (ipv6.length > 0) {
+      this.note(
+        s.line,
+        `unicast_peer ${ipv6.join(', ')}: vipd has no IPv6 unicast (an IPv6 instance advertises to ff02::12): not converted; remove unicast_peer on the keepalived peers too, since keepalived in unicast mode drops multicast adverts`,
+      );
+    }
+  }
+
+  /** mcast_src_ip, unicast_src_ip, mcast_dst_ip: not converted, but they settle the family. */
+  sourceOrGroup(k: Statement, d: Draft): void {
+    this.unsupported(k);
+    const family = addressFamily(k.args[0] ?? '');
+    if (family !== undefined) this.ofFamily(d, family, k.line);
+  }
+
+  /** native_ipv6: an IPv6 instance, and so VRRPv3, unless IPv4 addresses came first. */
+  nativeIpv6(k: Statement, d: Draft): void {
+    if (d.family?.value === 4) {
+      this.note(
+        k.line,
+        `native_ipv6: the instance is already IPv4 (line ${d.family.line}): keepalived ignores it ("Cannot specify native_ipv6 with IPv4 addresses")`,
+      );
+      return;
+    }
+    this.ofFamily(d, 6, k.line);
+    d.version = { value: 3, line: k.line };
+  }
+
+  /** `version`: keepalived keeps the first version set (native_ipv6 sets 3) and none but 3 for IPv6. */
+  instanceVersion(k: Statement, d: Draft): void {
+    const value = this.version(k);
+    if (value === undefined) return;
+    if (value === 2 && d.family?.value === 6) {
+      this.note(
+        k.line,
+        'version 2 in an IPv6 instance: keepalived ignores it ("conflicts with configured or deduced version") and runs VRRPv3: version 3',
+      );
+    } else if (d.version !== undefined && d.version.value !== value) {
+      this.note(
+        k.line,
+        `version ${value}: keepalived keeps version ${d.version.value} (line ${d.version.line}) and ignores this one`,
+      );
+    } else d.version = { value, line: k.line };
+  }
+
+  /** use_vmac [NAME] [MAC] (either order, as keepalived reads them: a MAC has a ':'). */
+  useVmac(k: Statement, d: Draft): void {
+    // A second use_vmac adds to the first, as keepalived's flags and name do.
+    const vmac: Vmac = d.vmac ?? { line: k.line };
+    const [first, second, ...extra] = k.args;
+    if (extra.length > 0) this.note(k.line, `use_vmac: extra words ignored: ${extra.join(' ')}`);
+    for (const word of [first, second]) {
+      if (word === undefined) continue;
+      if (word.includes(':')) vmac.mac ??= word;
+      else if (vmac.name !== undefined)
+        this.note(k.line, `use_vmac ${word}: a second name; keepalived ignores it`);
+      else if (!isInterfaceName(word))
+        this.note(k.line, `use_vmac ${word}: not an interface name; keepalived ignores it`);
+      else if (this.vmacNames.has(word))
+        this.note(
+          k.line,
+          `use_vmac ${word}: another instance already uses this name; keepalived ignores it and names the macvlan itself`,
+        );
+      else {
+        vmac.name = word;
+        this.vmacNames.add(word);
+      }
+    }
+    d.vmac = vmac;
   }
 
   authentication(s: Statement, d: Draft): void {
@@ -766,7 +934,31 @@ class Converter {
           d.priority = this.number(k, 1, 255, true);
           break;
         case 'version':
-          d.version = this.version(k);
+          this.instanceVersion(k, d);
+          break;
+        case 'native_ipv6':
+          this.nativeIpv6(k, d);
+          break;
+        case 'strict_mode':
+          d.strict = !['off', 'false', 'no'].includes(k.args[0] ?? 'on');
+          this.unsupported(k);
+          break;
+        case 'use_vmac':
+          this.useVmac(k, d);
+          break;
+        case 'vmac_xmit_base':
+          d.vmacXmitBase = k.line;
+          break;
+        case 'use_vmac_addr':
+          this.note(
+            k.line,
+            'use_vmac_addr: gives macvlans to VIPs on another interface and to excluded addresses of the other family; vipd moves neither with this instance (see their notes): not converted',
+          );
+          break;
+        case 'mcast_src_ip':
+        case 'unicast_src_ip':
+        case 'mcast_dst_ip':
+          this.sourceOrGroup(k, d);
           break;
         case 'advert_int': {
           const value = this.number(k, 0.01, 255, false);
@@ -797,13 +989,21 @@ class Converter {
           d.trackInterface = false;
           break;
         case 'virtual_ipaddress':
-          d.vips = d.vips.concat(this.vipEntries(k));
+          for (const v of this.vipEntries(k)) {
+            if (this.ofFamily(d, v.family, v.line)) d.vips.push(v);
+            else
+              this.note(
+                v.line,
+                `${v.cidr}: ${this.otherFamily(d, v.family)}: keepalived ignores it ("address family must match VRRP instance"): not converted; to move it, give it its own vrrp_instance, in keepalived too, and join both in a vrrp_sync_group`,
+              );
+          }
           break;
         case 'virtual_ipaddress_excluded':
-          d.excluded = d.excluded.concat(this.vipEntries(k));
+          // keepalived takes excluded addresses of either family; finish() sorts them.
+          for (const v of this.vipEntries(k)) d.excluded.push(v);
           break;
         case 'unicast_peer':
-          d.unicastPeers = d.unicastPeers.concat(this.addresses(k, 'unicast_peer'));
+          this.unicastPeers(k, d);
           break;
         case 'authentication':
           this.authentication(k, d);
@@ -861,7 +1061,8 @@ class Converter {
   }
 
   finish(d: Draft, g: Globals): Record<string, unknown> {
-    const version = d.version ?? g.version ?? KEEPALIVED_DEFAULT.version;
+    const family = d.family?.value ?? 4;
+    const version = this.familyVersion(d, g, family);
     const iface = d.interface ?? g.defaultInterface;
     let priority = d.priority;
     let preempt = d.preempt?.value ?? true;
@@ -904,7 +1105,9 @@ class Converter {
     }
     const advertInterval = this.interval(d, version);
     const vips = this.onInterface(d.vips, iface);
-    const excluded = this.onInterface(d.excluded, iface);
+    const excluded = this.onInterface(this.excludedOfFamily(d, family, iface), iface);
+    if (family === 6) this.linkLocal(d, vips);
+    const vmac = this.vmacKey(d, g, family, iface);
     const authPassword = this.password(d, version);
     const garp = this.garpKeys(d, g);
     return {
@@ -924,7 +1127,108 @@ class Converter {
       ...(excluded.length === 0 ? {} : { excludedVips: excluded }),
       ...(garp === undefined ? {} : { garp }),
       ...(Object.values(d.track).some((list) => list.length > 0) ? { track: d.track } : {}),
+      ...(vmac === undefined ? {} : { vmac }),
     };
+  }
+
+  /** The version keepalived runs: its default, vrrp_version or version; VRRPv3 for IPv6. */
+  familyVersion(d: Draft, g: Globals, family: AddressFamily): 2 | 3 {
+    const version = d.version?.value ?? g.version?.value ?? KEEPALIVED_DEFAULT.version;
+    if (family === 4 || version === 3) return version;
+    if (d.version !== undefined) {
+      // Only a `version 2` written before the instance became IPv6 is still set here.
+      this.note(
+        d.version.line,
+        (d.strict ?? g.strict)
+          ? 'version 2 in an IPv6 instance: keepalived in strict mode runs VRRPv3 ("cannot use IPv6 with VRRP version 2"): version 3'
+          : `version 2 before the IPv6 address at line ${d.family?.line ?? d.line}: keepalived 2.2.7 then sends VRRPv2 over IPv6, which no RFC defines and vipd does not run: converted to version 3; set version 3 on the keepalived peers too, or they and vipd will not hear each other`,
+      );
+    } else if (g.version !== undefined) {
+      this.note(
+        d.line,
+        `vrrp_version 2 (line ${g.version.line}) does not apply to IPv6 instances: keepalived runs them as VRRPv3: version 3`,
+      );
+    }
+    return 3;
+  }
+
+  /** Excluded addresses of the instance's family: keepalived also moves the other family's. */
+  excludedOfFamily(d: Draft, family: AddressFamily, iface: string | undefined): VipEntry[] {
+    return d.excluded.filter((e) => {
+      if (e.family === family) return true;
+      this.note(
+        e.line,
+        `${e.cidr}: an excluded IPv${e.family} address of an IPv${family} instance: keepalived moves it with this instance, but a vipd instance is one address family: not converted; in vipd it takes an IPv${e.family} instance on ${iface ?? 'the same interface'}${e.family === 6 ? ' (version 3)' : ''} with it in vips, in a sync group with this one, and the keepalived peers must run that instance too`,
+      );
+      return false;
+    });
+  }
+
+  /** An IPv6 list without a link-local address: vipd adds its own, which keepalived peers count. */
+  linkLocal(d: Draft, vips: string[]): void {
+    if (d.vrid === undefined || vips.length === 0) return;
+    if (vips.some((cidr) => isLinkLocal(cidr.split('/')[0] ?? ''))) return;
+    const ll = virtualLinkLocal(d.vrid);
+    const cidr = `${ll.address}/${ll.prefix}`;
+    this.note(
+      d.line,
+      `no link-local VIP: vipd advertises ${cidr} first (RFC 5798 section 5.2.9) and adds it with the others; a keepalived 2.2.7 peer drops adverts whose addresses differ from its own list ("expected N VIPs but received N+1"), so list ${cidr} first in the keepalived peers' virtual_ipaddress too`,
+    );
+  }
+
+  /** use_vmac as vipd's vmac, under the name keepalived gives the macvlan. */
+  vmacKey(
+    d: Draft,
+    g: Globals,
+    family: AddressFamily,
+    iface: string | undefined,
+  ): string | true | undefined {
+    const vmac = d.vmac;
+    if (d.vmacXmitBase !== undefined) {
+      this.note(
+        d.vmacXmitBase,
+        vmac === undefined
+          ? 'vmac_xmit_base: does nothing without use_vmac'
+          : `vmac_xmit_base: vipd sends the master's adverts from the macvlan, with the virtual MAC as source (keepalived sends them from ${iface ?? 'the interface'} with its own MAC): not converted; peers hear them either way`,
+      );
+    }
+    if (vmac === undefined) return undefined;
+    if (vmac.mac !== undefined) {
+      const rfc = d.vrid === undefined ? 'the RFC 5798 virtual MAC' : virtualMac(family, d.vrid);
+      this.note(
+        vmac.line,
+        `use_vmac ${vmac.mac}: vipd gives the macvlan ${rfc}, not this MAC: not converted; hosts learn the change from the master's gratuitous ARP or unsolicited NA`,
+      );
+    }
+    if (d.vmacXmitBase === undefined && d.unicastPeers.length > 0) {
+      this.note(
+        vmac.line,
+        `use_vmac with unicast_peer: keepalived sends the adverts from ${iface ?? 'the interface'} (it sets vmac_xmit_base itself); vipd sends them from the macvlan`,
+      );
+    }
+    if (vmac.name !== undefined) return vmac.name;
+    if (d.vrid === undefined) return true;
+    const name = this.defaultVmacName(g.vmacPrefix, d.vrid, family);
+    this.note(
+      vmac.line,
+      `use_vmac: vmac "${name}", the name keepalived gives this macvlan, rather than vipd's own vrrp${family}-${d.vrid} (vmac: true), so the scripts, firewall rules and monitoring that name it keep working and both kinds of box show the same interface; keepalived picks another name when ${name} already exists: "ip -d link" on the keepalived box shows the one it used`,
+    );
+    return name;
+  }
+
+  /** keepalived's create_vmac_name: PREFIX.VRID, then PREFIX6.VRID (IPv6 only), PREFIX1.VRID... */
+  defaultVmacName(prefix: string, vrid: number, family: AddressFamily): string {
+    const next = (n: number): number =>
+      family === 4 ? n + 1 : n === 0 ? 6 : n === 6 ? 1 : n === 5 ? 7 : n + 1;
+    for (let n = 0; ; n = next(n)) {
+      const tail = `${n === 0 ? '' : n}.${vrid}`;
+      // The prefix is cut to fit the kernel's 15 bytes, never the number (as keepalived does).
+      const name = `${prefix.slice(0, Math.max(0, 15 - tail.length))}${tail}`;
+      if (!this.vmacNames.has(name)) {
+        this.vmacNames.add(name);
+        return name;
+      }
+    }
   }
 
   /** advert_int as keepalived runs it: v2 whole seconds (rounded), v3 centiseconds. */

@@ -230,7 +230,7 @@ describe('keepalived to vipd', () => {
 
   it('reports each thing it cannot convert at its own line, and still converts the rest', () => {
     const text = minimal([
-      '  use_vmac', // 4
+      '  use_ipvlan', // 4
       '  notify_master "/etc/keepalived/master.sh VI_1"', // 5
       '  authentication {', // 6
       '    auth_type AH', // 7
@@ -247,7 +247,7 @@ describe('keepalived to vipd', () => {
     ]);
     const { config, notes } = convertKeepalived(text);
     expect(notes.map((n) => n.line)).toEqual([4, 5, 7, 9, 12, 14, 15, 16]);
-    expect(notes[0]?.text).toMatch(/^use_vmac: vipd keeps the interface MAC/);
+    expect(notes[0]?.text).toMatch(/^use_ipvlan: vipd has no ipvlan mode/);
     expect(notes[1]?.text).toMatch(
       /^notify_master "\/etc\/keepalived\/master.sh VI_1" not converted: vipd hooks take ucarp's arguments .* set hooks.up$/,
     );
@@ -433,6 +433,431 @@ describe('keepalived to vipd', () => {
     expect(
       notesAt(conf('vrrp_sync_group G2 {', '  group {', '    VI_1', '  }', '}', minimal([])), 1),
     ).toEqual(['vrrp_sync_group G2: fewer than two instances: not converted']);
+  });
+});
+
+/** An instance of `lines` on eth0 with VRID 51, after `head` (numbered from 1). */
+function instance(lines: string[], head: string[] = [], name = 'VI_1'): string {
+  return conf(...head, `vrrp_instance ${name} {`, '  interface eth0', ...lines, '}');
+}
+
+/** The converted document, checked by vipd's own config schema. */
+function converted(text: string): { config: unknown; notes: KeepalivedNote[] } {
+  const result = convertKeepalived(text);
+  expect(() => parseConfig(result.config)).not.toThrow();
+  return result;
+}
+
+describe('keepalived IPv6 instances to vipd', () => {
+  it('converts an IPv6 instance: link-local first, a global /64, VRRPv3', () => {
+    const text = instance([
+      '  virtual_router_id 51', // 3
+      '  priority 150', // 4
+      '  advert_int 0.5', // 5
+      '  virtual_ipaddress {', // 6
+      '    fe80::1/64', // 7
+      '    2001:DB8:0::100/64 dev eth0', // 8
+      '  }', // 9
+      '  track_interface {', // 10
+      '    eth1', // 11
+      '  }', // 12
+    ]);
+    const { config, notes } = converted(text);
+    expect(notes).toEqual([]);
+    expect((config as { instances: unknown[] }).instances).toEqual([
+      {
+        name: 'VI_1',
+        interface: 'eth0',
+        vrid: 51,
+        priority: 150,
+        version: 3,
+        advertInterval: 0.5,
+        preempt: true,
+        vips: ['fe80::1/64', '2001:db8::100/64'],
+        track: { interfaces: [{ name: 'eth1', weight: 0 }], scripts: [], files: [] },
+      },
+    ]);
+    const vipd = parseConfig(config).instances[0];
+    expect(vipd?.family).toBe(6);
+    expect(vipd?.vips.map((v) => v.address)).toEqual(['fe80::1', '2001:db8::100']);
+  });
+
+  it('gives a bare IPv6 address /128 as keepalived does, and names the link-local address vipd adds', () => {
+    const text = instance([
+      '  virtual_router_id 51', // 3
+      '  virtual_ipaddress {', // 4
+      '    2001:db8::10', // 5
+      '    2001:db8::11 preferred_lft forever', // 6
+      '  }', // 7
+    ]);
+    const { config, notes } = converted(text);
+    expect(instances(text)[0]).toMatchObject({
+      version: 3,
+      vips: ['2001:db8::10/128', '2001:db8::11/128'],
+    });
+    expect(notes).toEqual([
+      {
+        line: 1,
+        text: expect.stringMatching(
+          /^no link-local VIP: vipd advertises fe80::200:5eff:fe00:233\/64 first .* list fe80::200:5eff:fe00:233\/64 first in the keepalived peers' virtual_ipaddress too$/,
+        ),
+      },
+      {
+        line: 5,
+        text: '2001:db8::10/128: keepalived adds a /128 deprecated (preferred_lft 0), so the kernel never picks it as a source address; vipd adds it preferred (no lifetime setting)',
+      },
+      { line: 6, text: expect.stringMatching(/^2001:db8::11: preferred_lft forever ignored/) },
+    ]);
+    // The address vipd adds is the one the note names.
+    expect(parseConfig(config).instances[0]?.vips[0]).toEqual({
+      address: 'fe80::200:5eff:fe00:233',
+      prefix: 64,
+    });
+  });
+
+  it('keeps an instance to the family of its first address, as keepalived does', () => {
+    const text = instance([
+      '  virtual_router_id 51', // 3
+      '  virtual_ipaddress {', // 4
+      '    10.99.0.100/24', // 5
+      '    2001:db8::1/64', // 6
+      '  }', // 7
+      '  virtual_ipaddress_excluded {', // 8
+      '    2001:db8::2/64', // 9
+      '    10.99.0.101/24', // 10
+      '  }', // 11
+      '  unicast_peer {', // 12
+      '    2001:db8::20', // 13
+      '    10.99.0.2', // 14
+      '  }', // 15
+    ]);
+    const { notes } = converted(text);
+    expect(instances(text)[0]).toMatchObject({
+      version: 2,
+      vips: ['10.99.0.100/24'],
+      excludedVips: ['10.99.0.101/24'],
+      unicastPeers: ['10.99.0.2'],
+    });
+    expect(notes.map((n) => n.line)).toEqual([6, 9, 13]);
+    expect(notes[0]?.text).toBe(
+      '2001:db8::1/64: an IPv6 address in an IPv4 instance (settled at line 5): keepalived ignores it ("address family must match VRRP instance"): not converted; to move it, give it its own vrrp_instance, in keepalived too, and join both in a vrrp_sync_group',
+    );
+    expect(notes[1]?.text).toMatch(
+      /^2001:db8::2\/64: an excluded IPv6 address of an IPv4 instance: keepalived moves it with this instance, but a vipd instance is one address family: not converted; in vipd it takes an IPv6 instance on eth0 \(version 3\) with it in vips, in a sync group with this one/,
+    );
+    expect(notes[2]?.text).toMatch(/^unicast_peer 2001:db8::20: .* keepalived skips it/);
+
+    const six = instance([
+      '  virtual_router_id 51', // 3
+      '  virtual_ipaddress {', // 4
+      '    fe80::1/64', // 5
+      '    10.99.0.100/24', // 6
+      '  }', // 7
+      '  virtual_ipaddress_excluded {', // 8
+      '    10.99.0.101/24', // 9
+      '  }', // 10
+    ]);
+    expect(instances(six)[0]).toMatchObject({ version: 3, vips: ['fe80::1/64'] });
+    expect(instances(six)[0]).not.toHaveProperty('excludedVips');
+    expect(converted(six).notes.map((n) => [n.line, n.text.slice(0, 50)])).toEqual([
+      [6, '10.99.0.100/24: an IPv4 address in an IPv6 instanc'],
+      [9, '10.99.0.101/24: an excluded IPv4 address of an IPv'],
+    ]);
+  });
+
+  it('runs IPv6 on VRRPv3 whatever the version keyword says, noting what keepalived does', () => {
+    const after = instance([
+      '  virtual_router_id 51', // 3
+      '  virtual_ipaddress {', // 4
+      '    fe80::1/64', // 5
+      '  }', // 6
+      '  version 2', // 7
+    ]);
+    expect(instances(after)[0]?.version).toBe(3);
+    expect(notesAt(after, 7)).toEqual([
+      'version 2 in an IPv6 instance: keepalived ignores it ("conflicts with configured or deduced version") and runs VRRPv3: version 3',
+    ]);
+    // Written before the instance is IPv6, keepalived keeps it and sends VRRPv2 over IPv6.
+    const before = instance([
+      '  virtual_router_id 51', // 3
+      '  version 2', // 4
+      '  authentication {', // 5
+      '    auth_type PASS', // 6
+      '    auth_pass secret', // 7
+      '  }', // 8
+      '  virtual_ipaddress {', // 9
+      '    fe80::1/64', // 10
+      '  }', // 11
+    ]);
+    expect(instances(before)[0]).toMatchObject({ version: 3 });
+    expect(instances(before)[0]).not.toHaveProperty('authPassword');
+    expect(converted(before).notes).toEqual([
+      {
+        line: 4,
+        text: expect.stringMatching(
+          /^version 2 before the IPv6 address at line 10: keepalived 2.2.7 then sends VRRPv2 over IPv6, .* set version 3 on the keepalived peers too/,
+        ),
+      },
+      {
+        line: 6,
+        text: 'authentication: VRRPv3 has none (keepalived ignores it too): not converted',
+      },
+    ]);
+    const strict = conf('global_defs {', '  vrrp_strict', '}', before);
+    expect(notesAt(strict, 7)).toEqual([
+      'version 2 in an IPv6 instance: keepalived in strict mode runs VRRPv3 ("cannot use IPv6 with VRRP version 2"): version 3',
+    ]);
+    const global = instance(
+      ['  virtual_router_id 51', '  virtual_ipaddress {', '    fe80::1/64', '  }'],
+      ['global_defs {', '  vrrp_version 2', '}'],
+    );
+    expect(instances(global)[0]?.version).toBe(3);
+    expect(notesAt(global, 4)).toEqual([
+      'vrrp_version 2 (line 2) does not apply to IPv6 instances: keepalived runs them as VRRPv3: version 3',
+    ]);
+  });
+
+  it('reads native_ipv6 as keepalived does: IPv6 and VRRPv3, unless IPv4 addresses came first', () => {
+    const native = instance([
+      '  virtual_router_id 51', // 3
+      '  native_ipv6', // 4
+      '  version 2', // 5
+      '  virtual_ipaddress {', // 6
+      '    10.99.0.100/24', // 7
+      '    2001:db8::1/64', // 8
+      '  }', // 9
+    ]);
+    expect(instances(native)[0]).toMatchObject({ version: 3, vips: ['2001:db8::1/64'] });
+    const { notes } = converted(native);
+    expect(notes.map((n) => n.line)).toEqual([1, 5, 7]);
+    expect(notes[1]?.text).toMatch(/^version 2 in an IPv6 instance: keepalived ignores it/);
+    expect(notes[2]?.text).toMatch(
+      /^10.99.0.100\/24: an IPv4 address in an IPv6 instance \(settled at line 4\)/,
+    );
+    const late = instance([
+      '  virtual_router_id 51', // 3
+      '  virtual_ipaddress {', // 4
+      '    10.99.0.100/24', // 5
+      '  }', // 6
+      '  native_ipv6', // 7
+    ]);
+    expect(instances(late)[0]).toMatchObject({ version: 2, vips: ['10.99.0.100/24'] });
+    expect(notesAt(late, 7)).toEqual([
+      'native_ipv6: the instance is already IPv4 (line 5): keepalived ignores it ("Cannot specify native_ipv6 with IPv4 addresses")',
+    ]);
+  });
+
+  it('leaves IPv6 unicast peers out (vipd advertises IPv6 to ff02::12), and the skipped broadcast VIP', () => {
+    const text = instance(
+      [
+        '  virtual_router_id 51', // 6
+        '  unicast_peer {', // 7
+        '    2001:db8::2', // 8
+        '    2001:db8::3', // 9
+        '  }', // 10
+        '  virtual_ipaddress {', // 11
+        '    fe80::1/64', // 12
+        '    2001:db8::1/64 brd 2001:db8::ff', // 13
+        '    10.99.0.100/24', // 14
+        '  }', // 15
+      ],
+      ['global_defs {', '  vrrp_mcast_group6 FF02:0:0:0:0:0:0:12', '}'],
+    );
+    const { config, notes } = converted(text);
+    const [converted6] = (config as { instances: Record<string, unknown>[] }).instances;
+    expect(converted6).not.toHaveProperty('unicastPeers');
+    expect(converted6?.vips).toEqual(['fe80::1/64']);
+    expect(notes.map((n) => n.line)).toEqual([7, 13, 14]);
+    expect(notes[0]?.text).toBe(
+      'unicast_peer 2001:db8::2, 2001:db8::3: vipd has no IPv6 unicast (an IPv6 instance advertises to ff02::12): not converted; remove unicast_peer on the keepalived peers too, since keepalived in unicast mode drops multicast adverts',
+    );
+    expect(notes[1]?.text).toBe(
+      '2001:db8::1/64 brd 2001:db8::ff: keepalived skips an IPv6 address given a broadcast address: not converted',
+    );
+    expect(notes[2]?.text).toMatch(/an IPv4 address in an IPv6 instance \(settled at line 8\)/);
+    expect(
+      notesAt(
+        instance(
+          ['  virtual_router_id 51', '  virtual_ipaddress {', '    fe80::1/64', '  }'],
+          ['global_defs {', '  vrrp_mcast_group6 ff02::99', '}'],
+        ),
+        2,
+      ),
+    ).toEqual(['vrrp_mcast_group6: vipd sends IPv6 adverts to ff02::12']);
+  });
+
+  it('converts a dual-stack pair of instances in one sync group, both kept', () => {
+    const text = conf(
+      'vrrp_sync_group G1 {', // 1
+      '  group {', // 2
+      '    VI_4', // 3
+      '    VI_6', // 4
+      '  }', // 5
+      '}', // 6
+      instance(
+        [
+          '  virtual_router_id 51',
+          '  version 2',
+          '  virtual_ipaddress {',
+          '    10.99.0.100/24',
+          '  }',
+        ],
+        [],
+        'VI_4',
+      ), // 7-14
+      instance(
+        [
+          '  virtual_router_id 51', // 17
+          '  virtual_ipaddress {', // 18
+          '    fe80::1/64', // 19
+          '    2001:db8::100/64', // 20
+          '  }', // 21
+        ],
+        [],
+        'VI_6',
+      ),
+    );
+    const { config, notes } = converted(text);
+    expect(notes).toEqual([]);
+    expect(config).toEqual({
+      instances: [
+        {
+          name: 'VI_4',
+          interface: 'eth0',
+          vrid: 51,
+          priority: 100,
+          version: 2,
+          advertInterval: 1,
+          preempt: true,
+          vips: ['10.99.0.100/24'],
+        },
+        {
+          name: 'VI_6',
+          interface: 'eth0',
+          vrid: 51,
+          priority: 100,
+          version: 3,
+          advertInterval: 1,
+          preempt: true,
+          vips: ['fe80::1/64', '2001:db8::100/64'],
+        },
+      ],
+      syncGroups: [{ name: 'G1', instances: ['VI_4', 'VI_6'] }],
+    });
+    expect(parseConfig(config).instances.map((i) => i.family)).toEqual([4, 6]);
+  });
+});
+
+describe('keepalived use_vmac to vipd vmac', () => {
+  const v4 = (lines: string[], name = 'VI_4', vrid = 51): string =>
+    instance(
+      [
+        `  virtual_router_id ${vrid}`,
+        ...lines,
+        '  virtual_ipaddress {',
+        `    10.99.0.${vrid}/24`,
+        '  }',
+      ],
+      [],
+      name,
+    );
+  const v6 = (lines: string[], name = 'VI_6', vrid = 51): string =>
+    instance(
+      [`  virtual_router_id ${vrid}`, ...lines, '  virtual_ipaddress {', '    fe80::1/64', '  }'],
+      [],
+      name,
+    );
+  const vmacs = (text: string): unknown[] =>
+    (converted(text).config as { instances: { vmac?: unknown }[] }).instances.map((i) => i.vmac);
+
+  it("keeps keepalived's macvlan name when use_vmac has none, and says why", () => {
+    const text = v4(['  use_vmac']);
+    expect(vmacs(text)).toEqual(['vrrp.51']);
+    expect(notesAt(text, 4)).toEqual([
+      expect.stringMatching(
+        /^use_vmac: vmac "vrrp.51", the name keepalived gives this macvlan, rather than vipd's own vrrp4-51 \(vmac: true\), so the scripts, firewall rules and monitoring that name it keep working/,
+      ),
+    ]);
+    expect(parseConfig(convertKeepalived(text).config).instances[0]?.vmac).toEqual({
+      name: 'vrrp.51',
+      mac: '00:00:5e:00:01:33',
+    });
+  });
+
+  it('converts a named use_vmac as it stands, without a note', () => {
+    const text = v6(['  use_vmac vmac51']);
+    expect(vmacs(text)).toEqual(['vmac51']);
+    expect(notesAt(text, 4)).toEqual([]);
+    expect(parseConfig(convertKeepalived(text).config).instances[0]?.vmac).toEqual({
+      name: 'vmac51',
+      mac: '00:00:5e:00:02:33',
+    });
+  });
+
+  it("follows keepalived's fallback names: vrrp6.VRID for IPv6, then vrrp1.VRID; vmac_prefix; taken names", () => {
+    const text = conf(
+      'global_defs {',
+      '  vmac_prefix averyveryverylongprefix',
+      '}',
+      v4(['  use_vmac'], 'A'),
+      v6(['  use_vmac'], 'B'),
+      v4(['  use_vmac'], 'C', 52),
+      v4(['  use_vmac averyveryver.52'], 'D', 53),
+      instance(
+        [
+          '  interface eth1',
+          '  virtual_router_id 51',
+          '  use_vmac',
+          '  virtual_ipaddress {',
+          '    10.1.0.1/24',
+          '  }',
+        ],
+        [],
+        'E',
+      ),
+    );
+    // Cut to the kernel's 15 bytes; a name an instance gives itself is taken before any default.
+    expect(vmacs(text)).toEqual([
+      'averyveryver.51',
+      'averyveryve6.51',
+      'averyveryve1.52',
+      'averyveryver.52',
+      'averyveryve1.51',
+    ]);
+  });
+
+  it('notes the MAC keepalived was given, and the name another instance already took', () => {
+    const text = conf(
+      v4(['  use_vmac shared 02:00:00:00:00']), // 1-8
+      v4(['  use_vmac shared'], 'VI_5', 52), // 9-16
+    );
+    expect(vmacs(text)).toEqual(['shared', 'vrrp.52']);
+    expect(notesAt(text, 4)).toEqual([
+      "use_vmac 02:00:00:00:00: vipd gives the macvlan 00:00:5e:00:01:33, not this MAC: not converted; hosts learn the change from the master's gratuitous ARP or unsolicited NA",
+    ]);
+    expect(notesAt(text, 12)).toEqual([
+      'use_vmac shared: another instance already uses this name; keepalived ignores it and names the macvlan itself',
+      expect.stringMatching(/^use_vmac: vmac "vrrp.52", the name keepalived gives/),
+    ]);
+  });
+
+  it('notes vmac_xmit_base (vipd sends from the macvlan), also where keepalived sets it for unicast', () => {
+    const text = v4(['  use_vmac vrrp51', '  vmac_xmit_base', '  use_vmac_addr']);
+    expect(vmacs(text)).toEqual(['vrrp51']);
+    expect(notesAt(text, 5)).toEqual([
+      "vmac_xmit_base: vipd sends the master's adverts from the macvlan, with the virtual MAC as source (keepalived sends them from eth0 with its own MAC): not converted; peers hear them either way",
+    ]);
+    expect(notesAt(text, 6)).toEqual([expect.stringMatching(/^use_vmac_addr: .* not converted$/)]);
+    const unicast = v4(['  use_vmac vrrp51', '  unicast_peer {', '    10.99.0.2', '  }']);
+    expect(notesAt(unicast, 4)).toEqual([
+      'use_vmac with unicast_peer: keepalived sends the adverts from eth0 (it sets vmac_xmit_base itself); vipd sends them from the macvlan',
+    ]);
+    expect(notesAt(v4(['  vmac_xmit_base']), 4)).toEqual([
+      'vmac_xmit_base: does nothing without use_vmac',
+    ]);
+    expect(notesAt(v4(['  use_ipvlan']), 4)).toEqual([
+      'use_ipvlan: vipd has no ipvlan mode (vmac makes a macvlan with the virtual MAC)',
+    ]);
   });
 });
 
