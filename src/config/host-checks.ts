@@ -17,7 +17,8 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { parseConfigText, type VipdConfig } from './config.js';
 import { ConfigError, keyPath, type ConfigIssue } from './formats.js';
-import type { Vip } from './instance.js';
+import { virtualLinkLocal, type Vip } from './instance.js';
+import { isLinkLocal } from '../net/address.js';
 
 /** A real config is a few KiB; a huge one is a mistake (or an attack) to refuse unread. */
 const MAX_CONFIG_BYTES = 1 << 20;
@@ -175,8 +176,26 @@ export async function hostChecks(
   const addresses = await addressChecks(config, readAddresses);
   return {
     errors: [...scripts.errors, ...addresses.errors],
-    warnings: [...scripts.warnings, ...addresses.warnings],
+    warnings: [...scripts.warnings, ...addresses.warnings, ...linkLocalWarnings(config)],
   };
+}
+
+/**
+ * RFC 5798 section 5.2.9 lists the virtual link-local address first in an IPv6 advert. Not an
+ * error: a peer (keepalived) without it would drop adverts that carried it, so both must change
+ * together.
+ */
+function linkLocalWarnings(config: VipdConfig): ConfigIssue[] {
+  return config.instances.flatMap((inst, i) => {
+    if (inst.family !== 6 || inst.vips.some((v) => isLinkLocal(v.address))) return [];
+    const ll = virtualLinkLocal(inst.vrid);
+    return [
+      {
+        key: keyPath(['instances', i, 'vips']),
+        reason: `no link-local address: RFC 5798 section 5.2.9 puts the virtual router's link-local address first in IPv6 adverts (e.g. ${ll.address}/${ll.prefix}, the virtual MAC's); add it first on every peer at once, since keepalived drops adverts whose address count differs from its own`,
+      },
+    ];
+  });
 }
 
 /** Errors refuse the config (every one listed); warnings go to `warn`. */

@@ -338,16 +338,17 @@ export function familyOf(vips: readonly Vip[]): AddressFamily {
 
 /**
  * RFC 5798 section 5.2.9: an IPv6 advert's first address is the virtual router's link-local
- * address. A link-local VIP the file lists goes first; without one, the EUI-64 address of the
- * virtual MAC (fe80::200:5eff:fe00:2VV), which a backup's list then matches.
+ * address, so a link-local VIP the file lists goes first. None is added when the file lists none
+ * (`vipd check` warns): keepalived 2.2.7 drops an advert whose address count differs from its
+ * own list, so an address only vipd advertised would split a mixed pair.
  */
-function advertisedOrder(vips: Vip[], family: AddressFamily, vrid: number): Vip[] {
-  if (family === 4) return vips;
-  const linkLocal = vips.find((v) => isLinkLocal(v.address)) ?? virtualLinkLocal(vrid);
+function advertisedOrder(vips: Vip[], family: AddressFamily): Vip[] {
+  const linkLocal = family === 6 ? vips.find((v) => isLinkLocal(v.address)) : undefined;
+  if (linkLocal === undefined) return vips;
   return [linkLocal, ...vips.filter((v) => v !== linkLocal)];
 }
 
-/** The EUI-64 link-local address of a VRID's IPv6 virtual MAC: what an IPv6 advert lists first. */
+/** The EUI-64 link-local address of a VRID's IPv6 virtual MAC: the one to list first. */
 export function virtualLinkLocal(vrid: number): Vip {
   return { address: `fe80::200:5eff:fe00:${(0x200 + vrid).toString(16)}`, prefix: 64 };
 }
@@ -399,7 +400,7 @@ type InstanceFile = z.output<typeof instanceFile>;
 
 export function normaliseInstance(raw: InstanceFile) {
   const family = familyOf(raw.vips);
-  const advertised = advertisedOrder(raw.vips, family, raw.vrid);
+  const advertised = advertisedOrder(raw.vips, family);
   const vips = [...advertised, ...raw.excludedVips];
   const vmac =
     raw.vmac === false

@@ -1164,7 +1164,7 @@ class Converter {
     });
   }
 
-  /** An IPv6 list without a link-local address: vipd adds its own, which keepalived peers count. */
+  /** An IPv6 list without a link-local address: the RFC wants one first, on every peer. */
   linkLocal(d: Draft, vips: string[]): void {
     if (d.vrid === undefined || vips.length === 0) return;
     if (vips.some((cidr) => isLinkLocal(cidr.split('/')[0] ?? ''))) return;
@@ -1172,7 +1172,7 @@ class Converter {
     const cidr = `${ll.address}/${ll.prefix}`;
     this.note(
       d.line,
-      `no link-local VIP: vipd advertises ${cidr} first (RFC 5798 section 5.2.9) and adds it with the others; a keepalived 2.2.7 peer drops adverts whose addresses differ from its own list ("expected N VIPs but received N+1"), so list ${cidr} first in the keepalived peers' virtual_ipaddress too`,
+      `no link-local VIP: RFC 5798 section 5.2.9 puts the virtual router's link-local address first in IPv6 adverts (${cidr}, the virtual MAC's EUI-64 address); vipd advertises the list as given, as keepalived does. To add it, add it first on every peer at once: a keepalived 2.2.7 peer drops adverts whose address count differs from its own list ("expected N VIPs but received N+1")`,
     );
   }
 

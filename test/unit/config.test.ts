@@ -540,21 +540,33 @@ describe('VIPs and interface names', () => {
     );
   });
 
-  it('takes IPv6 VIPs in canonical form, the virtual link-local first in adverts', () => {
+  it('takes IPv6 VIPs in canonical form, a listed link-local first in adverts', () => {
     const v6 = { ...base, vips: ['2001:DB8:0:0::100/64', '2001:db8::101/64'] };
-    const [derived] = parseConfig({ instances: [v6] }).instances;
-    expect(derived?.family).toBe(6);
-    // RFC 5798 5.2.9: without a link-local VIP, the virtual MAC's EUI-64 address (VRID 51 = 0x33).
-    expect(derived?.vips.map((v) => `${v.address}/${v.prefix}`)).toEqual([
-      'fe80::200:5eff:fe00:233/64',
+    const [plain] = parseConfig({ instances: [v6] }).instances;
+    expect(plain?.family).toBe(6);
+    // None listed, none added: a keepalived peer drops adverts whose address count differs.
+    expect(plain?.vips.map((v) => `${v.address}/${v.prefix}`)).toEqual([
       '2001:db8::100/64',
       '2001:db8::101/64',
     ]);
-    expect(derived?.advertisedCount).toBe(3);
     const listed = { ...base, vips: ['2001:db8::100/64', 'fe80::1/64'] };
     const [own] = parseConfig({ instances: [listed] }).instances;
     expect(own?.vips.map((v) => v.address)).toEqual(['fe80::1', '2001:db8::100']);
+    expect(own?.advertisedCount).toBe(2);
     expect(parseConfig({ instances: [base] }).instances[0]?.family).toBe(4);
+  });
+
+  it('warns when an IPv6 instance lists no link-local address', async () => {
+    const none = async (): Promise<PresentAddress[]> => [];
+    const v6 = parseConfig({ instances: [{ ...base, vips: ['2001:db8::100/64'] }] });
+    expect((await hostChecks(v6, none)).warnings).toEqual([
+      {
+        key: 'instances[0].vips',
+        reason: expect.stringContaining('e.g. fe80::200:5eff:fe00:233/64'),
+      },
+    ]);
+    const ll = parseConfig({ instances: [{ ...base, vips: ['2001:db8::100/64', 'fe80::1/64'] }] });
+    expect((await hostChecks(ll, none)).warnings).toEqual([]);
   });
 
   it('refuses what IPv6 cannot do, with the key and the reason', () => {

@@ -380,6 +380,15 @@ describe('master', () => {
     ]);
   });
 
+  it('equal priority: addresses compare as numbers, not text, in both families', () => {
+    const cfg = config({ primaryAddress: HIGHER_ADDRESS });
+    const yields = step(cfg, master(cfg, 0), advert(TEXT_ORDER_ADDRESS, 100), 400);
+    expect(yields.state.state).toBe('backup');
+    const v6 = config({ primaryAddress: 'fe80::2' });
+    expect(step(v6, master(v6, 0), advert('fe80::10', 100), 400).state.state).toBe('backup');
+    expect(step(v6, master(v6, 0), advert('fe80::1', 100), 400).state.state).toBe('master');
+  });
+
   it('equal priority: a lower address is a lower advert (reasserted)', () => {
     const cfg = config({ primaryAddress: HIGH_BIT_ADDRESS });
     const { state, actions } = step(cfg, master(cfg, 0), advert(OUR_ADDRESS, 100), 400);

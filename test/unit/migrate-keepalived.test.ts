@@ -482,7 +482,7 @@ describe('keepalived IPv6 instances to vipd', () => {
     expect(vipd?.vips.map((v) => v.address)).toEqual(['fe80::1', '2001:db8::100']);
   });
 
-  it('gives a bare IPv6 address /128 as keepalived does, and names the link-local address vipd adds', () => {
+  it('gives a bare IPv6 address /128 as keepalived does, and names the link-local address the RFC lists first', () => {
     const text = instance([
       '  virtual_router_id 51', // 3
       '  virtual_ipaddress {', // 4
@@ -499,7 +499,7 @@ describe('keepalived IPv6 instances to vipd', () => {
       {
         line: 1,
         text: expect.stringMatching(
-          /^no link-local VIP: vipd advertises fe80::200:5eff:fe00:233\/64 first .* list fe80::200:5eff:fe00:233\/64 first in the keepalived peers' virtual_ipaddress too$/,
+          /^no link-local VIP: RFC 5798 section 5.2.9 puts .*\(fe80::200:5eff:fe00:233\/64, .* add it first on every peer at once: .*$/,
         ),
       },
       {
@@ -508,11 +508,11 @@ describe('keepalived IPv6 instances to vipd', () => {
       },
       { line: 6, text: expect.stringMatching(/^2001:db8::11: preferred_lft forever ignored/) },
     ]);
-    // The address vipd adds is the one the note names.
-    expect(parseConfig(config).instances[0]?.vips[0]).toEqual({
-      address: 'fe80::200:5eff:fe00:233',
-      prefix: 64,
-    });
+    // Nothing is added: vipd advertises the list as keepalived does.
+    expect(parseConfig(config).instances[0]?.vips.map((v) => v.address)).toEqual([
+      '2001:db8::10',
+      '2001:db8::11',
+    ]);
   });
 
   it('keeps an instance to the family of its first address, as keepalived does', () => {
