@@ -1,5 +1,7 @@
-// VRRP advertisement codec for IPv4: VRRPv2 (RFC 3768, with the plain-text auth keepalived still
-// sends) and VRRPv3 (RFC 5798 / RFC 9568, either checksum form). Pure functions, no I/O.
+// VRRP advertisement codec. IPv4: VRRPv2 (RFC 3768, with the plain-text auth keepalived still
+// sends) and VRRPv3 (RFC 5798 / RFC 9568, either checksum form). IPv6: VRRPv3 only, 16-byte
+// addresses, the RFC 8200 pseudo-header checksum. The family is that of the context's src/dst
+// (IPv6 when either is IPv6 text). Pure functions, no I/O.
 // decodeAdvert never throws on any payload bytes (only a malformed ctx address, a caller bug,
 // throws AddressError): it returns the advert and the checksum form that verified, or one precise
 // rejection with an operator-readable detail; checks run in a fixed order so the first fault found
@@ -7,7 +9,14 @@
 // advert, and throws EncodeError instead of silently truncating a field.
 
 import { checksumIsValid, internetChecksum } from '../net/checksum.js';
-import { isIpv4, readIpv4, writeIpv4 } from '../net/address.js';
+import {
+  addressFamily,
+  bytesToIpv6,
+  ipv6ToBytes,
+  readIpv4,
+  writeIpv4,
+  type AddressFamily,
+} from '../net/address.js';
 import { IPPROTO_VRRP } from '../net/ipv4.js';
 
 export type ChecksumMode = 'rfc5798' | 'rfc9568';
@@ -25,14 +34,21 @@ export interface VrrpAdvert {
   auth?: VrrpAuth;
 }
 
-/** ttl undefined means the transport cannot see it (UDP), so the TTL check is skipped. */
+/**
+ * ttl is the IPv4 TTL or the IPv6 hop limit; undefined means the transport cannot see it (UDP),
+ * so the check is skipped.
+ */
 export interface WireContext {
   src: string;
   dst: string;
   ttl?: number;
 }
 
-export type ChecksumForm = 'v2' | ChecksumMode;
+/**
+ * 'ipv6': VRRPv3 over IPv6 has one checksum form, over the RFC 8200 pseudo-header; RFC 5798 and
+ * RFC 9568 agree on it (9568 dropped the pseudo-header for IPv4 only), so no send mode applies.
+ */
+export type ChecksumForm = 'v2' | ChecksumMode | 'ipv6';
 
 /** Where adverts go (RFC 3768 / 5798: the VRRP IPv4 multicast group). */
 export const VRRP_GROUP = '224.0.0.18';
@@ -68,11 +84,13 @@ const AUTH_DATA_LENGTH = 8;
 const MAX_ADDRESSES = 255;
 const V3_MAX_INTERVAL_CS = 0x0fff;
 const V2_MAX_INTERVAL_S = 255;
+const ADDRESS_LENGTH = { 4: 4, 6: 16 } as const;
 // ucarp/OpenBSD CARP: same protocol, same 0x21 first byte, fixed 36 bytes, authlen byte 7.
 const CARP_LENGTH = 36;
 const CARP_AUTHLEN = 7;
 
 export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
+  const family = wireFamily(ctx);
   const reject = (reason: VrrpRejection, detail: string): VrrpDecoded => ({
     ok: false,
     reason,
@@ -82,7 +100,8 @@ export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
     return reject('truncated', `${payload.length} bytes is shorter than the 8-byte VRRP header`);
   }
   if (ctx.ttl !== undefined && ctx.ttl !== REQUIRED_TTL) {
-    return reject('bad-ttl', `TTL ${ctx.ttl} is not 255, so the packet came from off-link`);
+    const field = family === 6 ? 'hop limit' : 'TTL';
+    return reject('bad-ttl', `${field} ${ctx.ttl} is not 255, so the packet came from off-link`);
   }
   const b0 = payload.readUInt8(0);
   const version = b0 >> 4;
@@ -97,23 +116,28 @@ export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
   if (version === 2 && isCarp(payload)) {
     return reject('carp', 'CARP advertisement (ucarp/OpenBSD), not VRRP, on protocol 112');
   }
+  if (version === 2 && family === 6) {
+    return reject('wrong-version', 'VRRPv2 over IPv6: VRRPv2 has no IPv6 (RFC 3768), only v3 does');
+  }
   const count = payload.readUInt8(3);
   const fixed = version === 2 ? HEADER_LENGTH + AUTH_DATA_LENGTH : HEADER_LENGTH;
-  if (payload.length !== fixed + 4 * count) {
+  const size = ADDRESS_LENGTH[family];
+  if (payload.length !== fixed + size * count) {
     return reject(
       'bad-length',
-      `length ${payload.length} does not match ${fixed} + 4 x ${count} addresses`,
+      `length ${payload.length} does not match ${fixed} + ${size} x ${count} addresses`,
     );
   }
-  const form = verifiedChecksumForm(version, payload, ctx);
+  const form = verifiedChecksumForm(version, family, payload, ctx);
   if (form === undefined) {
     const field = payload.readUInt16BE(6).toString(16).padStart(4, '0');
-    return reject(
-      'bad-checksum',
+    const why =
       version === 2
-        ? `checksum 0x${field} does not verify`
-        : `checksum 0x${field} verifies neither with nor without the IPv4 pseudo-header`,
-    );
+        ? 'does not verify'
+        : family === 6
+          ? 'does not verify with the IPv6 pseudo-header'
+          : 'verifies neither with nor without the IPv4 pseudo-header';
+    return reject('bad-checksum', `checksum 0x${field} ${why}`);
   }
   const vrid = payload.readUInt8(1);
   if (vrid === 0) return reject('zero-vrid', 'VRID 0 is not a valid virtual router');
@@ -121,7 +145,9 @@ export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
   const intervalCs = version === 2 ? payload.readUInt8(5) * 100 : payload.readUInt16BE(4) & 0x0fff;
   if (intervalCs === 0) return reject('zero-interval', 'advertisement interval is 0');
   const addresses = Array.from({ length: count }, (_, i) =>
-    readIpv4(payload, HEADER_LENGTH + 4 * i),
+    family === 6
+      ? bytesToIpv6(payload, HEADER_LENGTH + 16 * i)
+      : readIpv4(payload, HEADER_LENGTH + 4 * i),
   );
   const advert: VrrpAdvert = {
     version,
@@ -148,16 +174,23 @@ export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
 }
 
 /**
- * ctx.checksum is ignored for v2. A v3 advert may carry auth type 0 (ignored, v3 has no auth
- * field) but not a password, which would otherwise be dropped without notice.
+ * ctx.checksum is ignored for v2 and over IPv6 (one form each). A v3 advert may carry auth type 0
+ * (ignored, v3 has no auth field) but not a password, which would otherwise be dropped without
+ * notice. Every address must be of the family of ctx.src/dst.
  */
 export function encodeAdvert(
   advert: VrrpAdvert,
   ctx: { src: string; dst: string; checksum: ChecksumMode },
 ): Buffer {
   const { version, vrid, priority, intervalCs, addresses } = advert;
+  const family = wireFamily(ctx);
   if (version !== 2 && version !== 3) {
     throw new EncodeError(`version ${String(version)} is not 2 or 3`);
+  }
+  if (version === 2 && family === 6) {
+    throw new EncodeError(
+      `VRRPv2 has no IPv6 (RFC 3768), so an advert from ${ctx.src} to ${ctx.dst} must be version 3`,
+    );
   }
   requireInteger('vrid', vrid, 1, 255);
   requireInteger('priority', priority, 0, 255);
@@ -166,15 +199,19 @@ export function encodeAdvert(
       `addresses has ${addresses.length} entries, expected 1..${MAX_ADDRESSES}`,
     );
   }
-  addresses.forEach((address, i) => requireAddress(`addresses[${i}]`, address));
+  addresses.forEach((address, i) => requireAddress(`addresses[${i}]`, address, family));
 
   const fixed = version === 2 ? HEADER_LENGTH + AUTH_DATA_LENGTH : HEADER_LENGTH;
-  const message = Buffer.alloc(fixed + 4 * addresses.length);
+  const size = ADDRESS_LENGTH[family];
+  const message = Buffer.alloc(fixed + size * addresses.length);
   message.writeUInt8((version << 4) | TYPE_ADVERTISEMENT, 0);
   message.writeUInt8(vrid, 1);
   message.writeUInt8(priority, 2);
   message.writeUInt8(addresses.length, 3);
-  addresses.forEach((address, i) => writeIpv4(message, HEADER_LENGTH + 4 * i, address));
+  addresses.forEach((address, i) => {
+    if (family === 6) ipv6ToBytes(address).copy(message, HEADER_LENGTH + 16 * i);
+    else writeIpv4(message, HEADER_LENGTH + 4 * i, address);
+  });
 
   if (version === 2) {
     const seconds = intervalCs / 100;
@@ -197,10 +234,10 @@ export function encodeAdvert(
   if (advert.auth?.type === 1) throw new EncodeError('auth password cannot be sent in VRRPv3');
   message.writeUInt16BE(intervalCs, 4);
   let checksum: number;
-  if (ctx.checksum === 'rfc5798') {
-    requireAddress('src', ctx.src);
-    requireAddress('dst', ctx.dst);
-    checksum = internetChecksum(pseudoHeader(ctx.src, ctx.dst, message.length), message);
+  if (family === 6 || ctx.checksum === 'rfc5798') {
+    requireAddress('src', ctx.src, family);
+    requireAddress('dst', ctx.dst, family);
+    checksum = internetChecksum(pseudoHeader(family, ctx.src, ctx.dst, message.length), message);
   } else {
     checksum = internetChecksum(message);
   }
@@ -216,21 +253,43 @@ function isCarp(payload: Buffer): boolean {
   );
 }
 
+/**
+ * IPv6 when either end is IPv6 text, else IPv4, so an IPv4 caller sees exactly what it always
+ * did. Ends of two families are a caller bug: the pseudo-header (decode: AddressError) or
+ * requireAddress (encode: EncodeError) names the end that does not fit.
+ */
+function wireFamily(ctx: { src: string; dst: string }): AddressFamily {
+  return addressFamily(ctx.src) === 6 || addressFamily(ctx.dst) === 6 ? 6 : 4;
+}
+
 function verifiedChecksumForm(
   version: VrrpVersion,
+  family: AddressFamily,
   payload: Buffer,
   ctx: WireContext,
 ): ChecksumForm | undefined {
   if (version === 2) return checksumIsValid(payload) ? 'v2' : undefined;
+  const pseudo = pseudoHeader(family, ctx.src, ctx.dst, payload.length);
+  if (family === 6) return checksumIsValid(pseudo, payload) ? 'ipv6' : undefined;
   // RFC 5798 is tried first because it is what keepalived and FRR send by default; a packet can
   // verify under both only when the pseudo-header happens to sum to zero.
-  const pseudo = pseudoHeader(ctx.src, ctx.dst, payload.length);
   if (checksumIsValid(pseudo, payload)) return 'rfc5798';
   return checksumIsValid(payload) ? 'rfc9568' : undefined;
 }
 
-/** IPv4 pseudo-header of RFC 5798 section 5.2.8: src, dst, zero, protocol, VRRP length. */
-function pseudoHeader(src: string, dst: string, length: number): Buffer {
+/**
+ * IPv4 (RFC 5798 section 5.2.8): src, dst, zero, protocol, 16-bit VRRP length. IPv6 (RFC 8200
+ * section 8.1): src, dst, 32-bit upper-layer length, three zero bytes, next header.
+ */
+function pseudoHeader(family: AddressFamily, src: string, dst: string, length: number): Buffer {
+  if (family === 6) {
+    const pseudo = Buffer.alloc(40);
+    ipv6ToBytes(src).copy(pseudo, 0);
+    ipv6ToBytes(dst).copy(pseudo, 16);
+    pseudo.writeUInt32BE(length, 32);
+    pseudo.writeUInt8(IPPROTO_VRRP, 39);
+    return pseudo;
+  }
   const pseudo = Buffer.alloc(12);
   writeIpv4(pseudo, 0, src);
   writeIpv4(pseudo, 4, dst);
@@ -266,7 +325,8 @@ function requireInteger(field: string, value: number, min: number, max: number):
   }
 }
 
-function requireAddress(field: string, value: string): void {
-  if (!isIpv4(value))
-    throw new EncodeError(`${field} ${JSON.stringify(value)} is not an IPv4 address`);
+function requireAddress(field: string, value: string, family: AddressFamily): void {
+  if (addressFamily(value) !== family) {
+    throw new EncodeError(`${field} ${JSON.stringify(value)} is not an IPv${family} address`);
+  }
 }

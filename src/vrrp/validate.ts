@@ -1,10 +1,11 @@
 /**
  * The receive checks that depend on this router's configuration (RFC 3768 section 7.1,
  * RFC 5798/9568 section 7.1), applied after the codec has accepted a packet and before the
- * state machine sees it. Pure: a verdict, never a side effect.
+ * state machine sees it. The sender's family is that of ctx.src. Pure: a verdict, never a side
+ * effect.
  */
 import type { InstanceConfig } from '../config/instance.js';
-import { ipv4ToUint32 } from '../net/address.js';
+import { addressFamily, ipv4ToUint32, isLinkLocal } from '../net/address.js';
 import type { VrrpAdvert } from './packet.js';
 
 export type AdvertRejection =
@@ -13,7 +14,8 @@ export type AdvertRejection =
   | 'interval-mismatch'
   | 'address-mismatch'
   | 'not-a-peer'
-  | 'off-link-source';
+  | 'off-link-source'
+  | 'source-not-link-local';
 
 export type AdvertVerdict =
   { ok: true; addressMismatch: boolean } | { ok: false; reason: AdvertRejection; detail: string };
@@ -22,7 +24,7 @@ export interface ReceiveContext {
   src: string;
   /** Whether the transport proved the sender is on-link (TTL 255 seen); UDP cannot. */
   ttlChecked: boolean;
-  /** This router's own subnet, used instead of the TTL proof when there is none. */
+  /** This router's own subnet, used instead of the TTL proof when there is none (IPv4 only). */
   subnet: { address: string; prefix: number };
 }
 
@@ -52,7 +54,17 @@ export function checkAdvert(
   if (cfg.unicastPeers.length > 0 && !cfg.unicastPeers.includes(ctx.src)) {
     return { ok: false, reason: 'not-a-peer', detail: `${ctx.src} is not in unicastPeers` };
   }
-  if (!ctx.ttlChecked && cfg.unicastPeers.length === 0 && !inSubnet(ctx.src, ctx.subnet)) {
+  if (addressFamily(ctx.src) === 6) {
+    // RFC 5798/9568 5.1.2.1: the source is the sender's link-local address, which also proves it
+    // on-link without a hop limit. Listed unicast peers were matched above and may be global.
+    if (cfg.unicastPeers.length === 0 && !isLinkLocal(ctx.src)) {
+      return {
+        ok: false,
+        reason: 'source-not-link-local',
+        detail: `${ctx.src} is not a link-local (fe80::/10) address, which an IPv6 advert must come from`,
+      };
+    }
+  } else if (!ctx.ttlChecked && cfg.unicastPeers.length === 0 && !inSubnet(ctx.src, ctx.subnet)) {
     return {
       ok: false,
       reason: 'off-link-source',

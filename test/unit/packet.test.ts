@@ -4,7 +4,7 @@
 
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { uint32ToIpv4 } from '../../src/net/address.js';
+import { bytesToIpv6, uint32ToIpv4 } from '../../src/net/address.js';
 import { internetChecksum } from '../../src/net/checksum.js';
 import { decodeIpv4, encodeIpv4, type Ipv4Header } from '../../src/net/ipv4.js';
 import {
@@ -17,9 +17,9 @@ import {
   type VrrpDecoded,
   type WireContext,
 } from '../../src/vrrp/packet.js';
-import { loadVectors, VECTOR_DIR, type Vector } from '../support/vectors.js';
+import { ipv6Wire, loadVectors, VECTOR_DIR, type Vector } from '../support/vectors.js';
 
-const { vectors, problems } = loadVectors();
+const { vectors, vectors6, problems } = loadVectors();
 const vrrpVectors = vectors.filter((v) => v.vrrp !== undefined);
 const carpVectors = vectors.filter((v) => v.vrrp === undefined);
 
@@ -72,7 +72,7 @@ describe('keepalived vectors', () => {
     // keepalived's default v3 checksum includes the pseudo-header (RFC 5798).
     expect(decoded.checksum).toBe(decoded.advert.version === 2 ? 'v2' : 'rfc5798');
 
-    const mode: ChecksumMode = decoded.checksum === 'v2' ? 'rfc5798' : decoded.checksum;
+    const mode: ChecksumMode = decoded.checksum === 'rfc9568' ? 'rfc9568' : 'rfc5798';
     const message = encodeAdvert(decoded.advert, {
       src: header.src,
       dst: header.dst,
@@ -383,11 +383,12 @@ describe('properties', () => {
     );
   });
 
-  const ctx = fc.record({
-    src: ip,
-    dst: ip,
-    ttl: fc.option(fc.constantFrom(255, 255, 1, 64, 0), { nil: undefined }),
-  });
+  const ipv6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => bytesToIpv6(b));
+  const ttl = fc.option(fc.constantFrom(255, 255, 1, 64, 0), { nil: undefined });
+  const ctx = fc.oneof(
+    fc.record({ src: ip, dst: ip, ttl }),
+    fc.record({ src: ipv6, dst: ipv6, ttl }),
+  );
   const checkNeverThrows = (payload: Buffer, c: WireContext): void => {
     const decoded = decodeAdvert(payload, c);
     if (!decoded.ok) {
@@ -396,7 +397,7 @@ describe('properties', () => {
     }
   };
 
-  it('decodeAdvert never throws on arbitrary bytes', () => {
+  it('decodeAdvert never throws on arbitrary bytes, with IPv4 and IPv6 contexts', () => {
     const vrrpLike = fc
       .tuple(fc.constantFrom(0x21, 0x31), fc.uint8Array({ maxLength: 99 }))
       .map(([b0, rest]) => Uint8Array.from([b0, ...rest]));
@@ -408,20 +409,23 @@ describe('properties', () => {
     );
   });
 
-  it('decodeAdvert never throws on mutated vectors', () => {
-    const payloads = vectors.map((v) => ({ payload: wire(v).payload, header: wire(v).header }));
+  it('decodeAdvert never throws on mutated vectors (IPv4 and IPv6)', () => {
+    const payloads = [
+      ...vectors.map((v) => ({ payload: wire(v).payload, ctx: ctxOf(wire(v).header) })),
+      ...vectors6.map(ipv6Wire),
+    ];
     const flip = fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) });
     fc.assert(
       fc.property(
         fc.constantFrom(...payloads),
         fc.array(flip, { maxLength: 4 }),
         fc.option(fc.nat(), { nil: undefined }),
-        ({ payload, header }, flips, cut) => {
+        ({ payload, ctx: c }, flips, cut) => {
           const m = Buffer.from(payload);
           for (const { at, xor } of flips)
             m.writeUInt8((m[at % m.length] ?? 0) ^ xor, at % m.length);
           const bytes = cut === undefined ? m : m.subarray(0, cut % (m.length + 1));
-          checkNeverThrows(bytes, ctxOf(header));
+          checkNeverThrows(bytes, c);
         },
       ),
       { numRuns: 3000 },

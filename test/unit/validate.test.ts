@@ -69,3 +69,41 @@ describe('checkAdvert (RFC receive rules that depend on our config)', () => {
     expect(checkAdvert(inst(), v3, { ...ctx, src: '10.98.0.2' })).toMatchObject({ ok: true });
   });
 });
+
+describe('checkAdvert over IPv6 (RFC 5798/9568 5.1.2.1: the source is link-local)', () => {
+  const inst6 = (extra: Record<string, unknown> = {}) =>
+    inst({ vips: ['fe80::200:5eff:fe00:233/64', '2001:db8:99::100/64'], ...extra });
+  const a6: VrrpAdvert = { ...v3, addresses: ['fe80::200:5eff:fe00:233', '2001:db8:99::100'] };
+  // The subnet is this router's IPv4 primary: an IPv6 source is never compared with it.
+  const ctx6 = { ...ctx, src: 'fe80::ff:fe99:2' };
+
+  it('accepts a link-local source, with or without a hop-limit check', () => {
+    expect(checkAdvert(inst6(), a6, ctx6)).toEqual({ ok: true, addressMismatch: false });
+    expect(checkAdvert(inst6(), a6, { ...ctx6, ttlChecked: false })).toMatchObject({ ok: true });
+    expect(checkAdvert(inst6(), a6, { ...ctx6, src: 'febf::1' })).toMatchObject({ ok: true });
+  });
+  it('drops any other source, hop limit seen or not', () => {
+    for (const src of ['2001:db8:99::2', 'fec0::2', '::ffff:10.99.0.2']) {
+      for (const ttlChecked of [true, false]) {
+        expect(checkAdvert(inst6(), a6, { ...ctx6, src, ttlChecked })).toEqual({
+          ok: false,
+          reason: 'source-not-link-local',
+          detail: `${src} is not a link-local (fe80::/10) address, which an IPv6 advert must come from`,
+        });
+      }
+    }
+  });
+  it('unicast peers: the listed peer may be global, an unlisted one is still not a peer', () => {
+    // Built by hand: the config schema does not take IPv6 peers yet.
+    const peers = { ...inst6(), unicastPeers: ['2001:db8:99::2'] };
+    expect(checkAdvert(peers, a6, { ...ctx6, src: '2001:db8:99::2' })).toMatchObject({ ok: true });
+    expect(checkAdvert(peers, a6, { ...ctx6, src: '2001:db8:99::3' })).toMatchObject({
+      reason: 'not-a-peer',
+    });
+    expect(checkAdvert(peers, a6, ctx6)).toMatchObject({ reason: 'not-a-peer' });
+  });
+  it('an IPv4 source is still checked against the subnet (unchanged)', () => {
+    const noTtl = { ...ctx, ttlChecked: false, src: '10.98.0.2' };
+    expect(checkAdvert(inst(), v3, noTtl)).toMatchObject({ reason: 'off-link-source' });
+  });
+});
