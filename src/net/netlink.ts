@@ -363,8 +363,8 @@ export class NetlinkClient {
 
 let shared: NetlinkClient | undefined;
 
-/** The process's request socket. */
-function client(): NetlinkClient {
+/** The process's request socket (net/vmac.ts makes its link requests on it too). */
+export function client(): NetlinkClient {
   shared ??= new NetlinkClient();
   return shared;
 }
@@ -412,7 +412,8 @@ export async function addresses(family: AddressFamily = AF_INET): Promise<Addres
   return parts.filter((m): m is AddressMessage => m.kind === 'address' && m.family === family);
 }
 
-export async function linkByName(name: string): Promise<Link> {
+/** The kernel's whole report of one interface (its kind, parent and settings too), by name. */
+export async function linkMessage(name: string): Promise<LinkMessage> {
   const bytes = encoded(`interface ${name}`, () => encodeGetLink(0, name));
   let reply: Reply;
   try {
@@ -432,6 +433,11 @@ export async function linkByName(name: string): Promise<Link> {
   if (link === undefined) {
     throw new NetlinkError(`interface ${name} does not exist`, { absent: true });
   }
+  return link;
+}
+
+export async function linkByName(name: string): Promise<Link> {
+  const link = await linkMessage(name);
   return {
     name: link.name ?? name,
     index: link.index,

@@ -6,14 +6,16 @@
  * Contract:
  * - `decodeDatagram` splits one datagram into its messages (nlmsghdr) and decodes the ones vipd
  *   reads: links (RTM_NEWLINK/DELLINK: ifinfomsg, IFLA_IFNAME, IFLA_ADDRESS, IFLA_OPERSTATE,
- *   IFLA_CARRIER), addresses (RTM_NEWADDR/DELADDR: ifaddrmsg, IFA_LOCAL, IFA_ADDRESS, IFA_LABEL,
- *   IFA_FLAGS), NLMSG_ERROR (errno 0 is an acknowledgement; the acked request's header) and
- *   NLMSG_DONE (the end of a multipart dump, with its errno). It never throws: what does not parse
- *   is a `malformed` entry with a reason (and the header when that much was readable, so a
- *   request waiting for that sequence number can be failed); the caller counts them. Anything
- *   else is `other`.
+ *   IFLA_CARRIER; and what a macvlan check needs: IFLA_LINK, the kind and macvlan mode of
+ *   IFLA_LINKINFO, IFLA_INET6_ADDR_GEN_MODE, IFLA_PROTO_DOWN), addresses (RTM_NEWADDR/DELADDR:
+ *   ifaddrmsg, IFA_LOCAL, IFA_ADDRESS, IFA_LABEL, IFA_FLAGS), NLMSG_ERROR (errno 0 is an
+ *   acknowledgement; the acked request's header) and NLMSG_DONE (the end of a multipart dump,
+ *   with its errno). It never throws: what does not parse is a `malformed` entry with a reason
+ *   (and the header when that much was readable, so a request waiting for that sequence number
+ *   can be failed); the caller counts them. Anything else is `other`.
  * - The encoders build one request each: a link by name, a link dump, an address dump of one
- *   family, an address add (NLM_F_CREATE|NLM_F_REPLACE, as `ip addr replace`) and delete. They
+ *   family, an address add (NLM_F_CREATE|NLM_F_REPLACE, as `ip addr replace`) and delete; a
+ *   macvlan's creation, a link's deletion, up/down, IPv6 address generation mode, protodown. They
  *   throw RtnetlinkEncodeError only for input no request can carry (a malformed address, a name
  *   longer than IFNAMSIZ); range checks the kernel makes (prefix 33) are left to its errno.
  * - Addresses are text; AF_INET now, AF_INET6 (issue 14) through the same paths.
@@ -128,6 +130,16 @@ export interface LinkMessage {
   mac?: string;
   operstate?: number;
   carrier?: boolean;
+  /** IFLA_LINK: the link this one sits on (a macvlan's parent; a veth's peer). */
+  parentIndex?: number;
+  /** IFLA_INFO_KIND: 'macvlan', 'veth', 'bridge'...; absent for a plain NIC. */
+  linkKind?: string;
+  /** IFLA_MACVLAN_MODE (MACVLAN_MODE_*), on a macvlan. */
+  macvlanMode?: number;
+  /** IFLA_INET6_ADDR_GEN_MODE (IN6_ADDR_GEN_MODE_*), on a link with IPv6 settings. */
+  addrGenMode?: number;
+  /** IFLA_PROTO_DOWN */
+  protodown?: boolean;
 }
 
 export interface AddressMessage {
@@ -334,6 +346,7 @@ function decodeLink(h: NlHeader, body: Buffer): LinkMessage | MalformedMessage {
     if (carrier.length < 1) return { kind: 'malformed', header: h, reason: 'empty IFLA_CARRIER' };
     link.carrier = carrier[0] !== 0;
   }
+  Object.assign(link, linkDetails(attrs));
   return link;
 }
 
@@ -486,9 +499,22 @@ const u32Attr = (type: number, v: number): Attr => {
   return { type, data };
 };
 
+/** Attributes back to back, each padded to 4 bytes: a message's tail, or a nest's payload. */
+function packAttrs(attrs: readonly Attr[]): Buffer {
+  const b = Buffer.alloc(attrs.reduce((n, a) => n + align4(RTA_HDRLEN + a.data.length), 0));
+  let o = 0;
+  for (const a of attrs) {
+    put16(b, RTA_HDRLEN + a.data.length, o);
+    put16(b, a.type, o + 2);
+    a.data.copy(b, o + RTA_HDRLEN);
+    o += align4(RTA_HDRLEN + a.data.length);
+  }
+  return b;
+}
+
 function message(type: number, flags: number, seq: number, fixed: Buffer, attrs: Attr[]): Buffer {
-  const length =
-    NLMSG_HDRLEN + fixed.length + attrs.reduce((n, a) => n + align4(RTA_HDRLEN + a.data.length), 0);
+  const tail = packAttrs(attrs);
+  const length = NLMSG_HDRLEN + fixed.length + tail.length;
   const b = Buffer.alloc(length);
   put32(b, length, 0);
   put16(b, type, 4);
@@ -496,13 +522,7 @@ function message(type: number, flags: number, seq: number, fixed: Buffer, attrs:
   put32(b, seq, 8);
   put32(b, 0, 12); // to the kernel
   fixed.copy(b, NLMSG_HDRLEN);
-  let o = NLMSG_HDRLEN + fixed.length;
-  for (const a of attrs) {
-    put16(b, RTA_HDRLEN + a.data.length, o);
-    put16(b, a.type, o + 2);
-    a.data.copy(b, o + RTA_HDRLEN);
-    o += align4(RTA_HDRLEN + a.data.length);
-  }
+  tail.copy(b, NLMSG_HDRLEN + fixed.length);
   return b;
 }
 
@@ -520,14 +540,8 @@ export function setSequence(request: Buffer, seq: number): void {
 
 /** RTM_GETLINK for one interface by name: answered by its RTM_NEWLINK, then the ack (ENODEV if none). */
 export function encodeGetLink(seq: number, name: string): Buffer {
-  const bytes = Buffer.from(name, 'utf8');
-  if (bytes.length === 0 || bytes.length >= IFNAMSIZ || bytes.includes(0)) {
-    throw new RtnetlinkEncodeError(
-      `interface name ${JSON.stringify(name)} is not a Linux interface name (1 to ${IFNAMSIZ - 1} bytes)`,
-    );
-  }
   return message(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfomsg(AF_UNSPEC, 0), [
-    { type: IFLA_IFNAME, data: Buffer.concat([bytes, Buffer.alloc(1)]) },
+    ifnameAttr(name),
     u32Attr(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS),
   ]);
 }
@@ -595,4 +609,157 @@ export function encodeAddAddress(seq: number, spec: AddressSpec): Buffer {
 /** RTM_DELADDR: EADDRNOTAVAIL when the interface has no such address and prefix. */
 export function encodeDeleteAddress(seq: number, spec: AddressSpec): Buffer {
   return addressMessage(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, spec);
+}
+
+// ---- the virtual MAC's macvlan (issue 14) ----------------------------------------------------
+
+export const IFLA_LINK = 5;
+export const IFLA_LINKINFO = 18;
+export const IFLA_AF_SPEC = 26;
+export const IFLA_PROTO_DOWN = 39;
+export const IFLA_INFO_KIND = 1;
+export const IFLA_INFO_DATA = 2;
+export const IFLA_MACVLAN_MODE = 1;
+export const MACVLAN_MODE_PRIVATE = 1;
+export const MACVLAN_MODE_VEPA = 2;
+export const MACVLAN_MODE_BRIDGE = 4;
+export const MACVLAN_MODE_PASSTHRU = 8;
+export const MACVLAN_MODE_SOURCE = 16;
+/** In IFLA_AF_SPEC's AF_INET6 nest. */
+export const IFLA_INET6_ADDR_GEN_MODE = 8;
+export const IN6_ADDR_GEN_MODE_EUI64 = 0;
+/** No link-local generated when the link comes up (`addrgenmode none`). */
+export const IN6_ADDR_GEN_MODE_NONE = 1;
+export const IN6_ADDR_GEN_MODE_STABLE_PRIVACY = 2;
+export const IN6_ADDR_GEN_MODE_RANDOM = 3;
+
+type LinkDetails = Pick<
+  LinkMessage,
+  'parentIndex' | 'linkKind' | 'macvlanMode' | 'addrGenMode' | 'protodown'
+>;
+
+/** A nest's attributes; undefined when absent or when they do not parse. */
+function nested(b: Buffer | undefined): Map<number, Buffer> | undefined {
+  if (b === undefined) return undefined;
+  const attrs = attributes(b, 0);
+  return typeof attrs === 'string' ? undefined : attrs;
+}
+
+/**
+ * What a link is beyond its name and state. A nest that does not parse leaves its fields out
+ * rather than making the whole link malformed: the kernel monitor needs only the name, MAC and
+ * state, and a caller deciding by kind treats an unknown kind as "not mine".
+ */
+function linkDetails(attrs: Map<number, Buffer>): LinkDetails {
+  const out: LinkDetails = {};
+  const parent = attrs.get(IFLA_LINK);
+  if (parent !== undefined && parent.length >= 4) out.parentIndex = u32(parent, 0);
+  const info = nested(attrs.get(IFLA_LINKINFO));
+  const kind = info?.get(IFLA_INFO_KIND);
+  if (kind !== undefined) out.linkKind = cString(kind);
+  if (out.linkKind === 'macvlan') {
+    const mode = nested(info?.get(IFLA_INFO_DATA))?.get(IFLA_MACVLAN_MODE);
+    if (mode !== undefined && mode.length >= 4) out.macvlanMode = u32(mode, 0);
+  }
+  const inet6 = nested(nested(attrs.get(IFLA_AF_SPEC))?.get(AF_INET6));
+  const gen = inet6?.get(IFLA_INET6_ADDR_GEN_MODE);
+  if (gen !== undefined && gen.length >= 1) out.addrGenMode = gen[0];
+  const down = attrs.get(IFLA_PROTO_DOWN);
+  if (down !== undefined && down.length >= 1) out.protodown = down[0] !== 0;
+  return out;
+}
+
+const nest = (type: number, attrs: readonly Attr[]): Attr => ({ type, data: packAttrs(attrs) });
+const u8Attr = (type: number, v: number): Attr => ({ type, data: Buffer.from([v]) });
+
+function ifnameAttr(name: string): Attr {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length === 0 || bytes.length >= IFNAMSIZ || bytes.includes(0)) {
+    throw new RtnetlinkEncodeError(
+      `interface name ${JSON.stringify(name)} is not a Linux interface name (1 to ${IFNAMSIZ - 1} bytes)`,
+    );
+  }
+  return { type: IFLA_IFNAME, data: Buffer.concat([bytes, Buffer.alloc(1)]) };
+}
+
+function macBytes(mac: string): Buffer {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) {
+    throw new RtnetlinkEncodeError(
+      `${JSON.stringify(mac)} is not a MAC address (aa:bb:cc:dd:ee:ff)`,
+    );
+  }
+  return Buffer.from(mac.replace(/:/g, ''), 'hex');
+}
+
+function linkIndex(index: number): number {
+  if (!Number.isInteger(index) || index <= 0 || index > 0x7fffffff) {
+    throw new RtnetlinkEncodeError(`${index} is not an interface index`);
+  }
+  return index;
+}
+
+/** ifinfomsg addressing a link by index, its IFF_* `flags` changed where `change` says. */
+function ifinfoOf(index: number, flags = 0, change = 0): Buffer {
+  const b = ifinfomsg(AF_UNSPEC, linkIndex(index));
+  put32(b, flags, 8);
+  put32(b, change, 12);
+  return b;
+}
+
+export interface MacvlanSpec {
+  name: string;
+  /** The index of the link it sits on. */
+  parentIndex: number;
+  mac: string;
+  /** MACVLAN_MODE_* */
+  mode: number;
+}
+
+/**
+ * RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL: a new macvlan, down, with its MAC set from the
+ * start (never a random one first); EEXIST if the name is taken. The attributes in the order
+ * iproute2 6.1 sends them for `ip link add NAME link PARENT address MAC type macvlan mode M`.
+ */
+export function encodeNewMacvlan(seq: number, spec: MacvlanSpec): Buffer {
+  const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+  return message(RTM_NEWLINK, flags, seq, ifinfomsg(AF_UNSPEC, 0), [
+    { type: IFLA_ADDRESS, data: macBytes(spec.mac) },
+    u32Attr(IFLA_LINK, linkIndex(spec.parentIndex)),
+    ifnameAttr(spec.name),
+    nest(IFLA_LINKINFO, [
+      // Without its NUL, as iproute2 sends it (the kernel takes either).
+      { type: IFLA_INFO_KIND, data: Buffer.from('macvlan', 'utf8') },
+      nest(IFLA_INFO_DATA, [u32Attr(IFLA_MACVLAN_MODE, spec.mode)]),
+    ]),
+  ]);
+}
+
+/** RTM_DELLINK by index (`ip link del`). */
+export function encodeDeleteLink(seq: number, index: number): Buffer {
+  return message(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfoOf(index), []);
+}
+
+/** RTM_NEWLINK changing IFF_UP alone (`ip link set NAME up|down`). */
+export function encodeSetLinkUp(seq: number, index: number, up: boolean): Buffer {
+  return message(
+    RTM_NEWLINK,
+    NLM_F_REQUEST | NLM_F_ACK,
+    seq,
+    ifinfoOf(index, up ? IFF_UP : 0, IFF_UP),
+    [],
+  );
+}
+
+/** RTM_NEWLINK setting IFLA_INET6_ADDR_GEN_MODE (`ip link set NAME addrgenmode none`). */
+export function encodeSetAddrGenMode(seq: number, index: number, mode: number): Buffer {
+  return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfoOf(index), [
+    nest(IFLA_AF_SPEC, [nest(AF_INET6, [u8Attr(IFLA_INET6_ADDR_GEN_MODE, mode)])]),
+  ]);
+}
+
+/** RTM_NEWLINK setting IFLA_PROTO_DOWN (`ip link set NAME protodown on|off`). */
+export function encodeSetProtodown(seq: number, index: number, on: boolean): Buffer {
+  return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfoOf(index), [
+    u8Attr(IFLA_PROTO_DOWN, on ? 1 : 0),
+  ]);
 }
