@@ -16,7 +16,7 @@ import type { Observer } from '../ports/events.js';
 import type { PlanOutcome } from '../runtime/plan-queue.js';
 import { executePlan } from './executor.js';
 import { masterPlan, releasePlan, type Role } from './plan.js';
-import { stepRunner, type Announcer } from './runner.js';
+import { stepRunner, type Announcer, type CarrierSwitch } from './runner.js';
 import { addVips, readAddresses, removeVips } from './vip.js';
 
 export interface Duties {
@@ -32,7 +32,8 @@ export interface Duties {
 
 export function instanceDuties(
   cfg: InstanceConfig,
-  announcer: Announcer,
+  /** The link's sender, or the router's virtual MAC, which also switches its carrier. */
+  announcer: Announcer & Partial<CarrierSwitch>,
   clock: Clock,
   log: Logger,
   emit: Observer,

@@ -13,6 +13,9 @@
  * the box is what the state says.
  * Load-sharing rules come after the VIPs (master: owning this box's node number) and before them
  * (releasing plans: removed).
+ * With a virtual MAC (`vmac`), its macvlan gets its carrier before the VIPs go on it and loses it
+ * (protodown) after they are gone: a backup's macvlan sends nothing, so the LAN's switches see
+ * the virtual MAC on the master's port only.
  * Re-running a plan against a kernel that already matches changes nothing: the master's VIPs go
  * in with `ip addr replace` (a no-op for an address that is there, and no read on the failover's
  * hot path), and the releasing plans leave out VIPs the kernel does not have.
@@ -34,6 +37,8 @@ export type Step =
   | { kind: 'conntrackd'; commands: ConntrackdCommand[] }
   | { kind: 'vips'; want: 'present' | 'absent'; vips: Vip[] }
   | { kind: 'garp'; addresses: string[] }
+  /** The virtual MAC's macvlan: carrier on (a master speaks from it) or off (protodown). */
+  | { kind: 'vmac'; carrier: boolean }
   | { kind: 'load-sharing'; action: 'install'; owned: number[] }
   | { kind: 'load-sharing'; action: 'remove' }
   | { kind: 'marks'; action: 'install' | 'remove' }
@@ -81,9 +86,14 @@ function conntrackd(cfg: InstanceConfig, commands: ConntrackdCommand[]): Step[] 
   return cfg.conntrackd.enabled ? [{ kind: 'conntrackd', commands }] : [];
 }
 
+function vmac(cfg: InstanceConfig, carrier: boolean): Step[] {
+  return cfg.vmac === null ? [] : [{ kind: 'vmac', carrier }];
+}
+
 export function masterPlan(cfg: InstanceConfig): Step[] {
   return [
     ...conntrackd(cfg, ['commit']),
+    ...vmac(cfg, true),
     { kind: 'vips', want: 'present', vips: cfg.vips },
     ...(cfg.loadSharing === null
       ? []
@@ -112,6 +122,7 @@ export function releasePlan(
     ...(cfg.loadSharing === null ? [] : [{ kind: 'load-sharing', action: 'remove' } as const]),
     ...(cfg.marks.length === 0 ? [] : [{ kind: 'marks', action: 'remove' } as const]),
     ...(present.length > 0 ? [{ kind: 'vips', want: 'absent', vips: present } as const] : []),
+    ...vmac(cfg, false),
     ...conntrackd(
       cfg,
       role === 'backup'
@@ -135,6 +146,8 @@ export function describeStep(step: Step): string {
     }
     case 'garp':
       return `gratuitous ARP / unsolicited NA for ${step.addresses.length} VIP(s)`;
+    case 'vmac':
+      return `virtual MAC carrier ${step.carrier ? 'on' : 'off (protodown)'}`;
     case 'marks':
       return `firewall marks ${step.action}`;
     case 'load-sharing':

@@ -23,8 +23,17 @@ export interface Announcer {
   ): Promise<unknown>;
 }
 
+/** A router's virtual MAC (daemon/vmac-port.ts): its macvlan's carrier follows the state. */
+export interface CarrierSwitch {
+  setCarrier(on: boolean): Promise<void>;
+}
+
 /** `log` gets what the VIP queue has to say (addresses already gone, others put back). */
-export function stepRunner(cfg: InstanceConfig, announcer: Announcer, log?: Logger): StepRunner {
+export function stepRunner(
+  cfg: InstanceConfig,
+  announcer: Announcer & Partial<CarrierSwitch>,
+  log?: Logger,
+): StepRunner {
   const conntrackd = conntrackdFor(cfg.conntrackd);
   // Chosen on first use: probing the kernel is I/O the start-up of a plain VRRP box need not pay.
   let backend: Promise<LoadSharingBackend> | undefined;
@@ -42,6 +51,10 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer, log?: Logg
           return;
         case 'garp':
           await announcer.announce(step.addresses, cfg.garp, signal);
+          return;
+        case 'vmac':
+          if (announcer.setCarrier === undefined) throw new Error('no virtual MAC interface');
+          await announcer.setCarrier(step.carrier);
           return;
         case 'marks':
           await applyNft(
@@ -67,6 +80,9 @@ export function stepRunner(cfg: InstanceConfig, announcer: Announcer, log?: Logg
         return async (signal: AbortSignal) => {
           await removeVips(cfg.vipInterface, step.vips, signal, log);
         };
+      }
+      if (step.kind === 'vmac' && step.carrier) {
+        return async () => announcer.setCarrier?.(false);
       }
       if (step.kind === 'marks' && step.action === 'install') {
         return (signal: AbortSignal) =>

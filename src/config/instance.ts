@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { addressFamily, isLinkLocal, type AddressFamily } from '../net/address.js';
+import { virtualMac } from '../vrrp/vmac-address.js';
 import { parseTarget, type QuorumConfig } from '../router/quorum.js';
 import type { VrrpAuth } from '../vrrp/packet.js';
 import {
@@ -353,10 +354,6 @@ export function virtualLinkLocal(vrid: number): Vip {
   return { address: `fe80::200:5eff:fe00:${(0x200 + vrid).toString(16)}`, prefix: 64 };
 }
 
-/** The RFC 5798 section 7.3 virtual MAC of a VRID. */
-export function virtualMac(family: AddressFamily, vrid: number): string {
-  return `00:00:5e:00:0${family === 4 ? 1 : 2}:${vrid.toString(16).padStart(2, '0')}`;
-}
 
 /** One address moved twice by one router would be added and removed by the same plan. */
 export function vipIssues(v: { vips: Vip[]; excludedVips?: Vip[] }, ctx: z.RefinementCtx): void {

@@ -187,8 +187,7 @@ export class Daemon {
     const log = this.log.child({ instance: spec.cfg.name, vrid: spec.cfg.vrid });
     const { vmac } = spec.cfg;
     // With a virtual MAC the master speaks from the macvlan; it still listens on the link.
-    const port =
-      vmac === null ? undefined : new VmacPort({ ...spec.cfg, vmac }, () => link.primary, log);
+    const port = vmac === null ? undefined : new VmacPort({ ...spec.cfg, vmac }, link, log);
     const router = new VirtualRouter(spec.cfg, {
       clock: this.clock,
       link: port ?? link,

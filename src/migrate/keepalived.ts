@@ -34,7 +34,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../config/config.js';
 import { ConfigError, isInterfaceName } from '../config/formats.js';
-import { virtualLinkLocal, virtualMac } from '../config/instance.js';
+import { virtualLinkLocal } from '../config/instance.js';
+import { virtualMac } from '../vrrp/vmac-address.js';
 import {
   addressFamily,
   canonicalAddress,

@@ -46,14 +46,26 @@ describe('action plans', () => {
       },
     });
     const v6 = inst({
-      vips: ['2001:db8::100/64'],
+      vips: ['2001:db8::100/64', 'fe80::1/64'],
       vmac: true,
-      hooks: { up: '/u.sh', perVip: false },
+      hooks: { up: '/u.sh', down: '/d.sh', perVip: false },
     });
+    // The macvlan gets its carrier before the VIPs go on it, and loses it after they are gone.
+    expect(masterPlan(v6).map(describeStep).slice(0, 2)).toEqual([
+      'virtual MAC carrier on',
+      'VIPs add fe80::1/64 2001:db8::100/64',
+    ]);
+    expect(
+      releasePlan('backup', v6, { addresses: new Set(['2001:db8::100']) }).map(describeStep),
+    ).toEqual([
+      'VIPs remove 2001:db8::100/64',
+      'virtual MAC carrier off (protodown)',
+      'hook /d.sh eth0 fe80::1',
+    ]);
     expect(masterPlan(v6).at(-1)).toMatchObject({
-      args: ['eth0', 'fe80::200:5eff:fe00:233'],
+      args: ['eth0', 'fe80::1'],
       env: {
-        VIPD_VIPS: 'fe80::200:5eff:fe00:233 2001:db8::100',
+        VIPD_VIPS: 'fe80::1 2001:db8::100',
         VIPD_FAMILY: 'ipv6',
         VIPD_VIP_INTERFACE: 'vrrp6-51',
       },
