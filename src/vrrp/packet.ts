@@ -36,6 +36,7 @@ export type ChecksumForm = 'v2' | ChecksumMode;
 
 /** Where adverts go (RFC 3768 / 5798: the VRRP IPv4 multicast group). */
 export const VRRP_GROUP = '224.0.0.18';
+export const VRRP_GROUP_V6 = 'ff02::12';
 
 export const VRRP_REJECTIONS = [
   'truncated',
