@@ -11,7 +11,8 @@
 //                kernel's ENOBUFS overrun of a netlink socket, an ENETDOWN) or a poll error
 //                (syscall 'poll') call onError once with an Error as native/common.h makes them;
 //                the socket is still watched, the owner decides whether to reopen.
-//   send         sendto with MSG_DONTWAIT; throws on failure (EAGAIN, ENOBUFS included). A pending
+//   send         sendto with MSG_DONTWAIT (sendmsg, and errors naming it, when the Protocol adds
+//                control messages); throws on failure (EAGAIN, ENOBUFS included). A pending
 //                error found just before it is cleared and goes to onError on the loop's next
 //                turn instead of failing this send: a link that flapped while the box was backup
 //                left ENETDOWN pending, and the first send of the next takeover failed with it.
@@ -45,7 +46,8 @@ namespace {
 constexpr uint32_t kDrainMax = 256;
 // Any IPv4 packet fits, and a netlink dump part (the kernel builds them up to 32 KiB).
 constexpr size_t kReceiveArea = 65536;
-// Room for the control messages asked for (IP_PKTINFO).
+// Room for the control messages asked for (IP_PKTINFO; IPV6_PKTINFO and IPV6_HOPLIMIT), and for
+// those a send carries (IPV6_PKTINFO).
 constexpr size_t kControlArea = 256;
 // A poll error without a pending socket error to clear could repeat at once: watch again later.
 constexpr uint64_t kPollRetryMs = 100;
@@ -146,7 +148,10 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
 
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (fd_ < 0) return ThrowErrno(env, EBADF, "sendto", subject_);
+    alignas(cmsghdr) uint8_t control[kControlArea];
+    const size_t control_length = protocol_->Control(control, sizeof control);
+    const char* call = control_length > 0 ? "sendmsg" : "sendto";
+    if (fd_ < 0) return ThrowErrno(env, EBADF, call, subject_);
     if (info.Length() < 1 || !info[0].IsBuffer()) {
       return ThrowType(env, "send(packet: Buffer, dst?: string)");
     }
@@ -155,7 +160,7 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
     if (!protocol_->Destination(info, &destination, &length)) return env.Undefined();
     int err = 0;
     if (TakeFault(protocol_->kind(), FaultOp::kSend, &err)) {
-      return ThrowErrno(env, err, "sendto", subject_);
+      return ThrowErrno(env, err, call, subject_);
     }
     // Reported, not lost: the owner learns the link had trouble, and this send is judged on its
     // own (it fails by itself if the trouble is still there).
@@ -165,12 +170,24 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
       poller_.Wake(0);
     }
     const Napi::Buffer<uint8_t> packet = info[0].As<Napi::Buffer<uint8_t>>();
+    iovec vector = {packet.Data(), packet.Length()};
+    msghdr message = {};
+    message.msg_name = &destination;
+    message.msg_namelen = length;
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    if (control_length > 0) {
+      message.msg_control = control;
+      message.msg_controllen = control_length;
+    }
     ssize_t sent;
     do {
-      sent = sendto(fd_, packet.Data(), packet.Length(), MSG_DONTWAIT | MSG_NOSIGNAL,
-                    reinterpret_cast<const sockaddr*>(&destination), length);
+      sent = control_length > 0
+                 ? sendmsg(fd_, &message, MSG_DONTWAIT | MSG_NOSIGNAL)
+                 : sendto(fd_, packet.Data(), packet.Length(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                          reinterpret_cast<const sockaddr*>(&destination), length);
     } while (sent < 0 && errno == EINTR);
-    if (sent < 0) return ThrowErrno(env, errno, "sendto", subject_);
+    if (sent < 0) return ThrowErrno(env, errno, call, subject_);
     return env.Undefined();
   }
 

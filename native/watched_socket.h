@@ -31,6 +31,10 @@ class Protocol {
   // `message` is recvmsg's header: the sender's address and the control messages.
   virtual Napi::Value Datagram(Napi::Env env, const uint8_t* data, size_t size,
                                const msghdr& message) const = 0;
+  // Control messages sent with every datagram (an IPv6 raw socket's IPV6_PKTINFO: the source is
+  // chosen per send), written into `area` (`room` bytes, cmsghdr-aligned): their length, 0 for
+  // none. With none, send() is a plain sendto.
+  virtual size_t Control(uint8_t* /*area*/, size_t /*room*/) const { return 0; }
 };
 
 // Opens a watched socket on `fd`, which it owns from here on (closed on failure too). Throws and

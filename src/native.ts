@@ -15,24 +15,45 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 
-/** One datagram read from a raw IP socket. */
+/**
+ * One datagram read from a raw IP socket. IPv4 reads the whole packet; an IPv6 raw socket gets
+ * no IP header, so the addon hands over what the header would have said (`src`, `dst`,
+ * `hopLimit`), present for family 6 only.
+ */
 export interface RawDatagram {
-  /** IPv4: the whole packet, IP header first (what a raw IPv4 socket reads); a copy, ours to keep. */
+  /** IPv4: the whole packet, IP header first. IPv6: the VRRP message only. A copy, ours to keep. */
   data: Buffer;
-  /** The interface it arrived on (IP_PKTINFO). */
+  /** The interface it arrived on (IP_PKTINFO / IPV6_PKTINFO). */
   ifindex: number;
+  /** IPv6: the sender's address, 16 bytes (recvmsg's address). */
+  src?: Buffer;
+  /** IPv6: the address it was sent to, 16 bytes (IPV6_PKTINFO; :: if the kernel gave none). */
+  dst?: Buffer;
+  /** IPv6: the hop limit it arrived with (IPV6_HOPLIMIT; 0 if the kernel gave none). */
+  hopLimit?: number;
 }
 
+/**
+ * Family 4: vipd writes each IPv4 header itself (IP_HDRINCL). Family 6: the kernel writes the
+ * header, set up as keepalived's adverts carry it: hop limit 255, traffic class 0xc0, source
+ * `local` pinned per send (IPV6_PKTINFO; a send fails with EINVAL while `local` is tentative,
+ * i.e. in duplicate address detection, or not on the interface, rather than leave from another
+ * address); no IPV6_CHECKSUM, so datagrams with a bad VRRP checksum reach vipd, which counts
+ * them.
+ */
 export interface RawSocketOptions {
-  /** 4 now; 6 slots in next (IPv6 raw sockets deliver no header: src and hop limit come apart). */
-  family: 4;
+  family: 4 | 6;
   /** IP protocol number (112: VRRP and CARP). */
   protocol: number;
   /** Bound to this interface (SO_BINDTODEVICE); multicast leaves through it. */
   ifname: string;
-  /** The interface address the group is joined on and multicast sent from (IP_MULTICAST_IF). */
+  /**
+   * IPv4: the interface address the group is joined on and multicast sent from
+   * (IP_MULTICAST_IF). IPv6: the interface's link-local address every datagram is sent from
+   * (text without a zone: the interface is the scope).
+   */
   local: string;
-  /** Multicast group joined on `local` (224.0.0.18), or omitted for none. */
+  /** Multicast group joined on the interface (224.0.0.18 or ff02::12), or omitted for none. */
   group?: string;
 }
 
@@ -68,9 +89,12 @@ export interface NetlinkSocketOptions {
 export interface NativeSocket {
   readonly fd: number;
   /**
-   * Raw: one IPv4 packet with its header (IP_HDRINCL) to `dst`. Netlink: one or more messages to
-   * the kernel (`dst` ignored). Synchronous, non-blocking; throws a NativeCallError (syscall
-   * 'sendto'; EAGAIN and ENOBUFS included), or a TypeError for bad arguments.
+   * Raw IPv4: one IPv4 packet with its header (IP_HDRINCL) to `dst`. Raw IPv6: one VRRP message
+   * (the kernel adds the header) to the IPv6 `dst` (no zone; a link-local or multicast `dst` is
+   * scoped to the socket's interface). Netlink: one or more messages to the kernel (`dst`
+   * ignored). Synchronous, non-blocking; throws a NativeCallError (syscall 'sendto', 'sendmsg'
+   * for raw IPv6, which carries IPV6_PKTINFO; EAGAIN and ENOBUFS included), or a TypeError for
+   * bad arguments.
    */
   send(packet: Buffer, dst?: string): void;
   close(): void;
@@ -85,7 +109,7 @@ export interface NativeAddon {
   close(fd: number): void;
   /** native/notify.cc: one datagram to `path` ('@' first = abstract socket). */
   notify(path: string, message: string): void;
-  /** native/raw_socket.cc: IP protocol `protocol` on one interface, IP_HDRINCL for sends. */
+  /** native/raw_socket.cc: IP protocol `protocol` on one interface (IPv4 IP_HDRINCL, or IPv6). */
   rawSocket(
     options: RawSocketOptions,
     onBatch: (batch: RawDatagram[]) => void,

@@ -389,6 +389,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     return Promise.resolve(
       new RawTransport({
         ...common,
+        family: 4,
         onIpReject: (reason) =>
           this.deps.log.debug({ event: 'ip-rejected', reason }, 'malformed IP packet'),
       }),

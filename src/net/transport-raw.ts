@@ -4,13 +4,16 @@
  * and routers speak, and the only transport on which the RFC's TTL = 255 check (proof that a
  * packet came from the local link) is possible.
  *
- * vipd builds the IP header itself (IP_HDRINCL) so that TTL 255, TOS 0xc0 (internetwork
+ * IPv4: vipd builds the IP header itself (IP_HDRINCL) so that TTL 255, TOS 0xc0 (internetwork
  * control, as keepalived sends) and the source address are exactly what the RFC and the peer
- * expect, whichever address the kernel would have picked. Received packets arrive with their IP
- * header, in batches: the addon reads everything queued at each readiness (bounded), so adverts
- * that queued while the event loop was busy are all handled before the next timers run. Our own
- * multicast copies are suppressed (IP_MULTICAST_LOOP 0) and dropped by source as a second line
- * of defence.
+ * expect, whichever address the kernel would have picked; received packets arrive with their IP
+ * header. IPv6 has no such option: the addon sets the socket up so the kernel's header says the
+ * same (hop limit 255, traffic class 0xc0, source pinned to the link-local `localAddress` on
+ * every send), and hands over the source, destination and hop limit of each datagram read,
+ * whose bytes are the VRRP message alone. Either way datagrams come in batches: the addon reads
+ * everything queued at each readiness (bounded), so adverts that queued while the event loop was
+ * busy are all handled before the next timers run. Our own multicast copies are suppressed
+ * (IP_MULTICAST_LOOP 0) and dropped by source as a second line of defence.
  *
  * Errors: a failed send rejects its promise with a TransportError (op 'send'); whatever the
  * socket reports on its own (a failed read, an error left pending on it by a link flap, a poll
@@ -23,10 +26,12 @@ import {
   type NativeSocket,
   type RawDatagram,
 } from '../native.js';
+import { addressFamily, bytesToIpv6, canonicalAddress } from './address.js';
 import { decodeIpv4, encodeIpv4, IPPROTO_VRRP } from './ipv4.js';
-import { VRRP_GROUP } from '../vrrp/packet.js';
+import { VRRP_GROUP, VRRP_GROUP_V6 } from '../vrrp/packet.js';
 import {
   TransportError,
+  type InboundPacket,
   type PacketHandler,
   type Transport,
   type TransportErrorHandler,
@@ -35,10 +40,13 @@ import {
 const IPTOS_PREC_INTERNETCONTROL = 0xc0;
 
 export interface RawTransportOptions {
+  /** 4: vipd writes the IPv4 header; 6: the kernel writes the IPv6 one (src/native.ts). */
+  family: 4 | 6;
   ifname: string;
+  /** IPv4: the interface's primary address. IPv6: its link-local address, without a zone. */
   localAddress: string;
   onPacket: PacketHandler;
-  /** Called for packets the IP layer already refuses (truncated, fragments, bad header). */
+  /** Called for packets the IP layer already refuses (IPv4: truncated, fragments, bad header). */
   onIpReject: (reason: string, src: string) => void;
   /** Every error the socket reports on its own (op 'recv'); the socket stays open. */
   onError: TransportErrorHandler;
@@ -52,15 +60,22 @@ function reason(err: unknown): string {
 
 export class RawTransport implements Transport {
   readonly localAddress: string;
+  private readonly family: 4 | 6;
   private readonly ifname: string;
   private readonly socket: NativeSocket;
   private nextId = 1;
 
   constructor(opts: RawTransportOptions) {
-    this.localAddress = opts.localAddress;
+    // Compared with the RFC 5952 text of each datagram's source (a malformed one is the addon's
+    // to refuse, with the open error below).
+    this.localAddress =
+      addressFamily(opts.localAddress) === 6
+        ? canonicalAddress(opts.localAddress)
+        : opts.localAddress;
+    this.family = opts.family;
     this.ifname = opts.ifname;
     const onBatch = (batch: RawDatagram[]): void => {
-      for (const datagram of batch) this.receive(datagram.data, opts);
+      for (const datagram of batch) this.receive(datagram, opts);
     };
     const onError = (err: NativeCallError): void => {
       opts.onError(
@@ -77,11 +92,11 @@ export class RawTransport implements Transport {
     try {
       this.socket = loadNative().rawSocket(
         {
-          family: 4,
+          family: opts.family,
           protocol: IPPROTO_VRRP,
           ifname: opts.ifname,
-          local: opts.localAddress,
-          group: VRRP_GROUP,
+          local: this.localAddress,
+          group: opts.family === 6 ? VRRP_GROUP_V6 : VRRP_GROUP,
         },
         onBatch,
         onError,
@@ -97,37 +112,19 @@ export class RawTransport implements Transport {
     }
   }
 
-  private receive(buffer: Buffer, opts: RawTransportOptions): void {
-    const ip = decodeIpv4(buffer);
-    if (!ip.ok) {
-      opts.onIpReject(ip.reason, 'unknown');
+  private receive(datagram: RawDatagram, opts: RawTransportOptions): void {
+    const packet = this.family === 6 ? inboundIpv6(datagram) : inboundIpv4(datagram.data);
+    if (packet === undefined) return;
+    if ('reject' in packet) {
+      opts.onIpReject(packet.reject, 'unknown');
       return;
     }
-    if (ip.header.src === this.localAddress || ip.header.protocol !== IPPROTO_VRRP) return;
-    opts.onPacket({
-      src: ip.header.src,
-      dst: ip.header.dst,
-      ttl: ip.header.ttl,
-      payload: ip.payload,
-    });
+    if (packet.src !== this.localAddress) opts.onPacket(packet);
   }
 
   send(dst: string, payload: Buffer): Promise<void> {
-    const packet = encodeIpv4(
-      {
-        tos: IPTOS_PREC_INTERNETCONTROL,
-        id: this.nextId,
-        dontFragment: false,
-        ttl: 255,
-        protocol: IPPROTO_VRRP,
-        src: this.localAddress,
-        dst,
-      },
-      payload,
-    );
-    this.nextId = (this.nextId % 0xffff) + 1;
     try {
-      this.socket.send(packet, dst);
+      this.socket.send(this.family === 6 ? payload : this.ipv4Packet(dst, payload), dst);
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(
@@ -143,8 +140,44 @@ export class RawTransport implements Transport {
     }
   }
 
+  private ipv4Packet(dst: string, payload: Buffer): Buffer {
+    const packet = encodeIpv4(
+      {
+        tos: IPTOS_PREC_INTERNETCONTROL,
+        id: this.nextId,
+        dontFragment: false,
+        ttl: 255,
+        protocol: IPPROTO_VRRP,
+        src: this.localAddress,
+        dst,
+      },
+      payload,
+    );
+    this.nextId = (this.nextId % 0xffff) + 1;
+    return packet;
+  }
+
   /** Idempotent; a send after it rejects (EBADF). */
   close(): void {
     this.socket.close();
   }
+}
+
+/** A packet to hand on, one the IP layer refuses, or undefined for one that is not ours. */
+type Inbound = InboundPacket | { reject: string } | undefined;
+
+function inboundIpv4(buffer: Buffer): Inbound {
+  const ip = decodeIpv4(buffer);
+  if (!ip.ok) return { reject: ip.reason };
+  if (ip.header.protocol !== IPPROTO_VRRP) return undefined;
+  return { src: ip.header.src, dst: ip.header.dst, ttl: ip.header.ttl, payload: ip.payload };
+}
+
+/** What an IPv6 raw socket hands over in place of the header it does not deliver. */
+function inboundIpv6(datagram: RawDatagram): Inbound {
+  const { src, dst, hopLimit, data } = datagram;
+  if (src === undefined || dst === undefined || hopLimit === undefined) {
+    return { reject: 'no-ipv6-packet-info' };
+  }
+  return { src: bytesToIpv6(src), dst: bytesToIpv6(dst), ttl: hopLimit, payload: data };
 }

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { PacketSocket } from '../../src/net/packet-socket.js';
+import { bytesToIpv6 } from '../../src/net/address.js';
 import { decodeIpv4, encodeIpv4 } from '../../src/net/ipv4.js';
 import { TransportError } from '../../src/net/transport.js';
 import { RawTransport } from '../../src/net/transport-raw.js';
@@ -24,10 +25,13 @@ import {
 } from '../../src/native.js';
 
 export type PeerCommand = { id?: number } & (
-  | { op: 'raw'; s: string; ifname: string; local: string; group?: string }
+  | { op: 'raw'; s: string; family?: 4 | 6; ifname: string; local: string; group?: string }
   | { op: 'netlink'; s: string; groups: number; rcvbuf: number }
-  /** Raw: `count` VRRP-protocol packets from `src` to `dst`, payload = `seq` (u32) from `first`. */
-  | { op: 'send'; s: string; src: string; dst: string; count: number; first?: number }
+  /**
+   * Raw: `count` VRRP-protocol datagrams to `dst`, payload = `seq` (u32) from `first`; IPv4 from
+   * `src` (vipd's header), IPv6 from the socket's `local` (the kernel's header).
+   */
+  | { op: 'send'; s: string; src?: string; dst: string; count: number; first?: number }
   /** Netlink: an RTM_GETLINK dump request, or RTM_DELLINK of `ifindex` with an ack. */
   | { op: 'dump'; s: string; seq: number }
   | { op: 'dellink'; s: string; seq: number; ifindex: number }
@@ -46,7 +50,7 @@ export type PeerCommand = { id?: number } & (
    * sends a dump on socket `s` before the loop runs again.
    */
   | { op: 'block'; until: string; maxMs: number; dumpOn?: string }
-  | { op: 'transport'; s: string; ifname: string; local: string }
+  | { op: 'transport'; s: string; family?: 4 | 6; ifname: string; local: string }
   | { op: 'tsend'; s: string; dst: string }
   | { op: 'packet'; s: string; ifname: string }
   | { op: 'psend'; s: string; frame: string }
@@ -72,6 +76,7 @@ function errorFields(err: unknown): Record<string, unknown> {
 }
 
 const sockets = new Map<string, NativeSocket>();
+const families = new Map<string, 4 | 6>();
 const transports = new Map<string, RawTransport>();
 const packets = new Map<string, PacketSocket>();
 const closeInCallback = new Set<string>();
@@ -103,9 +108,22 @@ function onError(s: string): (err: NativeCallError) => void {
   };
 }
 
-function rawBatch(s: string): (batch: RawDatagram[]) => void {
+/** IPv6: no header to decode, the addon's fields instead. */
+function ipv6Item(d: RawDatagram): Record<string, unknown> {
+  return {
+    ifindex: d.ifindex,
+    hopLimit: d.hopLimit,
+    src: d.src === undefined ? undefined : bytesToIpv6(d.src),
+    dst: d.dst === undefined ? undefined : bytesToIpv6(d.dst),
+    len: d.data.length,
+    seq: d.data.length >= 4 ? d.data.readUInt32BE(0) : -1,
+  };
+}
+
+function rawBatch(s: string, family: 4 | 6): (batch: RawDatagram[]) => void {
   return (batch) => {
     const items = batch.map((d) => {
+      if (family === 6) return ipv6Item(d);
       const ip = decodeIpv4(d.data);
       if (!ip.ok) return { ifindex: d.ifindex, reject: ip.reason };
       return {
@@ -189,9 +207,11 @@ function run(cmd: PeerCommand): Record<string, unknown> {
   switch (cmd.op) {
     case 'raw': {
       const { s, ifname, local, group } = cmd;
-      const options = { family: 4 as const, protocol: 112, ifname, local, group };
-      const socket = native.rawSocket(options, rawBatch(s), onError(s));
+      const family = cmd.family ?? 4;
+      const options = { family, protocol: 112, ifname, local, group };
+      const socket = native.rawSocket(options, rawBatch(s, family), onError(s));
       sockets.set(s, socket);
+      families.set(s, family);
       return { fd: socket.fd };
     }
     case 'netlink': {
@@ -208,7 +228,10 @@ function run(cmd: PeerCommand): Record<string, unknown> {
         const payload = Buffer.alloc(8);
         payload.writeUInt32BE((cmd.first ?? 0) + i);
         const header = { tos: 0xc0, id: i + 1, dontFragment: false, ttl: 255, protocol: 112 };
-        const packet = encodeIpv4({ ...header, src: cmd.src, dst: cmd.dst }, payload);
+        const packet =
+          families.get(cmd.s) === 6
+            ? payload
+            : encodeIpv4({ ...header, src: cmd.src ?? '', dst: cmd.dst }, payload);
         try {
           socket.send(packet, cmd.dst);
           sent += 1;
@@ -256,6 +279,7 @@ function run(cmd: PeerCommand): Record<string, unknown> {
     case 'transport': {
       const { s } = cmd;
       const transport = new RawTransport({
+        family: cmd.family ?? 4,
         ifname: cmd.ifname,
         localAddress: cmd.local,
         onPacket: (p) =>
