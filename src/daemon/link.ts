@@ -389,7 +389,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     return Promise.resolve(
       new RawTransport({
         ...common,
-        family: 4,
+        family: this.key.family,
         onIpReject: (reason) =>
           this.deps.log.debug({ event: 'ip-rejected', reason }, 'malformed IP packet'),
       }),

@@ -50,6 +50,11 @@ export interface RawTransportOptions {
   onIpReject: (reason: string, src: string) => void;
   /** Every error the socket reports on its own (op 'recv'); the socket stays open. */
   onError: TransportErrorHandler;
+  /**
+   * false: send only (a virtual MAC's macvlan): the VRRP group is not joined there, so nothing
+   * arrives that the link's own socket already receives. Default true.
+   */
+  listen?: boolean;
 }
 
 /** The kernel's words for a failed call, without the addon's "sendto failed on eth0: " prefix. */
@@ -96,7 +101,9 @@ export class RawTransport implements Transport {
           protocol: IPPROTO_VRRP,
           ifname: opts.ifname,
           local: this.localAddress,
-          group: opts.family === 6 ? VRRP_GROUP_V6 : VRRP_GROUP,
+          ...(opts.listen === false
+            ? {}
+            : { group: opts.family === 6 ? VRRP_GROUP_V6 : VRRP_GROUP }),
         },
         onBatch,
         onError,

@@ -21,7 +21,7 @@ export interface InboundPacket {
 export type PacketHandler = (packet: InboundPacket) => void;
 
 export interface Transport {
-  /** Address adverts leave from (the interface's primary address). */
+  /** Address adverts leave from (IPv4: the interface's primary address; IPv6: its link-local). */
   readonly localAddress: string;
   /**
    * Resolves when the kernel accepted the datagram; rejects with a TransportError (op 'send',
