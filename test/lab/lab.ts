@@ -371,15 +371,65 @@ export class Lab {
     return proc;
   }
 
-  /** IPv4 addresses on a host's interface. */
-  async addresses(host: string, dev = 'eth0'): Promise<string[]> {
-    const out = await run('ip', ['-n', this.host(host).ns, '-j', '-4', 'addr', 'show', 'dev', dev]);
-    const parsed = JSON.parse(out) as { addr_info?: { local?: string }[] }[];
-    return (parsed[0]?.addr_info ?? []).map((a) => a.local ?? '');
+  /** IPv4 (or, with `family` 6, IPv6) addresses on a host's interface. */
+  async addresses(host: string, dev = 'eth0', family: 4 | 6 = 4): Promise<string[]> {
+    return (await this.addressInfo(host, dev, family)).map((a) => a.local ?? '');
   }
 
-  async hasAddress(host: string, address: string): Promise<boolean> {
-    return (await this.addresses(host)).includes(address);
+  /** Whether `address` (IPv4 or IPv6, as `ip` prints it) is on a host's interface. */
+  async hasAddress(host: string, address: string, dev = 'eth0'): Promise<boolean> {
+    return (await this.addresses(host, dev, address.includes(':') ? 6 : 4)).includes(address);
+  }
+
+  /** A host interface's IPv6 link-local address (fe80::/10), if it has one. */
+  async linkLocal(host: string, dev = 'eth0'): Promise<string | undefined> {
+    const info = await this.addressInfo(host, dev, 6);
+    return info.find((a) => a.scope === 'link')?.local;
+  }
+
+  /**
+   * Waits until no IPv6 address on a host's interface is tentative: until then the kernel
+   * neither sends from it nor answers for it (duplicate address detection, about 1 s).
+   */
+  async dadDone(host: string, dev = 'eth0', timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const info = await this.addressInfo(host, dev, 6);
+      const tentative = info.filter((a) => a.tentative === true).map((a) => a.local);
+      if (info.length > 0 && tentative.length === 0) return;
+      if (performance.now() > deadline) {
+        throw new LabError(
+          `lab: ${host}'s ${dev} still has tentative IPv6 addresses after ${timeoutMs} ms: ${tentative.join(', ') || '(none at all)'}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private async addressInfo(host: string, dev: string, family: 4 | 6): Promise<AddressInfo[]> {
+    const ns = this.host(host).ns;
+    const out = await run('ip', ['-n', ns, '-j', `-${family}`, 'addr', 'show', 'dev', dev]);
+    return (JSON.parse(out) as { addr_info?: AddressInfo[] }[])[0]?.addr_info ?? [];
+  }
+
+  /** A host's neighbour table (ARP for 4, neighbour discovery for 6), optionally one interface. */
+  async neighbours(host: string, family: 4 | 6, dev?: string): Promise<Neighbour[]> {
+    const args = ['-n', this.host(host).ns, '-j', `-${family}`, 'neigh', 'show'];
+    const out = await run('ip', dev === undefined ? args : [...args, 'dev', dev]);
+    return (
+      JSON.parse(out) as { dst: string; dev: string; lladdr?: string; state?: string[] }[]
+    ).map((n) => ({ address: n.dst, dev: n.dev, mac: n.lladdr, state: n.state ?? [] }));
+  }
+
+  /**
+   * The MACs a switch has learnt and the port each is behind (`bridge fdb`, the bridge's own
+   * permanent entries left out): which box a virtual MAC lives on, as the LAN sees it.
+   */
+  async fdb(bridge = 'br0'): Promise<{ mac: string; port: string }[]> {
+    const out = await run('bridge', ['-n', this.switchNs, '-j', 'fdb', 'show', 'br', bridge]);
+    return (JSON.parse(out) as { mac: string; ifname: string; state?: string; flags?: string[] }[])
+      .filter((e) => e.state !== 'permanent' && e.ifname !== bridge)
+      .map((e) => ({ mac: e.mac, port: e.ifname }));
   }
 
   /**
@@ -400,7 +450,7 @@ export class Lab {
     await new Promise((r) => setTimeout(r, 100));
     const escaped = address.replace(/\./g, '\\.');
     const seen = monitor
-      .waitForLine(new RegExp(`^(?!Deleted).*inet ${escaped}/`), 120_000)
+      .waitForLine(new RegExp(`^(?!Deleted).*inet6? ${escaped}/`), 120_000)
       .then(() => performance.now());
     seen.catch(() => undefined);
     return async (timeoutMs) => {
@@ -618,7 +668,7 @@ export class Lab {
     const initial = await this.holders(address, hosts);
     const escaped = address.replace(/\./g, '\\.');
     const change = new RegExp(
-      `^\\[(\\d+)-(\\d+)-(\\d+)T(\\d+):(\\d+):(\\d+)\\.(\\d+)\\] (Deleted )?\\d+: \\S+\\s+inet ${escaped}/`,
+      `^\\[(\\d+)-(\\d+)-(\\d+)T(\\d+):(\\d+):(\\d+)\\.(\\d+)\\] (Deleted )?\\d+: \\S+\\s+inet6? ${escaped}/`,
     );
     return {
       stop: async () => {
@@ -664,6 +714,22 @@ export class Lab {
     this.destroyed = true;
     live.delete(this);
   }
+}
+
+/** One address of `ip -j addr`; `tentative` while duplicate address detection runs (IPv6). */
+interface AddressInfo {
+  local?: string;
+  scope?: string;
+  tentative?: boolean;
+}
+
+export interface Neighbour {
+  address: string;
+  dev: string;
+  /** Absent while unresolved (INCOMPLETE, FAILED). */
+  mac: string | undefined;
+  /** e.g. ['REACHABLE'], ['STALE'], ['PERMANENT']. */
+  state: string[];
 }
 
 export interface HolderChange {

@@ -1,0 +1,246 @@
+/**
+ * Interoperability with FRR 8.4's vrrpd (Debian), a second independent VRRP implementation.
+ * Over IPv4, VRRPv3 and VRRPv2: fw1 runs FRR (zebra + vrrpd, its VIP on a macvlan with the
+ * virtual MAC), fw2 runs vipd (the VIP on eth0, its own MAC), cl is a client talking to the VIP.
+ * Who is master is judged by the client's ARP entry for the VIP and by who can use the VIP, not
+ * by ping loss: a crashed FRR leaves its macvlan up with the VIP, still answering.
+ *
+ * Over IPv6, FRR against keepalived (use_vmac): the two peers vipd's IPv6 tests will face elect
+ * together in this lab, each as its support module sets it up.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LabProcess } from '../lab/lab.js';
+import { macOf } from '../support/arp.js';
+import { daemonStatus, instanceStatus } from '../support/control.js';
+import { Frr, virtualMac, type FrrOptions } from '../support/frr.js';
+import { KEEPALIVED_PACKET_ERRORS, startKeepalived } from '../support/keepalived.js';
+import { useLab, type LabFixture } from '../support/lab-fixture.js';
+import { until } from '../support/until.js';
+import { startVipd, transitions } from '../support/vipd.js';
+
+const VIP = '10.99.0.100';
+const VRID = 51;
+const VMAC = virtualMac(4, VRID);
+
+/** Skew time of a backup at `priority` with 1 s adverts (RFC 5798 6.1), in ms. */
+const skewMs = (priority: number): number => ((256 - priority) / 256) * 1000;
+/** Its master-down interval: three adverts and the skew time. */
+const masterDownMs = (priority: number): number => 3000 + skewMs(priority);
+
+let frr: Frr | undefined;
+afterEach(async () => {
+  await frr?.stop();
+  frr = undefined;
+});
+async function startFrr(fx: LabFixture, o: FrrOptions): Promise<Frr> {
+  frr = await Frr.start(fx.lab, 'fw1', o);
+  return frr;
+}
+
+/** Waits until the client's neighbour entry for `address` is `mac`. */
+async function clientUses(fx: LabFixture, address: string, mac: string): Promise<void> {
+  await until(
+    `the client reaches ${address} at ${mac}`,
+    async () => {
+      const family = address.includes(':') ? 6 : 4;
+      const entry = (await fx.lab.neighbours('cl', family)).find((e) => e.address === address);
+      return { done: entry?.mac === mac, value: entry };
+    },
+    5_000,
+  );
+}
+
+describe.each([3, 2] as const)('vipd and FRR vrrpd over IPv4, VRRPv%i', (version) => {
+  const fx = useLab(['fw1', 'fw2', 'cl']);
+  let vipdMac = '';
+
+  beforeAll(async () => {
+    vipdMac = await macOf(fx.lab, 'fw2');
+    // The client keeps talking to the VIP so it always has an ARP entry for it (a failed
+    // resolution is retried by the next ping).
+    fx.lab.spawn('cl', 'client-ping', 'ping', ['-i', '0.2', '-W', '1', VIP]);
+  });
+
+  const frrAt = (priority: number): Promise<Frr> =>
+    startFrr(fx, {
+      vrid: VRID,
+      version,
+      priority,
+      intervalMs: 1000,
+      vips: [`${VIP}/24`],
+      family: 4,
+    });
+  const vipd = (priority: number): LabProcess =>
+    fx.track(startVipd(fx.lab, 'fw2', [{ priority, version, advertInterval: 1 }]));
+
+  interface View {
+    frr: string | undefined;
+    frrUsesVip: boolean;
+    /** The switch port the virtual MAC was last seen on. */
+    vmacPort: string | undefined;
+    vipd: string | undefined;
+    /** The master vipd hears (itself when master). */
+    vipdHears: string | undefined;
+    vipdHoldsVip: boolean;
+    client: string | undefined;
+    clientState: string;
+  }
+  async function view(f: Frr): Promise<View> {
+    // Not yet listening just after its start: nothing known yet.
+    const vipdView = await instanceStatus(fx.lab, 'fw2').catch(() => undefined);
+    const entry = (await fx.lab.neighbours('cl', 4)).find((e) => e.address === VIP);
+    return {
+      frr: f.vrrpd.running ? (await f.status().catch(() => undefined))?.status : undefined,
+      frrUsesVip: await f.holdsVips(),
+      vmacPort: (await fx.lab.fdb()).find((e) => e.mac === VMAC)?.port,
+      vipd: vipdView?.state,
+      vipdHears: vipdView?.master,
+      vipdHoldsVip: await fx.lab.hasAddress('fw2', VIP),
+      client: entry?.mac,
+      clientState: entry?.state.join() ?? 'none',
+    };
+  }
+  const frrMaster = (v: View): boolean =>
+    v.frr === 'Master' &&
+    v.frrUsesVip &&
+    v.vmacPort === fx.lab.host('fw1').port &&
+    v.vipd === 'backup' &&
+    v.vipdHears === fx.lab.host('fw1').address &&
+    !v.vipdHoldsVip &&
+    v.client === VMAC;
+  const vipdMaster = (v: View): boolean =>
+    v.frr === 'Backup' &&
+    !v.frrUsesVip &&
+    v.vipd === 'master' &&
+    v.vipdHoldsVip &&
+    v.client === vipdMac;
+  async function settled(
+    f: Frr,
+    what: string,
+    ok: (v: View) => boolean,
+    timeoutMs: number,
+  ): Promise<void> {
+    await until(
+      what,
+      async () => {
+        const now = await view(f);
+        return { done: ok(now), value: now };
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** Neither side refused an advert of the other, and each accepted some. */
+  async function noRejections(f: Frr, heardByFrr: boolean): Promise<void> {
+    const counters = (await daemonStatus(fx.lab, 'fw2')).instances[0]?.counters;
+    expect(counters?.rejected).toEqual({});
+    expect(counters?.advertsReceived).toBeGreaterThan(0);
+    expect(f.rejections()).toEqual([]);
+    if (heardByFrr) expect((await f.status())?.adverRx).toBeGreaterThan(0);
+  }
+
+  it('FRR with the higher priority preempts vipd; its graceful withdrawal hands over within skew time', async () => {
+    const v = vipd(100);
+    await v.waitForLine(/"to":"master"/, 10_000);
+    const f = await frrAt(200);
+    await settled(f, 'FRR preempted vipd', frrMaster, masterDownMs(200) + 8_000);
+    expect(transitions(v).at(-1)).toMatchObject({ from: 'master', reason: 'higher-priority' });
+    await noRejections(f, true);
+
+    const appeared = await fx.lab.watchAddress('fw2', VIP);
+    const from = v.lines.length;
+    const t0 = performance.now();
+    await f.withdraw();
+    const ms = (await appeared(masterDownMs(100) + 2_000)) - t0;
+    console.log(`[measure] FRR v${version} 'no vrrp' -> vipd holds the VIP: ${ms.toFixed(0)} ms`);
+    // FRR's priority-0 advert: vipd waited its skew time, not its master-down interval (the
+    // bound includes starting vtysh on a loaded machine).
+    expect(ms).toBeLessThan(skewMs(100) + 1_500);
+    await v.waitForLine(/"to":"master","reason":"priority-zero-heard"/, 2_000, from);
+    await clientUses(fx, VIP, vipdMac);
+    expect(await f.holdsVips()).toBe(false);
+    expect(f.rejections()).toEqual([]);
+  });
+
+  it('vipd takes over when FRR vrrpd crashes, and the client follows to its MAC', async () => {
+    const f = await frrAt(200);
+    await f.waitForStatus('Master', masterDownMs(200) + 5_000);
+    const v = vipd(100);
+    await settled(f, 'FRR master, vipd its backup', frrMaster, masterDownMs(100) + 8_000);
+
+    const appeared = await fx.lab.watchAddress('fw2', VIP);
+    const from = v.lines.length;
+    const t0 = performance.now();
+    await f.kill();
+    const ms = (await appeared(masterDownMs(100) + 5_000)) - t0;
+    console.log(`[measure] FRR v${version} SIGKILL -> vipd holds the VIP: ${ms.toFixed(0)} ms`);
+    await v.waitForLine(/"to":"master","reason":"master-down"/, 2_000, from);
+    // vipd's gratuitous ARP moves the client, although the dead FRR's macvlan still has the
+    // VIP and is up: nothing took it down.
+    await clientUses(fx, VIP, vipdMac);
+    await noRejections(f, false);
+  });
+
+  it('vipd with the higher priority preempts FRR; when vipd stops FRR takes over within skew time', async () => {
+    const f = await frrAt(100);
+    await f.waitForStatus('Master', masterDownMs(100) + 5_000);
+    const v = vipd(200);
+    await settled(f, 'vipd preempted FRR', vipdMaster, masterDownMs(200) + 8_000);
+    expect(transitions(v).at(-1)).toMatchObject({ from: 'backup', to: 'master' });
+    await noRejections(f, true);
+
+    const t0 = performance.now();
+    await v.stop();
+    await f.waitForStatus('Master', masterDownMs(100) + 2_000);
+    const ms = performance.now() - t0;
+    console.log(`[measure] FRR v${version}: vipd SIGTERM -> FRR master: ${ms.toFixed(0)} ms`);
+    // vipd's priority-0 advert: FRR waited its skew time, not its master-down interval.
+    expect(ms).toBeLessThan(skewMs(100) + 1_500);
+    await clientUses(fx, VIP, VMAC);
+    expect(await fx.lab.hasAddress('fw2', VIP)).toBe(false);
+    expect(f.rejections()).toEqual([]);
+  });
+});
+
+describe('the IPv6 peers: FRR vrrpd and keepalived (use_vmac) elect over VRRPv3', () => {
+  const fx = useLab(['fw1', 'fw2', 'cl']);
+  const GLOBAL_VIP = '2001:db8:99::100';
+  // RFC 5798 5.2.9: an IPv6 advert's first address is the virtual router's link-local.
+  const vips = ['fe80::51/64', `${GLOBAL_VIP}/64`];
+
+  it('FRR with the higher priority preempts keepalived; keepalived takes over on its withdrawal', async () => {
+    for (const host of ['fw1', 'fw2', 'cl']) await fx.lab.dadDone(host);
+    await fx.lab.exec('cl', 'ip', ['addr', 'add', '2001:db8:99::3/64', 'dev', 'eth0', 'nodad']);
+    const ka = fx.track(
+      startKeepalived(fx.lab, 'fw2', { priority: 100, version: 3, vips, useVmac: 'vrrp6.51' }),
+    );
+    await ka.waitForLine(/Entering MASTER STATE/, 10_000);
+    fx.track(fx.lab.spawn('cl', 'client-ping6', 'ping', ['-6', '-i', '0.2', GLOBAL_VIP]));
+    await clientUses(fx, GLOBAL_VIP, virtualMac(6, VRID));
+
+    const f = await startFrr(fx, {
+      vrid: VRID,
+      version: 3,
+      priority: 200,
+      intervalMs: 1000,
+      vips,
+      family: 6,
+    });
+    await f.waitForStatus('Master', masterDownMs(200) + 5_000);
+    await ka.waitForLine(/with higher priority 200, ours 100/, 5_000);
+    await ka.waitForLine(/Entering BACKUP STATE/, 5_000);
+    const from = ka.lines.length;
+    expect(await f.holdsVips()).toBe(true);
+    expect(await fx.lab.hasAddress('fw2', GLOBAL_VIP, 'vrrp6.51')).toBe(false);
+    expect((await f.status())?.adverRx).toBeGreaterThan(0);
+
+    await f.withdraw();
+    // Its skew time after FRR's priority-0 advert (and vtysh's start on a loaded machine).
+    await ka.waitForLine(/Entering MASTER STATE/, skewMs(100) + 2_000, from);
+    expect(await fx.lab.hasAddress('fw2', GLOBAL_VIP, 'vrrp6.51')).toBe(true);
+    expect(await f.holdsVips()).toBe(false);
+    expect(f.rejections()).toEqual([]);
+    expect(ka.lines.filter((l) => KEEPALIVED_PACKET_ERRORS.test(l))).toEqual([]);
+  });
+});
