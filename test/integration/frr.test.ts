@@ -10,7 +10,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
-import { macOf } from '../support/arp.js';
+import { macOf, neighbourBecomes } from '../support/arp.js';
 import { daemonStatus, instanceStatus } from '../support/control.js';
 import { Frr, virtualMac, type FrrOptions } from '../support/frr.js';
 import { KEEPALIVED_PACKET_ERRORS, startKeepalived } from '../support/keepalived.js';
@@ -35,19 +35,6 @@ afterEach(async () => {
 async function startFrr(fx: LabFixture, o: FrrOptions): Promise<Frr> {
   frr = await Frr.start(fx.lab, 'fw1', o);
   return frr;
-}
-
-/** Waits until the client's neighbour entry for `address` is `mac`. */
-async function clientUses(fx: LabFixture, address: string, mac: string): Promise<void> {
-  await until(
-    `the client reaches ${address} at ${mac}`,
-    async () => {
-      const family = address.includes(':') ? 6 : 4;
-      const entry = (await fx.lab.neighbours('cl', family)).find((e) => e.address === address);
-      return { done: entry?.mac === mac, value: entry };
-    },
-    5_000,
-  );
 }
 
 describe.each([3, 2] as const)('vipd and FRR vrrpd over IPv4, VRRPv%i', (version) => {
@@ -158,7 +145,7 @@ describe.each([3, 2] as const)('vipd and FRR vrrpd over IPv4, VRRPv%i', (version
     // bound includes starting vtysh on a loaded machine).
     expect(ms).toBeLessThan(skewMs(100) + 1_500);
     await v.waitForLine(/"to":"master","reason":"priority-zero-heard"/, 2_000, from);
-    await clientUses(fx, VIP, vipdMac);
+    await neighbourBecomes(fx.lab, 'cl', VIP, vipdMac);
     expect(await f.holdsVips()).toBe(false);
     expect(f.rejections()).toEqual([]);
   });
@@ -178,7 +165,7 @@ describe.each([3, 2] as const)('vipd and FRR vrrpd over IPv4, VRRPv%i', (version
     await v.waitForLine(/"to":"master","reason":"master-down"/, 2_000, from);
     // vipd's gratuitous ARP moves the client, although the dead FRR's macvlan still has the
     // VIP and is up: nothing took it down.
-    await clientUses(fx, VIP, vipdMac);
+    await neighbourBecomes(fx.lab, 'cl', VIP, vipdMac);
     await noRejections(f, false);
   });
 
@@ -197,7 +184,7 @@ describe.each([3, 2] as const)('vipd and FRR vrrpd over IPv4, VRRPv%i', (version
     console.log(`[measure] FRR v${version}: vipd SIGTERM -> FRR master: ${ms.toFixed(0)} ms`);
     // vipd's priority-0 advert: FRR waited its skew time, not its master-down interval.
     expect(ms).toBeLessThan(skewMs(100) + 1_500);
-    await clientUses(fx, VIP, VMAC);
+    await neighbourBecomes(fx.lab, 'cl', VIP, VMAC);
     expect(await fx.lab.hasAddress('fw2', VIP)).toBe(false);
     expect(f.rejections()).toEqual([]);
   });
@@ -217,7 +204,7 @@ describe('the IPv6 peers: FRR vrrpd and keepalived (use_vmac) elect over VRRPv3'
     );
     await ka.waitForLine(/Entering MASTER STATE/, 10_000);
     fx.track(fx.lab.spawn('cl', 'client-ping6', 'ping', ['-6', '-i', '0.2', GLOBAL_VIP]));
-    await clientUses(fx, GLOBAL_VIP, virtualMac(6, VRID));
+    await neighbourBecomes(fx.lab, 'cl', GLOBAL_VIP, virtualMac(6, VRID));
 
     const f = await startFrr(fx, {
       vrid: VRID,

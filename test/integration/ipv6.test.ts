@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
 import { instanceStatus } from '../support/control.js';
-import { holders6, linkLocalOf, linkLocalReady, macOf, neighbour6 } from '../support/ipv6.js';
+import { macOf, neighbourBecomes } from '../support/arp.js';
 import { useLab } from '../support/lab-fixture.js';
 import { until } from '../support/until.js';
 import { startVipd, transitions } from '../support/vipd.js';
@@ -30,7 +30,7 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
     if (!cl.includes(CLIENT.split('/')[0] ?? '')) {
       await fx.lab.exec('cl', 'ip', ['-6', 'addr', 'add', CLIENT, 'dev', 'eth0', 'nodad']);
     }
-    await linkLocalReady(fx.lab, ['fw1', 'fw2', 'cl']);
+    for (const host of ['fw1', 'fw2', 'cl']) await fx.lab.dadDone(host);
   }
 
   async function soleHolder(host: string, timeoutMs: number): Promise<number> {
@@ -38,7 +38,7 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
     await until(
       `${VIP} on ${host} alone`,
       async () => {
-        const on = await holders6(fx.lab, VIP, ['fw1', 'fw2']);
+        const on = await fx.lab.holders(VIP, ['fw1', 'fw2']);
         return { done: on.join() === host, value: on };
       },
       timeoutMs,
@@ -46,17 +46,9 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
     return performance.now() - t0;
   }
 
-  /** The client's neighbour entry for the VIP, once it is `host`'s MAC. */
-  async function clientPointsAt(host: string, timeoutMs: number): Promise<string | undefined> {
-    const mac = await macOf(fx.lab, host);
-    return until(
-      `the client's neighbour entry for ${VIP} on ${host}'s MAC ${mac}`,
-      async () => {
-        const got = await neighbour6(fx.lab, 'cl', VIP);
-        return { done: got === mac, value: got };
-      },
-      timeoutMs,
-    );
+  /** Until the client's neighbour entry for the VIP is `host`'s MAC. */
+  async function clientPointsAt(host: string, timeoutMs: number): Promise<void> {
+    await neighbourBecomes(fx.lab, 'cl', VIP, await macOf(fx.lab, host), timeoutMs);
   }
 
   async function electedPair(): Promise<{ fw1: LabProcess; fw2: LabProcess }> {
@@ -88,10 +80,10 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
     expect({ state: s1?.state, family: s1?.family, master: s1?.master }).toEqual({
       state: 'master',
       family: 6,
-      master: await linkLocalOf(fx.lab, 'fw1'),
+      master: await fx.lab.linkLocal('fw1'),
     });
     // The backup knows the master by its link-local source.
-    expect(s2?.master).toBe(await linkLocalOf(fx.lab, 'fw1'));
+    expect(s2?.master).toBe(await fx.lab.linkLocal('fw1'));
     expect(s2?.counters.rejected).toEqual({});
   });
 
@@ -126,7 +118,7 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
     await until(
       'both boxes hold the VIP',
       async () => {
-        const on = await holders6(fx.lab, VIP, ['fw1', 'fw2']);
+        const on = await fx.lab.holders(VIP, ['fw1', 'fw2']);
         return { done: on.length === 2, value: on };
       },
       5_000,

@@ -1,8 +1,10 @@
 /**
- * ARP as the lab's hosts see it: a host's MAC, a host's neighbour entry for an address, and the
- * tcpdump filter for the gratuitous ARP a box sends to claim an address.
+ * ARP and neighbour discovery as the lab's hosts see it: a host's MAC, a host's neighbour entry
+ * for an address (IPv4 or IPv6) and the wait for it to point at a MAC, and the tcpdump filter
+ * for the gratuitous ARP a box sends to claim an address.
  */
 import type { Lab } from '../lab/lab.js';
+import { until } from './until.js';
 
 export async function macOf(lab: Lab, host: string, dev = 'eth0'): Promise<string> {
   const out = await lab.exec(host, 'ip', ['-j', 'link', 'show', 'dev', dev]);
@@ -20,6 +22,24 @@ export async function neighbourOf(
 ): Promise<string | undefined> {
   const out = await lab.exec(host, 'ip', ['-j', 'neigh', 'show', ip, 'dev', dev]);
   return (JSON.parse(out) as { lladdr?: string }[])[0]?.lladdr;
+}
+
+/** Waits until `host`'s neighbour entry for `ip` is `mac`; fails with the last entry seen. */
+export async function neighbourBecomes(
+  lab: Lab,
+  host: string,
+  ip: string,
+  mac: string,
+  timeoutMs = 5_000,
+): Promise<void> {
+  await until(
+    `${host} reaches ${ip} at ${mac}`,
+    async () => {
+      const got = await neighbourOf(lab, host, ip);
+      return { done: got === mac, value: got };
+    },
+    timeoutMs,
+  );
 }
 
 /**
