@@ -12,7 +12,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
 import { macOf, neighbourBecomes } from '../support/arp.js';
 import { daemonStatus, instanceStatus } from '../support/control.js';
-import { Frr, virtualMac, type FrrOptions } from '../support/frr.js';
+import { Frr, type FrrOptions } from '../support/frr.js';
+import { virtualMac } from '../../src/vrrp/vmac-address.js';
 import { KEEPALIVED_PACKET_ERRORS, startKeepalived } from '../support/keepalived.js';
 import { useLab, type LabFixture } from '../support/lab-fixture.js';
 import { until } from '../support/until.js';
@@ -37,158 +38,175 @@ async function startFrr(fx: LabFixture, o: FrrOptions): Promise<Frr> {
   return frr;
 }
 
-describe.each([3, 2] as const)('vipd and FRR vrrpd over IPv4, VRRPv%i', (version) => {
-  const fx = useLab(['fw1', 'fw2', 'cl']);
-  let vipdMac = '';
+const variants = [
+  { version: 3, vmac: false },
+  { version: 2, vmac: false },
+  // RFC 5798 7.3 on both sides: the MAC the client resolves never changes, the switch moves it.
+  { version: 3, vmac: true },
+] as const;
 
-  beforeAll(async () => {
-    vipdMac = await macOf(fx.lab, 'fw2');
-    // The client keeps talking to the VIP so it always has an ARP entry for it (a failed
-    // resolution is retried by the next ping).
-    fx.lab.spawn('cl', 'client-ping', 'ping', ['-i', '0.2', '-W', '1', VIP]);
-  });
+describe.each(variants)(
+  'vipd and FRR vrrpd over IPv4, VRRPv$version, vipd vmac $vmac',
+  ({ version, vmac }) => {
+    const fx = useLab(['fw1', 'fw2', 'cl']);
+    /** The MAC a client reaches vipd's VIP at, and where vipd puts the VIP. */
+    let vipdMac = '';
+    const vipdIf = vmac ? `vrrp4-${VRID}` : 'eth0';
 
-  const frrAt = (priority: number): Promise<Frr> =>
-    startFrr(fx, {
-      vrid: VRID,
-      version,
-      priority,
-      intervalMs: 1000,
-      vips: [`${VIP}/24`],
-      family: 4,
+    beforeAll(async () => {
+      vipdMac = vmac ? VMAC : await macOf(fx.lab, 'fw2');
+      // The client keeps talking to the VIP so it always has an ARP entry for it (a failed
+      // resolution is retried by the next ping).
+      fx.lab.spawn('cl', 'client-ping', 'ping', ['-i', '0.2', '-W', '1', VIP]);
     });
-  const vipd = (priority: number): LabProcess =>
-    fx.track(startVipd(fx.lab, 'fw2', [{ priority, version, advertInterval: 1 }]));
 
-  interface View {
-    frr: string | undefined;
-    frrUsesVip: boolean;
-    /** The switch port the virtual MAC was last seen on. */
-    vmacPort: string | undefined;
-    vipd: string | undefined;
-    /** The master vipd hears (itself when master). */
-    vipdHears: string | undefined;
-    vipdHoldsVip: boolean;
-    client: string | undefined;
-    clientState: string;
-  }
-  async function view(f: Frr): Promise<View> {
-    // Not yet listening just after its start: nothing known yet.
-    const vipdView = await instanceStatus(fx.lab, 'fw2').catch(() => undefined);
-    const entry = (await fx.lab.neighbours('cl', 4)).find((e) => e.address === VIP);
-    return {
-      frr: f.vrrpd.running ? (await f.status().catch(() => undefined))?.status : undefined,
-      frrUsesVip: await f.holdsVips(),
-      vmacPort: (await fx.lab.fdb()).find((e) => e.mac === VMAC)?.port,
-      vipd: vipdView?.state,
-      vipdHears: vipdView?.master,
-      vipdHoldsVip: await fx.lab.hasAddress('fw2', VIP),
-      client: entry?.mac,
-      clientState: entry?.state.join() ?? 'none',
-    };
-  }
-  const frrMaster = (v: View): boolean =>
-    v.frr === 'Master' &&
-    v.frrUsesVip &&
-    v.vmacPort === fx.lab.host('fw1').port &&
-    v.vipd === 'backup' &&
-    v.vipdHears === fx.lab.host('fw1').address &&
-    !v.vipdHoldsVip &&
-    v.client === VMAC;
-  const vipdMaster = (v: View): boolean =>
-    v.frr === 'Backup' &&
-    !v.frrUsesVip &&
-    v.vipd === 'master' &&
-    v.vipdHoldsVip &&
-    v.client === vipdMac;
-  async function settled(
-    f: Frr,
-    what: string,
-    ok: (v: View) => boolean,
-    timeoutMs: number,
-  ): Promise<void> {
-    await until(
-      what,
-      async () => {
-        const now = await view(f);
-        return { done: ok(now), value: now };
-      },
-      timeoutMs,
-      100,
-    );
-  }
+    const frrAt = (priority: number): Promise<Frr> =>
+      startFrr(fx, {
+        vrid: VRID,
+        version,
+        priority,
+        intervalMs: 1000,
+        vips: [`${VIP}/24`],
+        family: 4,
+      });
+    const vipd = (priority: number): LabProcess =>
+      fx.track(startVipd(fx.lab, 'fw2', [{ priority, version, advertInterval: 1, vmac }]));
 
-  /** Neither side refused an advert of the other, and each accepted some. */
-  async function noRejections(f: Frr, heardByFrr: boolean): Promise<void> {
-    const counters = (await daemonStatus(fx.lab, 'fw2')).instances[0]?.counters;
-    expect(counters?.rejected).toEqual({});
-    expect(counters?.advertsReceived).toBeGreaterThan(0);
-    expect(f.rejections()).toEqual([]);
-    if (heardByFrr) expect((await f.status())?.adverRx).toBeGreaterThan(0);
-  }
+    interface View {
+      frr: string | undefined;
+      frrUsesVip: boolean;
+      /** The switch port the virtual MAC was last seen on. */
+      vmacPort: string | undefined;
+      vipd: string | undefined;
+      /** The master vipd hears (itself when master). */
+      vipdHears: string | undefined;
+      vipdHoldsVip: boolean;
+      client: string | undefined;
+      clientState: string;
+    }
+    async function view(f: Frr): Promise<View> {
+      // Not yet listening just after its start: nothing known yet.
+      const vipdView = await instanceStatus(fx.lab, 'fw2').catch(() => undefined);
+      const entry = (await fx.lab.neighbours('cl', 4)).find((e) => e.address === VIP);
+      return {
+        frr: f.vrrpd.running ? (await f.status().catch(() => undefined))?.status : undefined,
+        frrUsesVip: await f.holdsVips(),
+        vmacPort: (await fx.lab.fdb()).find((e) => e.mac === VMAC)?.port,
+        vipd: vipdView?.state,
+        vipdHears: vipdView?.master,
+        // The macvlan exists only while vipd runs (vmac).
+        vipdHoldsVip: await fx.lab.hasAddress('fw2', VIP, vipdIf).catch(() => false),
+        client: entry?.mac,
+        clientState: entry?.state.join() ?? 'none',
+      };
+    }
+    const frrMaster = (v: View): boolean =>
+      v.frr === 'Master' &&
+      v.frrUsesVip &&
+      v.vmacPort === fx.lab.host('fw1').port &&
+      v.vipd === 'backup' &&
+      v.vipdHears === fx.lab.host('fw1').address &&
+      !v.vipdHoldsVip &&
+      v.client === VMAC;
+    const vipdMaster = (v: View): boolean =>
+      v.frr === 'Backup' &&
+      !v.frrUsesVip &&
+      v.vipd === 'master' &&
+      v.vipdHoldsVip &&
+      v.client === vipdMac &&
+      (!vmac || v.vmacPort === fx.lab.host('fw2').port);
+    async function settled(
+      f: Frr,
+      what: string,
+      ok: (v: View) => boolean,
+      timeoutMs: number,
+    ): Promise<void> {
+      await until(
+        what,
+        async () => {
+          const now = await view(f);
+          return { done: ok(now), value: now };
+        },
+        timeoutMs,
+        100,
+      );
+    }
 
-  it('FRR with the higher priority preempts vipd; its graceful withdrawal hands over within skew time', async () => {
-    const v = vipd(100);
-    await v.waitForLine(/"to":"master"/, 10_000);
-    const f = await frrAt(200);
-    await settled(f, 'FRR preempted vipd', frrMaster, masterDownMs(200) + 8_000);
-    expect(transitions(v).at(-1)).toMatchObject({ from: 'master', reason: 'higher-priority' });
-    await noRejections(f, true);
+    /** Neither side refused an advert of the other, and each accepted some. */
+    async function noRejections(f: Frr, heardByFrr: boolean): Promise<void> {
+      const counters = (await daemonStatus(fx.lab, 'fw2')).instances[0]?.counters;
+      expect(counters?.rejected).toEqual({});
+      expect(counters?.advertsReceived).toBeGreaterThan(0);
+      expect(f.rejections()).toEqual([]);
+      if (heardByFrr) expect((await f.status())?.adverRx).toBeGreaterThan(0);
+    }
 
-    const appeared = await fx.lab.watchAddress('fw2', VIP);
-    const from = v.lines.length;
-    const t0 = performance.now();
-    await f.withdraw();
-    const ms = (await appeared(masterDownMs(100) + 2_000)) - t0;
-    console.log(`[measure] FRR v${version} 'no vrrp' -> vipd holds the VIP: ${ms.toFixed(0)} ms`);
-    // FRR's priority-0 advert: vipd waited its skew time, not its master-down interval (the
-    // bound includes starting vtysh on a loaded machine).
-    expect(ms).toBeLessThan(skewMs(100) + 1_500);
-    await v.waitForLine(/"to":"master","reason":"priority-zero-heard"/, 2_000, from);
-    await neighbourBecomes(fx.lab, 'cl', VIP, vipdMac);
-    expect(await f.holdsVips()).toBe(false);
-    expect(f.rejections()).toEqual([]);
-  });
+    it('FRR with the higher priority preempts vipd; its graceful withdrawal hands over within skew time', async () => {
+      const v = vipd(100);
+      await v.waitForLine(/"to":"master"/, 10_000);
+      const f = await frrAt(200);
+      await settled(f, 'FRR preempted vipd', frrMaster, masterDownMs(200) + 8_000);
+      expect(transitions(v).at(-1)).toMatchObject({ from: 'master', reason: 'higher-priority' });
+      await noRejections(f, true);
 
-  it('vipd takes over when FRR vrrpd crashes, and the client follows to its MAC', async () => {
-    const f = await frrAt(200);
-    await f.waitForStatus('Master', masterDownMs(200) + 5_000);
-    const v = vipd(100);
-    await settled(f, 'FRR master, vipd its backup', frrMaster, masterDownMs(100) + 8_000);
+      const appeared = await fx.lab.watchAddress('fw2', VIP);
+      const from = v.lines.length;
+      const t0 = performance.now();
+      await f.withdraw();
+      const ms = (await appeared(masterDownMs(100) + 2_000)) - t0;
+      console.log(`[measure] FRR v${version} 'no vrrp' -> vipd holds the VIP: ${ms.toFixed(0)} ms`);
+      // FRR's priority-0 advert: vipd waited its skew time, not its master-down interval (the
+      // bound includes starting vtysh on a loaded machine).
+      expect(ms).toBeLessThan(skewMs(100) + 1_500);
+      await v.waitForLine(/"to":"master","reason":"priority-zero-heard"/, 2_000, from);
+      await neighbourBecomes(fx.lab, 'cl', VIP, vipdMac);
+      expect(await f.holdsVips()).toBe(false);
+      expect(f.rejections()).toEqual([]);
+    });
 
-    const appeared = await fx.lab.watchAddress('fw2', VIP);
-    const from = v.lines.length;
-    const t0 = performance.now();
-    await f.kill();
-    const ms = (await appeared(masterDownMs(100) + 5_000)) - t0;
-    console.log(`[measure] FRR v${version} SIGKILL -> vipd holds the VIP: ${ms.toFixed(0)} ms`);
-    await v.waitForLine(/"to":"master","reason":"master-down"/, 2_000, from);
-    // vipd's gratuitous ARP moves the client, although the dead FRR's macvlan still has the
-    // VIP and is up: nothing took it down.
-    await neighbourBecomes(fx.lab, 'cl', VIP, vipdMac);
-    await noRejections(f, false);
-  });
+    it('vipd takes over when FRR vrrpd crashes, and the client follows to its MAC', async () => {
+      const f = await frrAt(200);
+      await f.waitForStatus('Master', masterDownMs(200) + 5_000);
+      const v = vipd(100);
+      await settled(f, 'FRR master, vipd its backup', frrMaster, masterDownMs(100) + 8_000);
 
-  it('vipd with the higher priority preempts FRR; when vipd stops FRR takes over within skew time', async () => {
-    const f = await frrAt(100);
-    await f.waitForStatus('Master', masterDownMs(100) + 5_000);
-    const v = vipd(200);
-    await settled(f, 'vipd preempted FRR', vipdMaster, masterDownMs(200) + 8_000);
-    expect(transitions(v).at(-1)).toMatchObject({ from: 'backup', to: 'master' });
-    await noRejections(f, true);
+      const appeared = await fx.lab.watchAddress('fw2', VIP);
+      const from = v.lines.length;
+      const t0 = performance.now();
+      await f.kill();
+      const ms = (await appeared(masterDownMs(100) + 5_000)) - t0;
+      console.log(`[measure] FRR v${version} SIGKILL -> vipd holds the VIP: ${ms.toFixed(0)} ms`);
+      await v.waitForLine(/"to":"master","reason":"master-down"/, 2_000, from);
+      // vipd's gratuitous ARP moves the client, although the dead FRR's macvlan still has the
+      // VIP and is up: nothing took it down.
+      await neighbourBecomes(fx.lab, 'cl', VIP, vipdMac);
+      await noRejections(f, false);
+    });
 
-    const t0 = performance.now();
-    await v.stop();
-    await f.waitForStatus('Master', masterDownMs(100) + 2_000);
-    const ms = performance.now() - t0;
-    console.log(`[measure] FRR v${version}: vipd SIGTERM -> FRR master: ${ms.toFixed(0)} ms`);
-    // vipd's priority-0 advert: FRR waited its skew time, not its master-down interval.
-    expect(ms).toBeLessThan(skewMs(100) + 1_500);
-    await neighbourBecomes(fx.lab, 'cl', VIP, VMAC);
-    expect(await fx.lab.hasAddress('fw2', VIP)).toBe(false);
-    expect(f.rejections()).toEqual([]);
-  });
-});
+    it('vipd with the higher priority preempts FRR; when vipd stops FRR takes over within skew time', async () => {
+      const f = await frrAt(100);
+      await f.waitForStatus('Master', masterDownMs(100) + 5_000);
+      const v = vipd(200);
+      await settled(f, 'vipd preempted FRR', vipdMaster, masterDownMs(200) + 8_000);
+      expect(transitions(v).at(-1)).toMatchObject({ from: 'backup', to: 'master' });
+      await noRejections(f, true);
+
+      const t0 = performance.now();
+      await v.stop();
+      await f.waitForStatus('Master', masterDownMs(100) + 2_000);
+      const ms = performance.now() - t0;
+      console.log(`[measure] FRR v${version}: vipd SIGTERM -> FRR master: ${ms.toFixed(0)} ms`);
+      // vipd's priority-0 advert: FRR waited its skew time, not its master-down interval.
+      expect(ms).toBeLessThan(skewMs(100) + 1_500);
+      await neighbourBecomes(fx.lab, 'cl', VIP, VMAC);
+      // With vmac, the graceful stop removed the macvlan itself.
+      expect(await fx.lab.hasAddress('fw2', VIP, vipdIf).catch(() => 'no interface')).toBe(
+        vmac ? 'no interface' : false,
+      );
+      expect(f.rejections()).toEqual([]);
+    });
+  },
+);
 
 describe('the IPv6 peers: FRR vrrpd and keepalived (use_vmac) elect over VRRPv3', () => {
   const fx = useLab(['fw1', 'fw2', 'cl']);

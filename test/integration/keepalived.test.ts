@@ -1,31 +1,46 @@
 /**
  * Interoperability with keepalived 2.2.7 from Debian, both ways and in both protocol versions
- * (and v2 with keepalived's PASS authentication): vipd and keepalived on one LAN elect exactly
- * one master, the higher priority, and keepalived's own log shows it accepted vipd's adverts.
+ * (and v2 with keepalived's PASS authentication), over IPv4 and over IPv6 (VRRPv3 to ff02::12):
+ * vipd and keepalived on one LAN elect exactly one master, the higher priority, and keepalived's
+ * own log shows it accepted vipd's adverts.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
 import { useLab } from '../support/lab-fixture.js';
 import { KEEPALIVED_PACKET_ERRORS, startKeepalived } from '../support/keepalived.js';
 import { startVipd, transitions } from '../support/vipd.js';
 
-const VIP = '10.99.0.100';
+const VIP4 = '10.99.0.100';
+const VIP6 = '2001:db8:99::100';
+// The same list on both sides, the virtual link-local first (RFC 5798 5.2.9): keepalived drops
+// an advert whose address count differs from its own.
+const VIPS6 = ['fe80::200:5eff:fe00:233/64', `${VIP6}/64`];
 const variants = [
-  { version: 3, password: undefined },
-  { version: 2, password: undefined },
-  { version: 2, password: 's3cr3t' },
+  { family: 4, version: 3, password: undefined },
+  { family: 4, version: 2, password: undefined },
+  { family: 4, version: 2, password: 's3cr3t' },
+  { family: 6, version: 3, password: undefined },
 ] as const;
 
 describe.each(variants)(
-  'vipd and keepalived, VRRPv$version, password $password',
-  ({ version, password }) => {
+  'vipd and keepalived, IPv$family, VRRPv$version, password $password',
+  ({ family, version, password }) => {
     const fx = useLab(['fw1', 'fw2']);
+    const VIP = family === 4 ? VIP4 : VIP6;
+    const vips = family === 4 ? [`${VIP4}/24`] : VIPS6;
+    /** How keepalived names vipd's box in its log: its source address. */
+    const vipdSource = async (): Promise<string> =>
+      family === 4 ? fx.lab.host('fw1').address : ((await fx.lab.linkLocal('fw1')) ?? '?');
+    beforeEach(async () => {
+      if (family === 6) for (const host of ['fw1', 'fw2']) await fx.lab.dadDone(host);
+    });
     const vipd = (priority: number): LabProcess => {
       const p = startVipd(fx.lab, 'fw1', [
         {
           priority,
           version,
           advertInterval: 1,
+          vips,
           ...(password === undefined ? {} : { authPassword: password }),
         },
       ]);
@@ -35,6 +50,7 @@ describe.each(variants)(
       const p = startKeepalived(fx.lab, 'fw2', {
         priority,
         version,
+        vips,
         ...(password === undefined ? {} : { authPassword: password }),
       });
       return fx.track(p);
@@ -52,8 +68,9 @@ describe.each(variants)(
       await ka.waitForLine(/Entering MASTER STATE/, 10_000);
       const v = vipd(150);
       await v.waitForLine(/"to":"master"/, 10_000);
+      const from = await vipdSource();
       await ka.waitForLine(
-        /Master received advert from 10\.99\.0\.1 with higher priority 150, ours 100/,
+        new RegExp(`Master received advert from ${from} with higher priority 150, ours 100`),
         5_000,
       );
       await ka.waitForLine(/Entering BACKUP STATE/, 5_000);
@@ -66,13 +83,15 @@ describe.each(variants)(
       await v.waitForLine(/"to":"master"/, 10_000);
       const ka = keepalived(150);
       // keepalived parsed and validated vipd's advert, then applied the RFC's preemption rule.
+      const from = await vipdSource();
       await ka.waitForLine(
-        /received lower priority \(100\) advert from 10\.99\.0\.1 - discarding/,
+        new RegExp(`received lower priority \\(100\\) advert from ${from} - discarding`),
         5_000,
       );
       await ka.waitForLine(/Entering MASTER STATE/, 10_000);
       await v.waitForLine(/"from":"master","to":"backup","reason":"higher-priority"/, 5_000);
-      expect(transitions(v).at(-1)).toMatchObject({ peer: '10.99.0.2' });
+      const peer = family === 4 ? fx.lab.host('fw2').address : await fx.lab.linkLocal('fw2');
+      expect(transitions(v).at(-1)).toMatchObject({ peer });
       await onlyHolder('fw2');
       expect(ka.lines.filter((l) => KEEPALIVED_PACKET_ERRORS.test(l))).toEqual([]);
     });
@@ -92,6 +111,24 @@ describe.each(variants)(
       );
       expect(ms).toBeLessThanOrEqual((156 / 256) * 1000 + 300);
       expect(transitions(v).at(-1)).toMatchObject({ to: 'master', reason: 'priority-zero-heard' });
+    });
+
+    it('a vipd backup takes over within the master-down interval when keepalived crashes', async () => {
+      const ka = keepalived(150);
+      await ka.waitForLine(/Entering MASTER STATE/, 10_000);
+      const v = vipd(100);
+      await v.waitForLine(/"to":"backup"/, 10_000);
+      const appeared = await fx.lab.watchAddress('fw1', VIP);
+      const t0 = performance.now();
+      // Both keepalived processes at once, as a crashed box: its VRRP child alone would still
+      // be stopped gracefully by the parent.
+      await fx.lab.signalHost('fw2', 'SIGKILL');
+      const ms = (await appeared(3_000 + (156 / 256) * 1000 + 3_000)) - t0;
+      console.log(
+        `[measure] keepalived v${version} IPv${family} SIGKILL -> vipd backup holds VIP: ${ms.toFixed(0)} ms`,
+      );
+      expect(transitions(v).at(-1)).toMatchObject({ to: 'master', reason: 'master-down' });
+      expect(ms).toBeGreaterThan(2_500);
     });
   },
 );

@@ -9,6 +9,7 @@
  * FRR does not add the VIPs itself: they must already be on the macvlan, which FRR keeps in
  * protodown while backup (so the VIPs stay configured but unusable) and lifts when master.
  */
+import { virtualMac } from '../../src/vrrp/vmac-address.js';
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,11 +81,6 @@ interface ShowVrrpRouter {
 
 /** vrrpd debug lines (`debug vrrp protocol` and `packets`) that mean it refused an advert. */
 export const FRR_PACKET_ERRORS = /Datagram invalid|Datagram has \d+ addresses, but/;
-
-/** The RFC's virtual MAC: 00:00:5e:00:01:VRID for IPv4, 00:00:5e:00:02:VRID for IPv6. */
-export function virtualMac(family: 4 | 6, vrid: number): string {
-  return `00:00:5e:00:0${family === 4 ? 1 : 2}:${vrid.toString(16).padStart(2, '0')}`;
-}
 
 /** The macvlan name this module gives FRR's interface (FRR itself finds it by its MAC). */
 export function macvlanName(family: 4 | 6, vrid: number): string {
