@@ -1,12 +1,11 @@
 /**
  * Interoperability with FRR 8.4's vrrpd (Debian), a second independent VRRP implementation.
  * Over IPv4, VRRPv3 and VRRPv2: fw1 runs FRR (zebra + vrrpd, its VIP on a macvlan with the
- * virtual MAC), fw2 runs vipd (the VIP on eth0, its own MAC), cl is a client talking to the VIP.
+ * virtual MAC), fw2 runs vipd (the VIP on eth0 and its own MAC, or on its own virtual MAC's
+ * macvlan with `vmac`), cl is a client talking to the VIP. Over IPv6 both use the virtual MAC.
  * Who is master is judged by the client's ARP entry for the VIP and by who can use the VIP, not
  * by ping loss: a crashed FRR leaves its macvlan up with the VIP, still answering.
- *
- * Over IPv6, FRR against keepalived (use_vmac): the two peers vipd's IPv6 tests will face elect
- * together in this lab, each as its support module sets it up.
+
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
@@ -14,7 +13,6 @@ import { macOf, neighbourBecomes } from '../support/arp.js';
 import { daemonStatus, instanceStatus } from '../support/control.js';
 import { Frr, type FrrOptions } from '../support/frr.js';
 import { virtualMac } from '../../src/vrrp/vmac-address.js';
-import { KEEPALIVED_PACKET_ERRORS, startKeepalived } from '../support/keepalived.js';
 import { useLab, type LabFixture } from '../support/lab-fixture.js';
 import { until } from '../support/until.js';
 import { startVipd, transitions } from '../support/vipd.js';
@@ -208,44 +206,95 @@ describe.each(variants)(
   },
 );
 
-describe('the IPv6 peers: FRR vrrpd and keepalived (use_vmac) elect over VRRPv3', () => {
+describe('vipd and FRR vrrpd over IPv6 (VRRPv3), both on the virtual MAC', () => {
   const fx = useLab(['fw1', 'fw2', 'cl']);
   const GLOBAL_VIP = '2001:db8:99::100';
-  // RFC 5798 5.2.9: an IPv6 advert's first address is the virtual router's link-local.
-  const vips = ['fe80::51/64', `${GLOBAL_VIP}/64`];
+  // RFC 5798 5.2.9: the virtual router's link-local first, the same list on both sides.
+  const vips = ['fe80::200:5eff:fe00:233/64', `${GLOBAL_VIP}/64`];
+  const VMAC6 = virtualMac(6, VRID);
+  const frr6 = (priority: number): Promise<Frr> =>
+    startFrr(fx, { vrid: VRID, version: 3, priority, intervalMs: 1000, vips, family: 6 });
+  const vipd6 = (priority: number): LabProcess =>
+    fx.track(
+      startVipd(fx.lab, 'fw2', [{ priority, version: 3, advertInterval: 1, vips, vmac: true }]),
+    );
 
-  it('FRR with the higher priority preempts keepalived; keepalived takes over on its withdrawal', async () => {
+  beforeAll(async () => {
     for (const host of ['fw1', 'fw2', 'cl']) await fx.lab.dadDone(host);
     await fx.lab.exec('cl', 'ip', ['addr', 'add', '2001:db8:99::3/64', 'dev', 'eth0', 'nodad']);
-    const ka = fx.track(
-      startKeepalived(fx.lab, 'fw2', { priority: 100, version: 3, vips, useVmac: 'vrrp6.51' }),
+    fx.lab.spawn('cl', 'client-ping6', 'ping', ['-6', '-i', '0.2', '-W', '1', GLOBAL_VIP]);
+  });
+
+  /** The switch has the virtual MAC behind `host`'s port, and the client uses it. */
+  async function vmacOn(host: string, timeoutMs: number): Promise<void> {
+    const port = fx.lab.host(host).port;
+    await until(
+      `${VMAC6} behind ${host}'s port`,
+      async () => {
+        const at = (await fx.lab.fdb()).find((e) => e.mac === VMAC6)?.port;
+        return { done: at === port, value: at };
+      },
+      timeoutMs,
+      100,
     );
-    await ka.waitForLine(/Entering MASTER STATE/, 10_000);
-    fx.track(fx.lab.spawn('cl', 'client-ping6', 'ping', ['-6', '-i', '0.2', GLOBAL_VIP]));
-    await neighbourBecomes(fx.lab, 'cl', GLOBAL_VIP, virtualMac(6, VRID));
+    await neighbourBecomes(fx.lab, 'cl', GLOBAL_VIP, VMAC6);
+  }
 
-    const f = await startFrr(fx, {
-      vrid: VRID,
-      version: 3,
-      priority: 200,
-      intervalMs: 1000,
-      vips,
-      family: 6,
-    });
-    await f.waitForStatus('Master', masterDownMs(200) + 5_000);
-    await ka.waitForLine(/with higher priority 200, ours 100/, 5_000);
-    await ka.waitForLine(/Entering BACKUP STATE/, 5_000);
-    const from = ka.lines.length;
-    expect(await f.holdsVips()).toBe(true);
-    expect(await fx.lab.hasAddress('fw2', GLOBAL_VIP, 'vrrp6.51')).toBe(false);
-    expect((await f.status())?.adverRx).toBeGreaterThan(0);
-
-    await f.withdraw();
-    // Its skew time after FRR's priority-0 advert (and vtysh's start on a loaded machine).
-    await ka.waitForLine(/Entering MASTER STATE/, skewMs(100) + 2_000, from);
-    expect(await fx.lab.hasAddress('fw2', GLOBAL_VIP, 'vrrp6.51')).toBe(true);
-    expect(await f.holdsVips()).toBe(false);
+  async function noRejections(f: Frr): Promise<void> {
+    const counters = (await daemonStatus(fx.lab, 'fw2')).instances[0]?.counters;
+    expect(counters?.rejected).toEqual({});
+    expect(counters?.advertsReceived).toBeGreaterThan(0);
     expect(f.rejections()).toEqual([]);
-    expect(ka.lines.filter((l) => KEEPALIVED_PACKET_ERRORS.test(l))).toEqual([]);
+    expect((await f.status())?.adverRx).toBeGreaterThan(0);
+  }
+
+  it('FRR preempts vipd and hands back within skew time when it withdraws', async () => {
+    const v = vipd6(100);
+    await v.waitForLine(/"to":"master"/, 15_000);
+    await vmacOn('fw2', 10_000);
+    const f = await frr6(200);
+    await f.waitForStatus('Master', masterDownMs(200) + 8_000);
+    await v.waitForLine(/"from":"master","to":"backup","reason":"higher-priority"/, 10_000);
+    await vmacOn('fw1', 10_000);
+    expect(await fx.lab.hasAddress('fw2', GLOBAL_VIP, 'vrrp6-51')).toBe(false);
+    await noRejections(f);
+
+    const from = v.lines.length;
+    const t0 = performance.now();
+    await f.withdraw();
+    await v.waitForLine(/"to":"master","reason":"priority-zero-heard"/, skewMs(100) + 3_000, from);
+    console.log(
+      `[measure] FRR IPv6 'no vrrp' -> vipd master: ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+    await vmacOn('fw2', 10_000);
+    expect(await fx.lab.hasAddress('fw2', GLOBAL_VIP, 'vrrp6-51')).toBe(true);
+    expect(f.rejections()).toEqual([]);
+  });
+
+  it('vipd takes over when FRR crashes; vipd preempting, then stopping, hands back to FRR', async () => {
+    const f = await frr6(150);
+    await f.waitForStatus('Master', masterDownMs(150) + 8_000);
+    const v = vipd6(100);
+    await v.waitForLine(/"to":"backup"/, 15_000);
+    await vmacOn('fw1', 10_000);
+    const from = v.lines.length;
+    await f.kill();
+    await v.waitForLine(/"to":"master","reason":"master-down"/, masterDownMs(100) + 5_000, from);
+    // The dead FRR's macvlan keeps the VIP, but vipd's frames pull the MAC to its port.
+    await vmacOn('fw2', 10_000);
+    await v.stop();
+
+    const f2 = await frr6(100);
+    await f2.waitForStatus('Master', masterDownMs(100) + 8_000);
+    const w = vipd6(200);
+    await w.waitForLine(/"to":"master"/, masterDownMs(200) + 8_000);
+    await f2.waitForStatus('Backup', 10_000);
+    await vmacOn('fw2', 10_000);
+    await noRejections(f2);
+    const t0 = performance.now();
+    await w.stop();
+    await f2.waitForStatus('Master', masterDownMs(100) + 3_000);
+    expect(performance.now() - t0).toBeLessThan(skewMs(100) + 2_000);
+    await vmacOn('fw1', 10_000);
   });
 });
