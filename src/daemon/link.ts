@@ -60,7 +60,13 @@ export interface LinkDeps {
 }
 
 /** The source while the interface cannot be used: nothing is sent from it (FAULT). */
-const UNSPECIFIED: InterfaceAddress = { address: '0.0.0.0', prefix: 32, secondary: false };
+const UNSPECIFIED: InterfaceAddress = {
+  family: 4,
+  address: '0.0.0.0',
+  prefix: 32,
+  secondary: false,
+  tentative: false,
+};
 
 export function linkKeyOf(k: LinkKey): string {
   return `${k.ifname}|${k.transport}|${k.transport === 'udp' ? k.udpPort : ''}`;
@@ -231,6 +237,7 @@ export class VrrpLink implements AdvertSender, Announcer {
       link,
       link === undefined ? [] : monitor.addresses(link.index),
       this.deps.vips(),
+      4,
     );
     if (!verdict.ok) {
       // Down but present: a router that does not track the interface keeps its socket and
