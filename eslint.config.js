@@ -27,6 +27,7 @@ const LAYERS = {
       'src/net/checksum.ts',
       'src/net/ipv4.ts',
       'src/net/arp.ts',
+      'src/net/nd.ts',
       'src/net/rtnetlink.ts',
       // A dependency-free error class that the CLI's subcommands (features) throw and cli.ts
       // reports: in the shell, every one of them would import upward.
@@ -51,6 +52,7 @@ const LAYERS = {
       'src/net/checksum.ts',
       'src/net/ipv4.ts',
       'src/net/arp.ts',
+      'src/net/nd.ts',
       'src/net/rtnetlink.ts',
     ],
   },

@@ -20,14 +20,20 @@
  * other secondaries, reads the interface again and puts back any the kernel took with it. A
  * removal that finds its address already gone (EADDRNOTAVAIL: the cascade, a hand, another tool)
  * counts as released: what the caller wanted is what the kernel has.
+ *
+ * IPv6 VIPs go through the same queue (a list may mix families). They are added with IFA_F_NODAD:
+ * a new master answers for them at once (RFC 5798), where duplicate address detection would
+ * keep them tentative, unusable, for a second or more (and fail on a backup's stale copy). IPv6
+ * has no secondaries, so removing one takes nothing with it: the ordering and putting back
+ * above are IPv4's. `readAddresses` lists both families.
  */
 import type { Vip } from '../config/instance.js';
 import type { Logger } from '../log.js';
-import { ipv4ToUint32 } from '../net/address.js';
+import { addressFamily, ipv4ToUint32 } from '../net/address.js';
 import { type InterfaceAddress } from '../net/interface.js';
 import {
   changeAddresses,
-  ipv4Addresses,
+  linkAddresses,
   linkByName,
   NetlinkError,
   type AddressChange,
@@ -60,16 +66,27 @@ function entryOf(vip: Vip, present: readonly InterfaceAddress[]): InterfaceAddre
   return present.find((a) => same(a, vip));
 }
 
+const isIpv6 = (v: Vip): boolean => addressFamily(v.address) === 6;
+
+/**
+ * Whether removing `vip` may delete other addresses with it: an IPv4 primary (its subnet's
+ * secondaries go too without promote_secondaries). An IPv6 address never does.
+ */
+function cascades(vip: Vip, present: readonly InterfaceAddress[]): boolean {
+  return !isIpv6(vip) && entryOf(vip, present)?.secondary === false;
+}
+
 /**
  * The order removals go to the kernel in: every secondary first, then the primaries, so no
  * removal of ours deletes another that is still to be made (or reported). An address the kernel
- * does not list counts as a secondary: removing it takes nothing with it.
+ * does not list counts as a secondary, and so does every IPv6 address: removing it takes nothing
+ * with it.
  */
 export function removalOrder<T extends Vip>(
   vips: readonly T[],
   present: readonly InterfaceAddress[],
 ): { secondaries: T[]; primaries: T[] } {
-  const primary = (v: T): boolean => entryOf(v, present)?.secondary === false;
+  const primary = (v: T): boolean => cascades(v, present);
   return { secondaries: vips.filter((v) => !primary(v)), primaries: vips.filter(primary) };
 }
 
@@ -86,13 +103,20 @@ export function takenWith(
   removed: readonly Vip[],
   present: readonly InterfaceAddress[],
 ): InterfaceAddress[] {
-  const primaries = removed.filter((r) => entryOf(r, present)?.secondary === false);
+  const primaries = removed.filter((r) => cascades(r, present));
   return present.filter(
     (a) =>
+      a.family === 4 &&
       a.secondary &&
       !removed.some((r) => same(r, a)) &&
       primaries.some((p) => p.prefix === a.prefix && subnet(p) === subnet(a)),
   );
+}
+
+/** The families of `vips`, IPv4 first. */
+function familiesOf(vips: readonly Vip[]): (4 | 6)[] {
+  const ipv6 = vips.filter(isIpv6).length;
+  return [...(ipv6 < vips.length ? [4 as const] : []), ...(ipv6 > 0 ? [6 as const] : [])];
 }
 
 /** A log line must stay readable with 256 addresses: the first few, then a count. */
@@ -191,7 +215,10 @@ class InterfaceQueue {
     let link;
     try {
       link = await linkByName(this.ifname);
-      if (reads.length > 0 || removals.length > 0) present = await ipv4Addresses(link);
+      // A read lists both families; a removal needs only its VIPs' (a dump lists the namespace).
+      const families: (4 | 6)[] =
+        reads.length > 0 ? [4, 6] : familiesOf(removals.flatMap((r) => r.vips));
+      if (families.length > 0) present = await linkAddresses(link, families);
       for (const r of reads) r.resolve(present);
     } catch (err) {
       if (!(err instanceof NetlinkError && err.absent)) {
@@ -222,7 +249,12 @@ class InterfaceQueue {
       if (items.length === 0) return;
       const results = await changeAddresses(
         link,
-        items.map(({ vip }) => ({ op, address: vip.address, prefix: vip.prefix })),
+        items.map(({ vip }) => ({
+          op,
+          address: vip.address,
+          prefix: vip.prefix,
+          nodad: op === 'add' && isIpv6(vip),
+        })),
       );
       items.forEach(({ change, vip }, i) =>
         outcomes.get(change)?.push({ vip, outcome: results[i] ?? { kind: 'done' } }),
@@ -276,7 +308,7 @@ class InterfaceQueue {
     let missing: Vip[];
     let error: string | undefined;
     try {
-      const now = await ipv4Addresses(link);
+      const now = await linkAddresses(link, [4]);
       missing = mates
         .filter((m) => !now.some((a) => same(a, m)))
         .map((m) => ({ address: m.address, prefix: m.prefix }));
@@ -299,9 +331,7 @@ class InterfaceQueue {
       const fields = {
         event: error === undefined ? 'vips-put-back' : 'vips-put-back-failed',
         interface: this.ifname,
-        removed: c.vips
-          .filter((v) => entryOf(v, present)?.secondary === false)
-          .map((v) => v.address),
+        removed: c.vips.filter((v) => cascades(v, present)).map((v) => v.address),
         count: took.length,
         ...(error === undefined ? {} : { err: error }),
       };
@@ -332,7 +362,7 @@ function queueFor(ifname: string): InterfaceQueue {
   return queue;
 }
 
-/** The interface's IPv4 addresses, read after every change requested before this call. */
+/** The interface's addresses (both families), read after every change requested before this call. */
 export function readAddresses(ifname: string): Promise<InterfaceAddress[]> {
   return queueFor(ifname).read();
 }

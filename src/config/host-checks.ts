@@ -15,6 +15,7 @@
  * module stays clear of netlink.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { addressFamily } from '../net/address.js';
 import { parseConfigText, type VipdConfig } from './config.js';
 import { ConfigError, keyPath, type ConfigIssue } from './formats.js';
 import { virtualLinkLocal, type Vip } from './instance.js';
@@ -56,7 +57,7 @@ export interface PresentAddress {
   secondary: boolean;
 }
 
-/** The IPv4 addresses on an interface; undefined when there is no such interface. */
+/** The addresses on an interface (both families); undefined when there is no such interface. */
 export type ReadAddresses = (ifname: string) => Promise<readonly PresentAddress[] | undefined>;
 
 /** undefined when `path` can be run; otherwise whether it may still appear, and why not. */
@@ -146,12 +147,16 @@ async function addressChecks(
         .filter((o) => o.interface === r.interface)
         .flatMap((o) => o.vips.map((v) => v.address)),
     );
-    const ownPrimary = addresses.some((a) => !a.secondary && !vipsHere.has(a.address));
+    // Of the VIP's family: an IPv6 address is no IPv4 VIP's fallback, nor the reverse.
+    const ownPrimary = (family: 4 | 6 | undefined): boolean =>
+      addresses.some(
+        (a) => !a.secondary && !vipsHere.has(a.address) && addressFamily(a.address) === family,
+      );
     r.vips.forEach((vip, n) => {
       const found = addresses.find((a) => a.address === vip.address);
       if (found === undefined) return;
       const key = keyPath([...r.key, n < r.advertisedCount ? 'vips' : 'excludedVips']);
-      if (!found.secondary && !ownPrimary) {
+      if (!found.secondary && !ownPrimary(addressFamily(vip.address))) {
         report.errors.push({
           key,
           reason: `${vip.address} is ${r.interface}'s own address (its primary, and no other is left): a backup removes its VIPs, and would take the box's address with it; give the VIP an address of its own`,

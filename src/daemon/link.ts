@@ -64,8 +64,8 @@ export interface LinkDeps {
 
 /** The source while the interface cannot be used: nothing is sent from it (FAULT). */
 const UNSPECIFIED: Record<AddressFamily, InterfaceAddress> = {
-  4: { address: '0.0.0.0', prefix: 32, secondary: false },
-  6: { address: '::', prefix: 128, secondary: false },
+  4: { family: 4, address: '0.0.0.0', prefix: 32, secondary: false, tentative: false },
+  6: { family: 6, address: '::', prefix: 128, secondary: false, tentative: false },
 };
 
 export function linkKeyOf(k: LinkKey): string {
@@ -202,7 +202,9 @@ export class VrrpLink implements AdvertSender, Announcer {
           }
           return;
         }
-        if (e.address.ifindex === this.deps.monitor.link(name)?.index) this.evaluate();
+        // The other family's addresses never make this link's source.
+        const here = e.address.ifindex === this.deps.monitor.link(name)?.index;
+        if (here && e.address.family === this.key.family) this.evaluate();
         return;
       }
       case 'resynced':
@@ -252,6 +254,7 @@ export class VrrpLink implements AdvertSender, Announcer {
       link,
       link === undefined ? [] : monitor.addresses(link.index),
       this.deps.vips(),
+      this.key.family,
     );
     if (!verdict.ok) {
       // Down but present: a router that does not track the interface keeps its socket and

@@ -406,7 +406,7 @@ export async function prepareUcarpRun(argv: readonly string[]): Promise<UcarpRun
   if (instance !== undefined) {
     try {
       const info = await readInterface(instance.interface);
-      const primary = primaryAddress(info, new Set(instance.vips.map((v) => v.address)));
+      const primary = primaryAddress(info, new Set(instance.vips.map((v) => v.address)), 4);
       if (primary.address !== srcip) {
         log.warn(
           { event: 'ucarp-srcip', srcip, primary: primary.address },

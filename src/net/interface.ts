@@ -1,11 +1,12 @@
 /**
  * What the kernel says about one interface (rtnetlink, net/netlink.ts) in the network namespace
- * vipd runs in. Read-only: changing addresses is actions/vip.ts's job.
+ * vipd runs in: the link and its addresses of both families. Read-only: changing addresses is
+ * actions/vip.ts's job.
  */
 import { primaryOf } from '../router/interface-state.js';
-import { ipv4Addresses, linkByName, NetlinkError, type Ipv4Address } from './netlink.js';
+import { linkAddresses, linkByName, NetlinkError, type LinkAddress } from './netlink.js';
 
-export type InterfaceAddress = Ipv4Address;
+export type InterfaceAddress = LinkAddress;
 
 export interface InterfaceInfo {
   name: string;
@@ -25,19 +26,27 @@ export class InterfaceError extends Error {
 export async function readInterface(name: string): Promise<InterfaceInfo> {
   try {
     const link = await linkByName(name);
-    return { ...link, addresses: await ipv4Addresses(link) };
+    return { ...link, addresses: await linkAddresses(link) };
   } catch (err) {
     if (err instanceof NetlinkError) throw new InterfaceError(err.message);
     throw err;
   }
 }
 
-/** The address adverts are sent from (router/interface-state.ts says which); throws if none. */
-export function primaryAddress(info: InterfaceInfo, vips: ReadonlySet<string>): InterfaceAddress {
-  const primary = primaryOf(info.addresses, vips);
+/**
+ * The address adverts of `family` are sent from (router/interface-state.ts says which); throws
+ * if none.
+ */
+export function primaryAddress(
+  info: InterfaceInfo,
+  vips: ReadonlySet<string>,
+  family: 4 | 6,
+): InterfaceAddress {
+  const primary = primaryOf(info.addresses, vips, family);
   if (primary === undefined) {
+    const what = family === 4 ? 'IPv4 address' : 'usable IPv6 link-local address';
     throw new InterfaceError(
-      `interface ${info.name} has no IPv4 address of its own (VIPs excluded): VRRP needs one to send adverts from`,
+      `interface ${info.name} has no ${what} of its own (VIPs excluded): VRRP needs one to send adverts from`,
     );
   }
   return primary;

@@ -1,16 +1,18 @@
 /**
- * The kernel's view of the interfaces and their IPv4 addresses, kept current from rtnetlink
- * events: ONE per daemon (every router reads it, nobody spawns `ip monitor`).
+ * The kernel's view of the interfaces and their IPv4 and IPv6 addresses, kept current from
+ * rtnetlink events: ONE per daemon (every router reads it, nobody spawns `ip monitor`).
  *
  * Contract:
- * - `open` subscribes (RTMGRP_LINK | RTMGRP_IPV4_IFADDR) THEN dumps the links and addresses
- *   (net/netlink.ts), so nothing happening in between is missed: events read during a dump are
- *   applied on top of it, in order (each event states its object's whole state, so replaying one
- *   the dump already shows changes nothing).
+ * - `open` subscribes (RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR) THEN dumps the
+ *   links and the addresses of both families (net/netlink.ts), so nothing happening in between
+ *   is missed: events read during a dump are applied on top of it, in order (each event states
+ *   its object's whole state, so replaying one the dump already shows changes nothing).
  * - Listeners get every change of the view, after the view holds it: `link` (new, or its state,
  *   MAC or name changed: `previousName`), `link-gone` (after the `address-removed` of what it
  *   still had), `address-added` (new, or an address whose flags changed: a secondary promoted to
- *   primary), `address-removed`. A kernel notification that changes nothing emits nothing.
+ *   primary, a tentative IPv6 address that passed duplicate address detection),
+ *   `address-removed`. A kernel notification that changes nothing emits nothing (an IPv6
+ *   lifetime refresh).
  * - A receive-buffer overrun (ENOBUFS: events were lost) or any socket error is logged once (warn,
  *   with the errno) and counted; after an error other than ENOBUFS the socket is closed and
  *   reopened first, with a bounded backoff. Then links and addresses are dumped again, the new
@@ -20,8 +22,14 @@
  * - `up` is operationally up: IF_OPER_UP, or IF_OPER_UNKNOWN with IFF_LOWER_UP (dummy, some
  *   tunnels), what sysfs's operstate and carrier say. Bridge-port reports (AF_BRIDGE) are not
  *   the link's state and are ignored.
- * - Addresses are listed in the kernel's order: primaries (in the order the kernel keeps them)
- *   before secondaries, as a dump lists them.
+ * - Addresses are listed in the kernel's order, IPv4 before IPv6 (as the two dumps list them):
+ *   IPv4 primaries (in the order the kernel keeps them) before secondaries; IPv6 by scope,
+ *   global before link-local, the newest first within a scope. IPv6 addresses are RFC 5952 text
+ *   (net/address.ts), as the config keeps VIPs. `tentative`: IFA_F_TENTATIVE or IFA_F_DADFAILED,
+ *   an address the kernel does not send from (yet, or ever); `secondary` is IPv4's alone. The
+ *   kernel announces an address added by hand at once (tentative) and again once DAD is over;
+ *   one it makes itself (the link-local address, when the link comes up) only once DAD is over
+ *   or failed: until then only a dump shows it.
  */
 import type { Logger } from '../log.js';
 import {
@@ -35,6 +43,7 @@ import { addresses as dumpAddresses, links as dumpLinks } from './netlink.js';
 import {
   addressOf,
   addressSecondary,
+  addressTentative,
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
@@ -42,6 +51,7 @@ import {
   linkAdminUp,
   linkOperUp,
   RTMGRP_IPV4_IFADDR,
+  RTMGRP_IPV6_IFADDR,
   RTMGRP_LINK,
   type AddressFamily,
   type AddressMessage,
@@ -60,9 +70,13 @@ export interface LinkView {
 
 export interface AddressView {
   ifindex: number;
+  family: 4 | 6;
   address: string;
   prefix: number;
+  /** An IPv4 secondary (IPv6 has none). */
   secondary: boolean;
+  /** Duplicate address detection under way or failed: nothing is sent from it (IPv6). */
+  tentative: boolean;
 }
 
 export type KernelEvent =
@@ -92,7 +106,7 @@ export interface MonitorDeps {
   backoffMs?: { first: number; max: number };
 }
 
-const GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR;
+const GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
 /**
  * 8 MiB (the kernel doubles it for its bookkeeping): 5,000 address notifications (about 1 KiB of
  * buffer each) fit while the loop is busy elsewhere; beyond that the overrun path resyncs.
@@ -108,8 +122,24 @@ const defaultDeps: MonitorDeps = {
 
 interface AddressEntry {
   view: AddressView;
-  /** RT_SCOPE_*: where the kernel inserts a new primary depends on it. */
+  /** RT_SCOPE_*: where the kernel inserts a new address depends on it. */
   scope: number;
+}
+
+/** The view's entry for an address message; undefined for a family vipd does not read. */
+function entryOf(m: AddressMessage): AddressEntry | undefined {
+  const address = addressOf(m);
+  const family = m.family === AF_INET ? 4 : m.family === AF_INET6 ? 6 : undefined;
+  if (address === undefined || family === undefined) return undefined;
+  const view: AddressView = {
+    ifindex: m.index,
+    family,
+    address,
+    prefix: m.prefix,
+    secondary: addressSecondary(m),
+    tentative: addressTentative(m),
+  };
+  return { view, scope: m.scope };
 }
 
 /** The whole view: links by index, and each link's addresses in the kernel's order. */
@@ -133,21 +163,29 @@ class View {
   }
 
   /**
-   * Where the kernel puts an address in the interface's list: a secondary at the end; a
-   * primary after the last primary whose scope is at least its own (net/ipv4/devinet.c,
-   * __inet_insert_ifa), so primaries stay before secondaries.
+   * Where the kernel puts an address in the interface's list (IPv4's entries before IPv6's).
+   * IPv4: a secondary at the end; a primary after the last primary whose scope is at least its
+   * own (net/ipv4/devinet.c, __inet_insert_ifa), so primaries stay before secondaries. IPv6:
+   * before the first address of the same or a narrower scope (net/ipv6/addrconf.c,
+   * ipv6_link_dev_addr; a narrower scope is a larger RT_SCOPE_*).
    */
   insertAddress(entry: AddressEntry): void {
     const list = this.addresses.get(entry.view.ifindex) ?? [];
     this.addresses.set(entry.view.ifindex, list);
-    if (entry.view.secondary) {
-      list.push(entry);
-      return;
+    const ipv6From = list.findIndex((e) => e.view.family === 6);
+    const end4 = ipv6From < 0 ? list.length : ipv6From;
+    let at: number;
+    if (entry.view.family === 6) {
+      at = list.findIndex((e) => e.view.family === 6 && entry.scope <= e.scope);
+      if (at < 0) at = list.length;
+    } else if (entry.view.secondary) {
+      at = end4;
+    } else {
+      at = 0;
+      list.forEach((e, i) => {
+        if (e.view.family === 4 && !e.view.secondary && entry.scope <= e.scope) at = i + 1;
+      });
     }
-    let at = 0;
-    list.forEach((e, i) => {
-      if (!e.view.secondary && entry.scope <= e.scope) at = i + 1;
-    });
     list.splice(at, 0, entry);
   }
 
@@ -194,9 +232,9 @@ class View {
   }
 
   private applyAddress(m: AddressMessage, emit: (e: KernelEvent) => void): void {
-    const address = addressOf(m);
-    if (address === undefined || (m.family !== AF_INET && m.family !== AF_INET6)) return;
-    const at = this.findAddress(m.index, address, m.prefix);
+    const entry = entryOf(m);
+    if (entry === undefined) return;
+    const at = this.findAddress(m.index, entry.view.address, m.prefix);
     const list = this.addresses.get(m.index) ?? [];
     if (m.deleted) {
       const gone = list[at];
@@ -206,13 +244,15 @@ class View {
       emit({ type: 'address-removed', address: gone.view });
       return;
     }
-    const entry: AddressEntry = {
-      view: { ifindex: m.index, address, prefix: m.prefix, secondary: addressSecondary(m) },
-      scope: m.scope,
-    };
     const old = list[at];
     if (old !== undefined) {
-      if (old.view.secondary === entry.view.secondary && old.scope === entry.scope) return;
+      if (sameFlags(old.view, entry.view) && old.scope === entry.scope) return;
+      if (entry.view.family === 6) {
+        // DAD done (or failed): the kernel keeps it where it is.
+        list[at] = entry;
+        emit({ type: 'address-added', address: entry.view });
+        return;
+      }
       // Promoted (or demoted): the kernel moves it among the primaries.
       list.splice(at, 1);
     }
@@ -223,17 +263,14 @@ class View {
   static fromDump(links: readonly LinkMessage[], addresses: readonly AddressMessage[]): View {
     const view = new View();
     for (const l of links) view.apply(l, noop);
-    // Appended in dump order, which is the kernel's list order already.
+    // Appended in dump order (IPv4's dump, then IPv6's): the kernel's list order already.
     for (const a of addresses) {
-      const address = addressOf(a);
-      if (address === undefined) continue;
+      const entry = entryOf(a);
+      if (entry === undefined) continue;
       const list = view.addresses.get(a.index) ?? [];
       view.addresses.set(a.index, list);
-      if (list.some((e) => e.view.address === address && e.view.prefix === a.prefix)) continue;
-      list.push({
-        view: { ifindex: a.index, address, prefix: a.prefix, secondary: addressSecondary(a) },
-        scope: a.scope,
-      });
+      if (view.findAddress(a.index, entry.view.address, a.prefix) >= 0) continue;
+      list.push(entry);
     }
     return view;
   }
@@ -243,6 +280,11 @@ const noop = (): void => undefined;
 
 function sameLink(a: LinkView, b: LinkView): boolean {
   return a.name === b.name && a.up === b.up && a.adminUp === b.adminUp && a.mac === b.mac;
+}
+
+/** The flags a listener cares about are the same (the address and prefix are, by key). */
+function sameFlags(a: AddressView, b: AddressView): boolean {
+  return a.secondary === b.secondary && a.tentative === b.tentative;
 }
 
 const addressKey = (a: AddressView): string => `${a.ifindex} ${a.address}/${a.prefix}`;
@@ -260,7 +302,7 @@ function diff(old: View, fresh: View): KernelEvent[] {
   }
   for (const [key, a] of after) {
     const was = before.get(key);
-    if (was === undefined || was.secondary !== a.secondary) {
+    if (was === undefined || !sameFlags(was, a)) {
       added.push({ type: 'address-added', address: a });
     }
   }
@@ -308,7 +350,7 @@ export class KernelMonitor {
   }
 
   /**
-   * Subscribes, then reads every link and IPv4 address. Rejects with a KernelMonitorError when
+   * Subscribes, then reads every link and address. Rejects with a KernelMonitorError when
    * the socket cannot be opened or the first dump fails (the daemon cannot start blind).
    */
   static async open(log: Logger, deps: MonitorDeps = defaultDeps): Promise<KernelMonitor> {
@@ -513,8 +555,9 @@ export class KernelMonitor {
     let fresh: View;
     try {
       const links = await this.deps.links();
-      const addresses = await this.deps.addresses(AF_INET);
-      fresh = View.fromDump(links, addresses);
+      const ipv4 = await this.deps.addresses(AF_INET);
+      const ipv6 = await this.deps.addresses(AF_INET6);
+      fresh = View.fromDump(links, [...ipv4, ...ipv6]);
       for (const m of this.buffered) fresh.apply(m, noop);
     } finally {
       this.buffered = [];

@@ -1,6 +1,6 @@
 /**
- * rtnetlink requests: a link's index, MAC and state, the IPv4 addresses, address changes, and
- * the link and address dumps the kernel monitor (net/kernel-monitor.ts) starts and resyncs from.
+ * rtnetlink requests: a link's index, MAC and state, its IPv4 and IPv6 addresses, address
+ * changes, and the link and address dumps the kernel monitor (net/kernel-monitor.ts) starts and resyncs from.
  * On the project's addon (native.ts `netlinkSocket`) and the codec in net/rtnetlink.ts, not `ip`:
  * spawning a process blocks Node's event loop for 10-25 ms (a fork of a large process), which
  * delayed the takeover it was part of; a netlink request takes about a millisecond and blocks
@@ -27,13 +27,16 @@ import { errnoCode, loadNative, type NativeCallError, type NativeSocket } from '
 import {
   addressOf,
   addressSecondary,
+  addressTentative,
   AF_INET,
+  AF_INET6,
   AF_UNSPEC,
   encodeAddAddress,
   encodeDeleteAddress,
   encodeDumpAddresses,
   encodeDumpLinks,
   encodeGetLink,
+  IFA_F_NODAD,
   IFF_UP,
   NLM_F_DUMP_INTR,
   setSequence,
@@ -86,16 +89,24 @@ export interface Link {
   up: boolean;
 }
 
-export interface Ipv4Address {
+/** An address on a link, as the kernel lists it. */
+export interface LinkAddress {
+  family: 4 | 6;
   address: string;
   prefix: number;
+  /** An IPv4 secondary (IPv6 has none). */
   secondary: boolean;
+  /** IPv6 duplicate address detection under way or failed: nothing is sent from it. */
+  tentative: boolean;
 }
 
 export interface AddressChange {
   op: 'add' | 'del';
+  /** A dotted quad or IPv6 text: the family follows from it. */
   address: string;
   prefix: number;
+  /** An IPv6 add without duplicate address detection (IFA_F_NODAD): usable at once. */
+  nodad?: boolean;
 }
 
 /**
@@ -446,23 +457,37 @@ export async function linkByName(name: string): Promise<Link> {
   };
 }
 
-/** The IPv4 addresses on the link, in the kernel's order (primaries before their secondaries). */
-export async function ipv4Addresses(link: Link): Promise<Ipv4Address[]> {
-  let all: AddressMessage[];
-  try {
-    all = await addresses(AF_INET);
-  } catch (err) {
-    const e = err as NetlinkError;
-    throw new NetlinkError(`reading the addresses of ${link.name}: ${e.message}`, {
-      code: e.code,
-      cause: err,
-    });
-  }
-  const out: Ipv4Address[] = [];
-  for (const a of all) {
-    const address = addressOf(a);
-    if (a.index !== link.index || address === undefined) continue;
-    out.push({ address, prefix: a.prefix, secondary: addressSecondary(a) });
+/**
+ * The link's addresses of `families` (both unless told), IPv4 before IPv6, each in the kernel's
+ * order (IPv4 primaries before their secondaries).
+ */
+export async function linkAddresses(
+  link: Link,
+  families: readonly (4 | 6)[] = [4, 6],
+): Promise<LinkAddress[]> {
+  const out: LinkAddress[] = [];
+  for (const family of ([4, 6] as const).filter((f) => families.includes(f))) {
+    let all: AddressMessage[];
+    try {
+      all = await addresses(family === 4 ? AF_INET : AF_INET6);
+    } catch (err) {
+      const e = err as NetlinkError;
+      throw new NetlinkError(`reading the addresses of ${link.name}: ${e.message}`, {
+        code: e.code,
+        cause: err,
+      });
+    }
+    for (const a of all) {
+      const address = addressOf(a);
+      if (a.index !== link.index || address === undefined) continue;
+      out.push({
+        family,
+        address,
+        prefix: a.prefix,
+        secondary: addressSecondary(a),
+        tentative: addressTentative(a),
+      });
+    }
   }
   return out;
 }
@@ -485,10 +510,12 @@ export async function changeAddresses(
     const what = `${c.op} ${c.address}/${c.prefix} on ${link.name}`;
     try {
       const spec: AddressSpec = {
-        family: AF_INET,
+        // Only IPv6 text has a colon; anything else is refused by the IPv4 encoder, by name.
+        family: c.address.includes(':') ? AF_INET6 : AF_INET,
         index: link.index,
         address: c.address,
         prefix: c.prefix,
+        flags: c.op === 'add' && c.nodad === true ? IFA_F_NODAD : 0,
       };
       const bytes = c.op === 'add' ? encodeAddAddress(0, spec) : encodeDeleteAddress(0, spec);
       await rt.request(bytes, false);

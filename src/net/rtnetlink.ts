@@ -18,10 +18,12 @@
  *   macvlan's creation, a link's deletion, up/down, IPv6 address generation mode, protodown. They
  *   throw RtnetlinkEncodeError only for input no request can carry (a malformed address, a name
  *   longer than IFNAMSIZ); range checks the kernel makes (prefix 33) are left to its errno.
- * - Addresses are text; AF_INET now, AF_INET6 (issue 14) through the same paths.
+ * - Addresses are text: dotted quads, and IPv6 in net/address.ts's RFC 5952 text (the form the
+ *   config's VIPs are kept in, so the kernel's and the config's text compare equal).
  *
  * Netlink is in host byte order: the helpers below pick it once.
  */
+import { bytesToIpv6 } from './address.js';
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
@@ -75,6 +77,10 @@ export const IFA_LABEL = 3;
 export const IFA_FLAGS = 8;
 export const IFA_F_SECONDARY = 0x01;
 export const IFA_F_NODAD = 0x02;
+/** IPv6: duplicate address detection failed; the address is never used. */
+export const IFA_F_DADFAILED = 0x08;
+/** IPv6: duplicate address detection is under way; nothing is sent from the address yet. */
+export const IFA_F_TENTATIVE = 0x40;
 
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
@@ -200,30 +206,6 @@ export class RtnetlinkEncodeError extends Error {
 
 // ---- addresses as text ---------------------------------------------------------------------
 
-function formatIpv6(b: Buffer): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
-  // RFC 5952: the longest run (2 or more) of zero groups, the first of equals, becomes '::'.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
 function parseIpv4(s: string): Buffer | undefined {
   const parts = s.split('.');
   if (parts.length !== 4) return undefined;
@@ -275,7 +257,7 @@ export function addressBytes(family: AddressFamily, text: string): Buffer | unde
 
 function addressText(family: number, b: Buffer): string | undefined {
   if (family === AF_INET && b.length === 4) return [...b].join('.');
-  if (family === AF_INET6 && b.length === 16) return formatIpv6(b);
+  if (family === AF_INET6 && b.length === 16) return bytesToIpv6(b);
   return undefined;
 }
 
@@ -477,8 +459,14 @@ export function linkAdminUp(link: Pick<LinkMessage, 'flags'>): boolean {
   return (link.flags & IFF_UP) !== 0;
 }
 
-export function addressSecondary(a: Pick<AddressMessage, 'flags'>): boolean {
-  return (a.flags & IFA_F_SECONDARY) !== 0;
+/** An IPv4 secondary. IPv6 has none: the same bit there is IFA_F_TEMPORARY (a privacy address). */
+export function addressSecondary(a: Pick<AddressMessage, 'flags' | 'family'>): boolean {
+  return a.family === AF_INET && (a.flags & IFA_F_SECONDARY) !== 0;
+}
+
+/** An address the kernel sends nothing from: DAD under way (IFA_F_TENTATIVE) or failed. */
+export function addressTentative(a: Pick<AddressMessage, 'flags'>): boolean {
+  return (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) !== 0;
 }
 
 /** The interface's own address: IFA_LOCAL (IPv4, where IFA_ADDRESS may be a peer), else IFA_ADDRESS. */

@@ -1,12 +1,16 @@
-// Native gratuitous ARP in the namespace lab: a client's neighbour entry for a VIP moves to the
-// announcing box, 1,000 VIPs x 2 rounds reach the wire as 2,000 announcements (time printed, not
-// asserted), a transmit queue that overflows delays frames but loses none, and a missing interface
-// is refused by name. Announcements run in fw1's namespace through test/support/garp-cli.ts, since
-// this process cannot enter a namespace itself.
+// Garp.announce in the namespace lab: a client's neighbour entry for a VIP moves to the announcing
+// box, for an IPv4 VIP (gratuitous ARP) and for an IPv6 one (unsolicited Neighbor Advertisement,
+// which tshark decodes off the client's wire, the Router flag following fw1's forwarding); both
+// families go out in the same rounds; 1,000 VIPs x 2 rounds reach the wire as 2,000 announcements
+// (time printed, not asserted), a transmit queue that overflows delays frames but loses none, and
+// a missing interface is refused by name. Announcements run in fw1's namespace through
+// test/support/garp-cli.ts, since this process cannot enter a namespace itself.
 
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Garp, type GarpResult } from '../../src/actions/garp.js';
 import { ipv4ToUint32, uint32ToIpv4 } from '../../src/net/address.js';
 import { PacketSocketError } from '../../src/net/packet-socket.js';
@@ -14,6 +18,7 @@ import { useLab } from '../support/lab-fixture.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 const VIP = '10.99.0.100';
+const VIP6 = '2001:db8:99::100';
 const CLI = resolve(REPO_ROOT, 'test/support/garp-cli.ts');
 
 function vipRange(first: string, n: number): string[] {
@@ -76,6 +81,146 @@ describe('gratuitous ARP', () => {
 
     expect(await announce('fw1', fw1Mac, 1, [VIP])).toMatchObject({ frames: 1 });
     expect(await neighbour('client', VIP)).toBe(fw1Mac);
+  });
+
+  interface Neighbour6 {
+    lladdr?: string;
+    state?: string[];
+    /** Present (null) when the entry is flagged a router. */
+    router?: null;
+  }
+
+  async function neighbour6(host: string, ip: string): Promise<Neighbour6 | undefined> {
+    const out = await fx.lab.exec(host, 'ip', ['-j', '-6', 'neigh', 'show', ip, 'dev', 'eth0']);
+    return (JSON.parse(out) as Neighbour6[])[0];
+  }
+
+  /** The first Neighbor Advertisement from `mac` on the client's wire during `run`: tshark's fields. */
+  async function capturedAdvert(
+    mac: string,
+    run: () => Promise<unknown>,
+  ): Promise<Record<string, string>> {
+    const dir = mkdtempSync(join(tmpdir(), 'vipd-na-'));
+    const file = join(dir, 'na.pcap');
+    try {
+      const filter = `ether src ${mac} and icmp6 and ip6[40] == 136`;
+      const dump = fx.track(
+        fx.lab.spawn('client', 'tcpdump-na', 'tcpdump', [
+          '-i',
+          'eth0',
+          '-U',
+          '-c',
+          '1',
+          '-w',
+          file,
+          filter,
+        ]),
+      );
+      await dump.waitForLine(/listening on/, 5_000);
+      await run();
+      const timer = setTimeout(() => dump.kill('SIGINT'), 5_000);
+      await dump.exited;
+      clearTimeout(timer);
+      const fields = [
+        'eth.src',
+        'eth.dst',
+        'ipv6.src',
+        'ipv6.dst',
+        'ipv6.hlim',
+        'icmpv6.type',
+        'icmpv6.code',
+        'icmpv6.checksum.status',
+        'icmpv6.nd.na.flag.r',
+        'icmpv6.nd.na.flag.s',
+        'icmpv6.nd.na.flag.o',
+        'icmpv6.nd.na.target_address',
+        'icmpv6.opt.type',
+        'icmpv6.opt.linkaddr',
+      ];
+      const { stdout } = await execa('tshark', [
+        '-r',
+        file,
+        '-T',
+        'fields',
+        '-E',
+        'separator=|',
+        ...fields.flatMap((f) => ['-e', f]),
+      ]);
+      const values = stdout.trim().split('|');
+      return Object.fromEntries(fields.map((f, i) => [f, values[i] ?? '']));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("re-points a client's IPv6 neighbour entry with an unsolicited Neighbor Advertisement", async () => {
+    const [fw1Mac, fw2Mac] = [await macOf('fw1'), await macOf('fw2')];
+    await fx.lab.exec('client', 'ip', ['addr', 'add', '2001:db8:99::3/64', 'dev', 'eth0', 'nodad']);
+    // The client learns the VIP where it is now, on fw2: a solicited advert, entry REACHABLE.
+    await fx.lab.exec('fw2', 'ip', ['addr', 'add', `${VIP6}/64`, 'dev', 'eth0', 'nodad']);
+    await fx.lab.exec('client', 'ping', ['-6', '-c', '1', '-W', '5', VIP6]);
+    expect(await neighbour6('client', VIP6)).toMatchObject({
+      lladdr: fw2Mac,
+      state: ['REACHABLE'],
+    });
+    // fw1 takes it over (added without DAD, as vip.ts does): the kernel itself tells nobody.
+    await fx.lab.exec('fw2', 'ip', ['addr', 'del', `${VIP6}/64`, 'dev', 'eth0']);
+    await fx.lab.exec('fw1', 'ip', ['addr', 'add', `${VIP6}/64`, 'dev', 'eth0', 'nodad']);
+    expect((await neighbour6('client', VIP6))?.lladdr).toBe(fw2Mac);
+
+    const advert = await capturedAdvert(fw1Mac, async () => {
+      expect(await announce('fw1', fw1Mac, 1, [VIP6])).toMatchObject({ frames: 1 });
+    });
+    // RFC 4861 7.2.5: Override set and a new address: replaced, and STALE (it was not solicited).
+    const entry = await neighbour6('client', VIP6);
+    expect(entry).toMatchObject({ lladdr: fw1Mac, state: ['STALE'] });
+    expect(entry).not.toHaveProperty('router');
+    expect(advert).toEqual({
+      'eth.src': fw1Mac,
+      'eth.dst': '33:33:00:00:00:01',
+      'ipv6.src': VIP6,
+      'ipv6.dst': 'ff02::1',
+      'ipv6.hlim': '255',
+      'icmpv6.type': '136',
+      'icmpv6.code': '0',
+      'icmpv6.checksum.status': '1', // Good
+      'icmpv6.nd.na.flag.r': '0',
+      'icmpv6.nd.na.flag.s': '0',
+      'icmpv6.nd.na.flag.o': '1',
+      'icmpv6.nd.na.target_address': VIP6,
+      'icmpv6.opt.type': '2',
+      'icmpv6.opt.linkaddr': fw1Mac,
+    });
+
+    // fw1 forwarding IPv6 on eth0: the Router flag, read when the sender opens.
+    const forwarding = (on: 0 | 1): Promise<string> =>
+      fx.lab.exec('fw1', 'sysctl', ['-w', `net.ipv6.conf.eth0.forwarding=${on}`]);
+    await forwarding(1);
+    try {
+      const routed = await capturedAdvert(fw1Mac, () => announce('fw1', fw1Mac, 1, [VIP6]));
+      expect(routed['icmpv6.nd.na.flag.r']).toBe('1');
+      expect(await neighbour6('client', VIP6)).toMatchObject({ lladdr: fw1Mac, router: null });
+    } finally {
+      await forwarding(0);
+      await fx.lab.exec('fw1', 'ip', ['addr', 'del', `${VIP6}/64`, 'dev', 'eth0']);
+    }
+  });
+
+  it('announces both families in the same rounds', async () => {
+    const mac = await macOf('fw1');
+    const vips = ['10.99.2.1', '2001:db8:98::1', '10.99.2.2', '2001:db8:98::2', 'fe80::98'];
+    const filter = `ether src ${mac} and ((arp and arp[6:2] = 1) or (icmp6 and ip6[40] == 136))`;
+    const capture = await fx.lab.capture(filter);
+    await bridgeCapturing();
+    expect(await announce('fw1', mac, 2, vips)).toMatchObject({ frames: 10 });
+    await new Promise((r) => setTimeout(r, 500));
+    const lines = await capture.stop();
+    expect(lines.filter((l) => / ARP, Request/.test(l))).toHaveLength(4);
+    const adverts = lines.filter((l) => /neighbor advertisement/.test(l));
+    expect(adverts).toHaveLength(6);
+    for (const vip of vips.filter((v) => v.includes(':'))) {
+      expect(adverts.filter((l) => l.includes(`tgt is ${vip}`))).toHaveLength(2);
+    }
   });
 
   it('puts 1,000 VIPs x 2 rounds on the wire as 2,000 announcements', async () => {

@@ -3,7 +3,10 @@
  * the real kernel, in fw1's namespace, through test/support/monitor-cli.ts (events and answers
  * as JSON lines):
  * - a veth's link down and up, addresses added and removed, a rename, its deletion and
- *   recreation: each an event, the view equal to `ip -j addr show` after;
+ *   recreation: each an event, the view (both families) equal to `ip -j addr show` after;
+ * - IPv6: a link-local address appears tentative when the link comes up and is re-announced
+ *   usable once duplicate address detection is done; a global address added (without DAD) and
+ *   removed, each with family 6, in the kernel's order;
  * - 5,000 addresses added with `ip -batch` on another interface, then flushed: the monitor
  *   survives; either it keeps up or it overruns and resyncs; its view ends equal to ip's; the
  *   same into a 64 KiB buffer while the monitor's loop is held for a second, so that it does
@@ -151,14 +154,21 @@ class Monitor {
   }
 }
 
-/** Per interface index, its IPv4 addresses in order (`a.b.c.d/p`, ` sec` for a secondary). */
+/**
+ * Per interface index, its addresses in order (`a.b.c.d/p` or `fe80::1/64`, ` sec` for a
+ * secondary, ` tentative` for an IPv6 address DAD has not passed), of one family or both.
+ */
 type Flat = Record<string, string[]>;
 
-function flatten(view: ViewAnswer['view']): Flat {
+function flatten(view: ViewAnswer['view'], family?: 4 | 6): Flat {
   const out: Flat = {};
-  for (const [index, list] of Object.entries(view.addresses)) {
+  for (const [index, all] of Object.entries(view.addresses)) {
+    const list = all.filter((a) => family === undefined || a.family === family);
     if (list.length > 0) {
-      out[index] = list.map((a) => `${a.address}/${a.prefix}${a.secondary ? ' sec' : ''}`);
+      out[index] = list.map(
+        (a) =>
+          `${a.address}/${a.prefix}${a.secondary ? ' sec' : ''}${a.tentative ? ' tentative' : ''}`,
+      );
     }
   }
   return out;
@@ -179,17 +189,26 @@ describe('kernel monitor', () => {
     return monitor;
   }
 
+  /** `ip addr`'s view, both families (it dumps AF_UNSPEC: IPv4's list, then IPv6's). */
   async function ipView(): Promise<Flat> {
-    const parsed = JSON.parse(await ip('-j', '-4', 'addr', 'show')) as {
+    const parsed = JSON.parse(await ip('-j', 'addr', 'show')) as {
       ifindex: number;
-      addr_info?: { local: string; prefixlen: number; secondary?: boolean }[];
+      addr_info?: {
+        local: string;
+        prefixlen: number;
+        secondary?: boolean;
+        tentative?: boolean;
+        dadfailed?: boolean;
+      }[];
     }[];
     const out: Flat = {};
     for (const i of parsed) {
       const list = i.addr_info ?? [];
       if (list.length > 0) {
         out[String(i.ifindex)] = list.map(
-          (a) => `${a.local}/${a.prefixlen}${a.secondary === true ? ' sec' : ''}`,
+          (a) =>
+            `${a.local}/${a.prefixlen}${a.secondary === true ? ' sec' : ''}` +
+            `${a.tentative === true || a.dadfailed === true ? ' tentative' : ''}`,
         );
       }
     }
@@ -245,7 +264,7 @@ describe('kernel monitor', () => {
       from,
     );
     expect(second).toMatchObject({ address: { ifindex: index, prefix: 24, secondary: true } });
-    expect(flatten((await m.view()).view)[index]).toEqual(['10.61.0.1/24', '10.61.0.2/24 sec']);
+    expect(flatten((await m.view()).view, 4)[index]).toEqual(['10.61.0.1/24', '10.61.0.2/24 sec']);
     from = m.lines.length;
     await ip('addr', 'del', '10.61.0.2/24', 'dev', 'mon0');
     await m.event(
@@ -281,6 +300,81 @@ describe('kernel monitor', () => {
     await ip('link', 'del', 'mon0');
   });
 
+  it('IPv6: a link-local address listed tentative, announced usable after DAD; global ones added and removed', async () => {
+    await ip('link', 'add', 'six0', 'type', 'veth', 'peer', 'name', 'six0p');
+    // DAD made slow (15 probes, 1 s apart), so that the monitor opens while it runs.
+    const dadTransmits = (n: number): Promise<string> =>
+      fx.lab.exec('fw1', 'sysctl', ['-w', `net.ipv6.conf.six0.dad_transmits=${n}`]);
+    await dadTransmits(15);
+    await ip('link', 'set', 'six0p', 'up');
+    await ip('link', 'set', 'six0', 'up');
+    let linkLocal: string | undefined;
+    for (const end = Date.now() + 5_000; linkLocal === undefined && Date.now() < end;) {
+      const parsed = JSON.parse(await ip('-j', '-6', 'addr', 'show', 'dev', 'six0')) as {
+        addr_info?: { local: string; tentative?: boolean }[];
+      }[];
+      linkLocal = parsed[0]?.addr_info?.find((a) => a.tentative === true)?.local;
+    }
+    if (linkLocal === undefined) throw new Error('six0 has no tentative link-local address');
+
+    const m = await start();
+    const index = (await m.view()).view.links.find((l) => l.name === 'six0')?.index ?? -1;
+    const mine = (e: KernelEvent): e is Extract<KernelEvent, { address: AddressView }> =>
+      'address' in e && e.address.ifindex === index && e.address.family === 6;
+    // The kernel announces an address it made itself only once DAD is over: a dump lists it.
+    expect(flatten((await m.view()).view, 6)[index]).toEqual([`${linkLocal}/64 tentative`]);
+    expect(m.events.filter(mine)).toEqual([]);
+    const usable = await m.event((e) => mine(e) && e.type === 'address-added', 30_000);
+    expect(usable).toEqual({
+      type: 'address-added',
+      address: {
+        ifindex: index,
+        family: 6,
+        address: linkLocal,
+        prefix: 64,
+        secondary: false,
+        tentative: false,
+      },
+    });
+    expect(await ip('-6', 'addr', 'show', 'dev', 'six0')).not.toMatch(/tentative/);
+
+    // Added by hand with DAD: announced tentative at once, and again once DAD is over.
+    await dadTransmits(1);
+    let at = m.lines.length;
+    await ip('addr', 'add', '2001:db8:61::2/64', 'dev', 'six0');
+    const manual = (e: KernelEvent): boolean =>
+      mine(e) && e.type === 'address-added' && e.address.address === '2001:db8:61::2';
+    await m.event(manual, 10_000, at);
+    await m.event((e) => manual(e) && 'address' in e && !e.address.tentative, 10_000, at);
+    expect(m.events.filter(manual).map((e) => 'address' in e && e.address.tentative)).toEqual([
+      true,
+      false,
+    ]);
+
+    at = m.lines.length;
+    await ip('addr', 'add', '2001:DB8:61:0::1/64', 'dev', 'six0', 'nodad');
+    const added = await m.event((e) => mine(e) && e.type === 'address-added', 10_000, at);
+    // RFC 5952 text, usable at once (no DAD); global scope before link-local, newest first.
+    expect(added).toMatchObject({
+      address: { address: '2001:db8:61::1', prefix: 64, family: 6, tentative: false },
+    });
+    expect(flatten((await converged(m, 10_000)).view, 6)[index]).toEqual([
+      '2001:db8:61::1/64',
+      '2001:db8:61::2/64',
+      `${linkLocal}/64`,
+    ]);
+    for (const gone of ['2001:db8:61::1', '2001:db8:61::2']) {
+      at = m.lines.length;
+      await ip('addr', 'del', `${gone}/64`, 'dev', 'six0');
+      expect(
+        await m.event((e) => mine(e) && e.type === 'address-removed', 10_000, at),
+      ).toMatchObject({ address: { address: gone, family: 6 } });
+    }
+    await converged(m, 10_000);
+    expect((await m.view()).counters).toEqual({ overruns: 0, resyncs: 0, errors: 0, malformed: 0 });
+    await ip('link', 'del', 'six0');
+  });
+
   /**
    * 5,000 /32s on burst0 with `ip -batch` while the monitor's loop is held for `blockMs` (a busy
    * daemon), then flushed; returns the counters after each phase.
@@ -305,7 +399,7 @@ describe('kernel monitor', () => {
       await blocked;
       const answer = await converged(m);
       const index = answer.view.links.find((l) => l.name === 'burst0')?.index ?? -1;
-      expect(flatten(answer.view)[index]).toHaveLength(5000);
+      expect(flatten(answer.view, 4)[index]).toHaveLength(5000);
       const resyncs = m.lines.filter((l) => l.event === 'kernel-monitor-resynced');
       console.log(
         `5,000 addresses (loop held ${blockMs} ms): ip -batch took ${added} ms; the monitor's view ` +
@@ -433,7 +527,7 @@ describe('kernel monitor', () => {
       });
       expect(del.outcomes).toEqual({ done: 1000, absent: 0, failed: 0 });
       const answer = await converged(m, 30_000);
-      expect(flatten(answer.view)[index]).toBeUndefined();
+      expect(flatten(answer.view, 4)[index]).toBeUndefined();
       expect(seen()).toBe(0);
 
       // Removing what is not there: absent, not failed.

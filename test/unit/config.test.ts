@@ -695,6 +695,12 @@ describe('host checks', () => {
       errors: [{ key: 'instances[0].vips', reason: expect.stringContaining("eth0's own address") }],
       warnings: [],
     });
+    // An IPv6 address is no IPv4 VIP's fallback: still the box's only IPv4 address.
+    const dual = async (): Promise<PresentAddress[]> => [
+      { address: '10.99.0.1', prefix: 24, secondary: false },
+      { address: 'fe80::1', prefix: 64, secondary: false },
+    ];
+    expect((await hostChecks(own, dual)).errors).toHaveLength(1);
     // A crashed run left 10.99.0.100 next to the box's own address: the next start must go on.
     const leftover = async (): Promise<PresentAddress[]> => [
       { address: '10.99.0.1', prefix: 24, secondary: false },

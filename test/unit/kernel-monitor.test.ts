@@ -1,7 +1,8 @@
 /**
  * KernelMonitor (src/net/kernel-monitor.ts) against a scripted kernel: the subscription comes
  * before the dump and what arrives during the dump is applied on top of it; link state, rename,
- * deletion, addresses in the kernel's order, promotion; notifications that change nothing emit
+ * deletion, addresses in the kernel's order, promotion; IPv6 addresses (family 6, RFC 5952 text,
+ * scope order, tentative until DAD is done, no secondaries); notifications that change nothing emit
  * nothing; bridge-port reports ignored; an overrun and a socket error each lead to one warning,
  * a re-dump whose differences are emitted before `resynced` (after a reopen with backoff for the
  * error); a failing dump is retried; a throwing listener is logged and the others still hear.
@@ -20,12 +21,15 @@ import {
 import {
   AF_BRIDGE,
   AF_INET,
+  AF_INET6,
   decodeDatagram,
   encodeAddAddress,
   IF_OPER_DOWN,
   IF_OPER_UNKNOWN,
   IF_OPER_UP,
+  IFA_F_DADFAILED,
   IFA_F_SECONDARY,
+  IFA_F_TENTATIVE,
   IFF_LOWER_UP,
   IFF_UP,
   RTM_DELADDR,
@@ -48,10 +52,20 @@ interface KAddr {
   index: number;
   address: string;
   prefix: number;
+  /** IFA_F_* beyond these. */
+  flags?: number;
   secondary?: boolean;
+  tentative?: boolean;
+  /** RT_SCOPE_*: 0 (universe) unless told. */
+  scope?: number;
 }
 
+const familyOf = (a: KAddr): typeof AF_INET | typeof AF_INET6 =>
+  a.address.includes(':') ? AF_INET6 : AF_INET;
+
 const UP = IFF_UP | IFF_LOWER_UP;
+/** RT_SCOPE_LINK: the scope the kernel reports for an IPv6 link-local address. */
+const LINK = 253;
 
 function attr(type: number, data: Buffer): Buffer {
   const b = Buffer.alloc(4 + data.length + ((4 - (data.length % 4)) % 4));
@@ -80,13 +94,17 @@ function linkBytes(l: KLink, deleted = false): Buffer {
 
 function addrBytes(a: KAddr, deleted = false): Buffer {
   const b = encodeAddAddress(0, {
-    family: AF_INET,
+    family: familyOf(a),
     index: a.index,
     address: a.address,
     prefix: a.prefix,
-    flags: a.secondary === true ? IFA_F_SECONDARY : 0,
+    flags:
+      (a.flags ?? 0) |
+      (a.secondary === true ? IFA_F_SECONDARY : 0) |
+      (a.tentative === true ? IFA_F_TENTATIVE : 0),
   });
   b.writeUInt16LE(deleted ? RTM_DELADDR : RTM_NEWADDR, 4);
+  b[16 + 3] = a.scope ?? 0; // ifa_scope
   return b;
 }
 
@@ -141,10 +159,11 @@ class FakeKernel {
         .flatMap((b) => decodeDatagram(b))
         .filter((m): m is LinkMessage => m.kind === 'link');
     },
-    addresses: async () => {
-      this.calls.push('dump addresses');
+    addresses: async (family) => {
+      this.calls.push(`dump IPv${family === AF_INET ? 4 : 6}`);
       await Promise.resolve();
       return this.addrs
+        .filter((a) => familyOf(a) === family)
         .flatMap((a) => decodeDatagram(addrBytes(a)))
         .filter((m): m is AddressMessage => m.kind === 'address');
     },
@@ -177,6 +196,11 @@ class FakeKernel {
   delAddr(a: KAddr): void {
     this.addrs = this.addrs.filter((x) => x.address !== a.address || x.prefix !== a.prefix);
     this.socket.onBatch([addrBytes(a, true)]);
+  }
+  /** The kernel's RTM_NEWADDR for an address it has, its flags changed (DAD done). */
+  updateAddr(a: KAddr): void {
+    this.addrs = this.addrs.map((x) => (x.address === a.address && x.prefix === a.prefix ? a : x));
+    this.socket.onBatch([addrBytes(a)]);
   }
   /** Changes the state without a word (the notification was lost), then reports the error. */
   lose(change: () => void, errno = 105): void {
@@ -258,8 +282,9 @@ describe('KernelMonitor', () => {
     };
     const monitor = await KernelMonitor.open(pino({ level: 'silent' }), kernel.deps);
     monitors.push(monitor);
-    expect(kernel.calls).toEqual(['open', 'dump links', 'dump addresses']);
-    expect(kernel.sockets[0]?.options.groups).toBe(0x11);
+    expect(kernel.calls).toEqual(['open', 'dump links', 'dump IPv4', 'dump IPv6']);
+    // RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+    expect(kernel.sockets[0]?.options.groups).toBe(0x111);
     expect(kernel.sockets[0]?.options.rcvbuf).toBeGreaterThanOrEqual(4 << 20);
     expect(monitor.link('eth0')).toBeUndefined();
     expect(monitor.link('wan0')).toMatchObject({ index: 2, up: true, adminUp: true });
@@ -328,6 +353,92 @@ describe('KernelMonitor', () => {
     ]);
   });
 
+  it('IPv6: family 6, RFC 5952 text, global before link-local, newest first; removed', async () => {
+    const { kernel, monitor, events } = await setup();
+    kernel.addAddr({ index: 2, address: 'fe80::2', prefix: 64, scope: LINK });
+    kernel.addAddr({ index: 2, address: '2001:DB8:0:0:0:0:0:A', prefix: 64 });
+    kernel.addAddr({ index: 2, address: '2001:db8::b', prefix: 64 });
+    // IFA_F_TEMPORARY is IFA_F_SECONDARY's bit: a privacy address is no secondary.
+    kernel.addAddr({ index: 2, address: 'fe80::3', prefix: 64, scope: LINK, flags: 0x01 });
+    expect(addressesOf(monitor, 2)).toEqual([
+      '10.0.0.1/24',
+      '10.0.0.2/24 sec',
+      '2001:db8::b/64',
+      '2001:db8::a/64',
+      'fe80::3/64',
+      'fe80::2/64',
+    ]);
+    expect(monitor.addresses(2).at(-1)).toEqual({
+      ifindex: 2,
+      family: 6,
+      address: 'fe80::2',
+      prefix: 64,
+      secondary: false,
+      tentative: false,
+    });
+    expect(monitor.addresses(2)[0]).toMatchObject({ family: 4, tentative: false });
+    // An IPv4 primary added now still goes before every IPv6 address.
+    kernel.addAddr({ index: 2, address: '192.168.1.1', prefix: 24 });
+    expect(addressesOf(monitor, 2).slice(0, 3)).toEqual([
+      '10.0.0.1/24',
+      '192.168.1.1/24',
+      '10.0.0.2/24 sec',
+    ]);
+    kernel.addAddr({ index: 2, address: '10.0.0.3', prefix: 24, secondary: true });
+    expect(addressesOf(monitor, 2)[3]).toBe('10.0.0.3/24 sec');
+    events.length = 0;
+    kernel.delAddr({ index: 2, address: '2001:db8::a', prefix: 64 });
+    expect(events).toEqual([
+      {
+        type: 'address-removed',
+        address: expect.objectContaining({ family: 6, address: '2001:db8::a' }),
+      },
+    ]);
+  });
+
+  it('IPv6: a tentative address that passes DAD is an address-added, in place; a refresh is nothing', async () => {
+    const { kernel, monitor, events } = await setup();
+    const ll = { index: 2, address: 'fe80::2', prefix: 64, scope: LINK };
+    kernel.addAddr({ ...ll, tentative: true });
+    kernel.addAddr({ index: 2, address: 'fe80::9', prefix: 64, scope: LINK });
+    expect(monitor.addresses(2).filter((a) => a.tentative)).toEqual([
+      expect.objectContaining({ address: 'fe80::2', family: 6 }),
+    ]);
+    kernel.updateAddr(ll);
+    // The kernel renews lifetimes with the same flags: nothing for the listeners.
+    kernel.updateAddr(ll);
+    expect(
+      events.map((e) => 'address' in e && [e.type, e.address.address, e.address.tentative]),
+    ).toEqual([
+      ['address-added', 'fe80::2', true],
+      ['address-added', 'fe80::9', false],
+      ['address-added', 'fe80::2', false],
+    ]);
+    expect(addressesOf(monitor, 2).slice(2)).toEqual(['fe80::9/64', 'fe80::2/64']);
+    // DAD failed: tentative for good.
+    kernel.updateAddr({ ...ll, tentative: true, flags: IFA_F_DADFAILED });
+    kernel.updateAddr({ ...ll, flags: IFA_F_DADFAILED });
+    expect(events.slice(3).map((e) => 'address' in e && e.address.tentative)).toEqual([true]);
+  });
+
+  it('IPv6: a resync emits an address whose DAD finished unseen as an address-added', async () => {
+    const { kernel, events } = await setup();
+    const ll = { index: 2, address: 'fe80::2', prefix: 64, scope: LINK };
+    kernel.addAddr({ ...ll, tentative: true });
+    kernel.lose(() => {
+      kernel.addrs = kernel.addrs.map((a) => (a.address === ll.address ? ll : a));
+    });
+    await until(() => events.some((e) => e.type === 'resynced'));
+    expect(events).toEqual([
+      { type: 'address-added', address: expect.objectContaining({ tentative: true }) },
+      {
+        type: 'address-added',
+        address: expect.objectContaining({ address: 'fe80::2', tentative: false }),
+      },
+      { type: 'resynced', reason: expect.stringMatching(/ENOBUFS/) },
+    ]);
+  });
+
   it("ignores a bridge port's own reports, counts what does not parse", async () => {
     const { kernel, monitor, events } = await setup();
     const socket = kernel.sockets[0];
@@ -372,7 +483,14 @@ describe('KernelMonitor', () => {
     kernel.lose(() => kernel.addrs.push({ index: 2, address: '10.0.0.8', prefix: 24 }), 9);
     await until(() => events.some((e) => e.type === 'resynced'));
     expect(kernel.sockets.map((s) => s.closed)).toEqual([true, false]);
-    expect(kernel.calls.slice(3)).toEqual(['open', 'open', 'open', 'dump links', 'dump addresses']);
+    expect(kernel.calls.slice(4)).toEqual([
+      'open',
+      'open',
+      'open',
+      'dump links',
+      'dump IPv4',
+      'dump IPv6',
+    ]);
     expect(events.map((e) => e.type)).toEqual(['address-added', 'resynced']);
     expect(monitor.counters).toMatchObject({ errors: 3, overruns: 0, resyncs: 1 });
   });

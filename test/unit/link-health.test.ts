@@ -93,21 +93,27 @@ describe('link health', () => {
 
 describe('interface verdict', () => {
   const eth0 = { name: 'eth0', index: 2, mac: '02:00:00:00:00:01', up: true };
-  const own = { address: '10.0.0.1', prefix: 24, secondary: false };
-  const vip = { address: '10.0.0.100', prefix: 24, secondary: false };
+  const own = {
+    family: 4 as const,
+    address: '10.0.0.1',
+    prefix: 24,
+    secondary: false,
+    tentative: false,
+  };
+  const vip = { ...own, address: '10.0.0.100' };
 
   it('needs the interface, up, with an address of its own', () => {
     const vips = new Set(['10.0.0.100']);
-    expect(interfaceVerdict('eth0', undefined, [], vips)).toEqual({
+    expect(interfaceVerdict('eth0', undefined, [], vips, 4)).toEqual({
       ok: false,
       reason: 'interface eth0 does not exist',
     });
-    expect(interfaceVerdict('eth0', { ...eth0, up: false }, [own], vips)).toEqual({
+    expect(interfaceVerdict('eth0', { ...eth0, up: false }, [own], vips, 4)).toEqual({
       ok: false,
       reason: 'interface eth0 is down',
     });
-    expect(interfaceVerdict('eth0', eth0, [vip], vips).ok).toBe(false);
-    expect(interfaceVerdict('eth0', eth0, [vip, own], vips)).toEqual({
+    expect(interfaceVerdict('eth0', eth0, [vip], vips, 4).ok).toBe(false);
+    expect(interfaceVerdict('eth0', eth0, [vip, own], vips, 4)).toEqual({
       ok: true,
       link: eth0,
       primary: own,
