@@ -354,7 +354,6 @@ export function virtualLinkLocal(vrid: number): Vip {
   return { address: `fe80::200:5eff:fe00:${(0x200 + vrid).toString(16)}`, prefix: 64 };
 }
 
-
 /** One address moved twice by one router would be added and removed by the same plan. */
 export function vipIssues(v: { vips: Vip[]; excludedVips?: Vip[] }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
