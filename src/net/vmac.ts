@@ -31,7 +31,8 @@
  *   master and backups: DAD fails, and the backup's MLD reports from it would move the switch's
  *   entry for the virtual MAC), accept_ra=0 (an RA would otherwise give it a SLAAC address from
  *   the virtual MAC, keepalived issue 2551, routes through it, and router solicitations from
- *   it), disable_ipv6=0. Forwarding is left as the box has it: it sets the Router flag of the
+ *   it), disable_ipv6=0, arp_ignore=8 (never answer ARP: with the default 0 it would answer
+ *   for the box's IPv4 VIPs on a dual-stack pair's IPv4 macvlan). Forwarding is left as the box has it: it sets the Router flag of the
  *   kernel's neighbor advertisements for the VIPs, and a host that sees it cleared drops the
  *   virtual router from its default routers (RFC 4861 7.2.5).
  *   `linkLocal` adds the parent's link-local (/64, nodad) as keepalived's
@@ -292,6 +293,9 @@ async function configureIpv6(link: LinkMessage, name: string): Promise<void> {
   }
   await setting({ family: 'ipv6', ifname: name, name: 'accept_ra' }, '0');
   await setting({ family: 'ipv6', ifname: name, name: 'disable_ipv6' }, '0');
+  // It has no IPv4 address, but with arp_ignore 0 it would answer ARP for the box's IPv4 VIPs
+  // (on the IPv4 macvlan of a dual-stack pair) with the IPv6 virtual MAC: measured.
+  await setting({ family: 'ipv4', ifname: name, name: 'arp_ignore' }, '8');
 }
 
 /** Puts `address` on the macvlan (/64, nodad) and removes any other link-local there. */
