@@ -25,7 +25,11 @@ import {
   whenValid,
   type FileShape,
 } from './formats.js';
-import { loadSharingSection, type LoadSharingConfig } from './load-sharing.js';
+import {
+  instanceSharingIssues,
+  loadSharingSection,
+  type LoadSharingConfig,
+} from './load-sharing.js';
 import { trackFileShape, trackSection } from './track.js';
 
 const vip = cidr;
@@ -301,6 +305,7 @@ const instanceFile = section(instanceShape)
   .superRefine(intervalIssues, whenValid(['version', 'advertInterval']))
   .superRefine(authIssues, whenValid(['version', 'authPassword']))
   .superRefine(vipIssues, whenValid(['vips', 'excludedVips']))
+  .superRefine(instanceSharingIssues, whenValid(['vips', 'excludedVips', 'loadSharing']))
   .superRefine(
     (v, ctx) => {
       const mine = new Set([...v.vips, ...v.excludedVips].map((x) => x.address));
