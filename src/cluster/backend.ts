@@ -17,7 +17,7 @@ import {
 
 export interface LoadSharingBackend {
   readonly name: BackendName;
-  /** Install everything (multicast MAC membership, ARP rewrite, rules) owning `owned`; idempotent: re-running changes nothing and duplicates nothing. */
+  /** Install everything (multicast MAC membership, ARP or neighbour-discovery rewrite, rules) owning `owned`; idempotent: re-running changes nothing and duplicates nothing. */
   install(owned: readonly number[]): Promise<void>;
   /** Change the owned set: atomically for xt_cluster (one iptables-restore --noflush) and nft (one nft -f batch); clusterip: +N before -N, one write each. */
   setOwned(owned: readonly number[]): Promise<void>;

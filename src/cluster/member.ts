@@ -13,8 +13,9 @@
  *   folded into the next one, so a box that inherits four numbers at once pays one transaction,
  *   and a number's duty reports success only when a set containing (or lacking) it is in the
  *   kernel. If the backend refuses, the routers waiting on it go to FAULT and resign the numbers.
- * - A box that inherits numbers sends no gratuitous ARP: the VIPs resolve to the cluster MAC on
- *   every box, so clients keep sending to all of them and only the kernel's filter moves.
+ * - A box that inherits numbers sends no gratuitous ARP (or unsolicited neighbour advertisement
+ *   for IPv6): the VIPs resolve to the cluster MAC on every box, so clients keep sending to all
+ *   of them and only the kernel's filter moves.
  */
 import type { ClusterConfig } from '../config/cluster.js';
 import type { InstanceConfig } from '../config/instance.js';

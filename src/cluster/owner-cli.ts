@@ -7,15 +7,16 @@
  * kernel and says whether it answers the client now. Answers "who served this IP?" from the
  * config alone; only `--live` touches the kernel beyond reading its version.
  *
- * Without a cluster section, an instance's `loadSharing` is used (node number only).
+ * Without a cluster section, an instance's `loadSharing` is used (node number only). Clients are
+ * IPv4 or IPv6, the family of the set's VIPs (a client of the other family never reaches them).
  */
 import { parseArgs } from 'node:util';
 import type { VipdConfig } from '../config/config.js';
 import { loadConfigFile } from '../config/host-checks.js';
 import type { ClusterConfig } from '../config/cluster.js';
 import { UsageError } from '../usage.js';
-import { isIpv4 } from '../net/address.js';
-import type { LoadSharingConfig } from '../config/load-sharing.js';
+import { addressFamily } from '../net/address.js';
+import { sharingFamily, type LoadSharingConfig } from '../config/load-sharing.js';
 import { ownerNode } from './hash.js';
 import { converged, homeBox, preferenceOrder } from './ownership.js';
 import { createBackend, probeKernel, selectBackend } from './select.js';
@@ -97,12 +98,19 @@ async function clusterOwnerAnswers(args: string[]): Promise<{
       json: { type: 'boolean' },
     },
   });
-  if (positionals.length === 0) throw new UsageError('a client IPv4 address is required');
-  const bad = positionals.filter((c) => !isIpv4(c));
-  if (bad.length > 0) throw new UsageError(`not a client IPv4 address: ${bad.join(', ')}`);
+  if (positionals.length === 0) throw new UsageError('a client IP address is required');
+  const bad = positionals.filter((c) => addressFamily(c) === undefined);
+  if (bad.length > 0) throw new UsageError(`not a client IP address: ${bad.join(', ')}`);
   if (values.config === undefined) throw new UsageError('--config FILE is required');
   const config = loadConfigFile(values.config);
   const { sharing, label, cluster } = sharingOf(config, values.instance);
+  const family = sharingFamily(sharing.vips);
+  const foreign = positionals.filter((c) => addressFamily(c) !== family);
+  if (foreign.length > 0) {
+    throw new UsageError(
+      `${foreign.join(', ')}: the VIPs of ${label} are IPv${family}, a client of the other family never reaches them`,
+    );
+  }
   const down = downBoxes(cluster, values.down);
   const backend = selectBackend(sharing, await probeKernel());
   const owned =
@@ -138,6 +146,11 @@ async function clusterOwnerAnswers(args: string[]): Promise<{
   });
 
   const seed = `0x${sharing.hashInit.toString(16)}`;
+  // Worth saying: every client of the same /32 gets the same answer (see hash.ts).
+  const hashed =
+    backend === 'xt_cluster' && family === 6
+      ? `${backend} (first 32 bits of the IPv6 source)`
+      : backend;
   const describe = (a: OwnerAnswer): string => {
     const who =
       a.box === undefined
@@ -149,7 +162,7 @@ async function clusterOwnerAnswers(args: string[]): Promise<{
       a.answersHere === undefined
         ? ''
         : `; ${config.node.name} answers it now: ${a.answersHere ? 'yes' : 'no'}`;
-    return `${a.client} -> node ${a.node} of ${a.totalNodes}${who}${live} [${label}, ${backend}, ${sharing.hashmode}, seed ${seed}]`;
+    return `${a.client} -> node ${a.node} of ${a.totalNodes}${who}${live} [${label}, ${hashed}, ${sharing.hashmode}, seed ${seed}]`;
   };
   return { answers, describe, json: values.json === true };
 }

@@ -3,11 +3,23 @@
  * BackendUnavailableError when the kernel lacks it (only CLUSTERIP can be missing: it was removed
  * in Linux 6.3, while the `cluster` match and nft jhash are in every kernel vipd supports).
  * `auto` keeps CLUSTERIP where it still exists, so a cluster of older boxes keeps its existing
- * hash, and uses nft everywhere else. The decision is pure; `probeKernel` gathers its facts.
+ * hash, and uses nft everywhere else and for IPv6 VIPs (CLUSTERIP is IPv4-only). The decision is
+ * pure; `probeKernel` gathers its facts.
  */
 import { release as osRelease } from 'node:os';
-import { BackendUnavailableError, requireValidConfig, type LoadSharingBackend } from './backend.js';
-import { MAX_NODES, type BackendName, type LoadSharingConfig } from '../config/load-sharing.js';
+import {
+  BackendUnavailableError,
+  LoadSharingConfigError,
+  requireValidConfig,
+  type LoadSharingBackend,
+} from './backend.js';
+import {
+  CLUSTERIP_IPV4_ONLY,
+  MAX_NODES,
+  sharingFamily,
+  type BackendName,
+  type LoadSharingConfig,
+} from '../config/load-sharing.js';
 import { ClusterIpBackend } from './clusterip.js';
 import { runLocal, type Run } from './command.js';
 import { NftBackend } from './nft.js';
@@ -29,6 +41,10 @@ export function kernelBefore(release: string, major: number, minor: number): boo
 }
 
 export function selectBackend(cfg: LoadSharingConfig, kernel: KernelFacts): BackendName {
+  const ipv6 = sharingFamily(cfg.vips) === 6;
+  if (cfg.backend === 'clusterip' && ipv6) {
+    throw new LoadSharingConfigError(`backend: ${CLUSTERIP_IPV4_ONLY}`);
+  }
   if (cfg.backend === 'clusterip' && !kernel.clusterip) {
     const why = kernelBefore(kernel.release, 6, 3)
       ? `CLUSTERIP is not available on this kernel (${kernel.release}): the ipt_CLUSTERIP module or iptables-legacy's CLUSTERIP extension is missing`
@@ -37,7 +53,10 @@ export function selectBackend(cfg: LoadSharingConfig, kernel: KernelFacts): Back
   }
   if (cfg.backend !== 'auto') return cfg.backend;
   const keepClusterIp =
-    kernel.clusterip && kernelBefore(kernel.release, 6, 3) && cfg.totalNodes <= MAX_NODES.clusterip;
+    !ipv6 &&
+    kernel.clusterip &&
+    kernelBefore(kernel.release, 6, 3) &&
+    cfg.totalNodes <= MAX_NODES.clusterip;
   return keepClusterIp ? 'clusterip' : 'nft';
 }
 

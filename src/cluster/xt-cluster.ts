@@ -9,15 +9,32 @@
  * refuses). Every change is ONE `iptables-restore --noflush` transaction that redeclares the chain
  * (which empties it) and refills it: flushing and appending as separate commands answered
  * thousands of packets twice during the switch. xt_cluster hashes the source address only.
- * Rule text is produced by pure functions; the class only feeds it to iptables-restore.
+ *
+ * IPv6 VIPs get the same chain through ip6tables, which first RETURNs neighbour solicitations and
+ * advertisements: conntrack does not track them, the match never matches an untracked packet,
+ * and dropping them would fail clients' reachability probes and the answers to this box's own
+ * solicitations. The match hashes only the first 32 bits of an IPv6 source (see hash.ts), so all
+ * clients of one /32 (a whole LAN, a whole provider) go to one node: nft spreads them. Rule text is produced by pure functions; the class only feeds it to
+ * ip(6)tables-restore.
  */
 import { hexSeed, normaliseOwned, requireValidConfig, type LoadSharingBackend } from './backend.js';
-import type { BackendName, LoadSharingConfig } from '../config/load-sharing.js';
+import { sharingFamily, type BackendName, type LoadSharingConfig } from '../config/load-sharing.js';
 import { runLocal, runOrThrow, type Run } from './command.js';
 import { disableLoosePickup } from './conntrack.js';
-import { arpRemoveScript, arpRewriteScript, joinClusterMac, leaveClusterMac } from './steering.js';
+import {
+  joinClusterMac,
+  leaveClusterMac,
+  neighbourRemoveScript,
+  neighbourRewriteScript,
+} from './steering.js';
 
 export const XT_CHAIN = 'VIPD-CLUSTER';
+
+/** The save and restore commands of the set's family. */
+export function xtTools(cfg: Pick<LoadSharingConfig, 'vips'>): { save: string; restore: string } {
+  const ip = sharingFamily(cfg.vips) === 6 ? 'ip6tables' : 'iptables';
+  return { save: `${ip}-save`, restore: `${ip}-restore` };
+}
 
 /** What iptables-save shows of ours in the mangle table. */
 export interface XtState {
@@ -29,14 +46,25 @@ export interface XtState {
 
 /** The PREROUTING rule for one VIP exactly as iptables-save prints it (so they compare equal). */
 export function xtHookRule(cfg: LoadSharingConfig, vip: string): string {
-  return `-A PREROUTING -d ${vip}/32 -i ${cfg.interface} -j ${XT_CHAIN}`;
+  const host = sharingFamily(cfg.vips) === 6 ? 128 : 32;
+  return `-A PREROUTING -d ${vip}/${host} -i ${cfg.interface} -j ${XT_CHAIN}`;
 }
 
-/** The chain's content: one RETURN per owned node, then DROP for every other node's packets. */
+/**
+ * The chain's content: (IPv6) neighbour discovery passes, one RETURN per owned node, then DROP
+ * for every other node's packets.
+ */
 export function xtChainRules(cfg: LoadSharingConfig, owned: readonly number[]): string[] {
   const match = `-m cluster --cluster-total-nodes ${cfg.totalNodes}`;
   const seed = `--cluster-hash-seed ${hexSeed(cfg.hashInit)}`;
+  const neighbour =
+    sharingFamily(cfg.vips) === 6
+      ? ['neighbour-solicitation', 'neighbour-advertisement'].map(
+          (type) => `-A ${XT_CHAIN} -p ipv6-icmp -m icmp6 --icmpv6-type ${type} -j RETURN`,
+        )
+      : [];
   return [
+    ...neighbour,
     ...owned.map((k) => `-A ${XT_CHAIN} ${match} --cluster-local-node ${k} ${seed} -j RETURN`),
     `-A ${XT_CHAIN} -j DROP`,
   ];
@@ -95,28 +123,31 @@ export class XtClusterBackend implements LoadSharingBackend {
     private readonly run: Run = runLocal,
   ) {
     requireValidConfig(cfg, 'xt_cluster');
+    this.tools = xtTools(cfg);
   }
+
+  private readonly tools: { save: string; restore: string };
 
   private async state(): Promise<XtState> {
     return parseXtState(
-      await runOrThrow(this.run, 'reading the mangle table', 'iptables-save', ['-t', 'mangle']),
+      await runOrThrow(this.run, 'reading the mangle table', this.tools.save, ['-t', 'mangle']),
     );
   }
 
   private async restore(what: string, script: string): Promise<void> {
-    await runOrThrow(this.run, what, 'iptables-restore', ['--noflush'], script);
+    await runOrThrow(this.run, what, this.tools.restore, ['--noflush'], script);
   }
 
   async install(owned: readonly number[]): Promise<void> {
     const set = normaliseOwned(owned, this.cfg.totalNodes);
-    // Accept the cluster MAC before ARP starts advertising it.
+    // Accept the cluster MAC before ARP or neighbour discovery starts advertising it.
     await joinClusterMac(this.run, this.cfg);
     await runOrThrow(
       this.run,
-      'installing the ARP rewrite',
+      'installing the neighbour rewrite',
       'nft',
       ['-f', '-'],
-      arpRewriteScript(this.cfg),
+      await neighbourRewriteScript(this.run, this.cfg),
     );
     await this.restore(
       'installing the xt_cluster rules',
@@ -134,7 +165,13 @@ export class XtClusterBackend implements LoadSharingBackend {
   async remove(): Promise<void> {
     const script = xtRemoveScript(await this.state());
     if (script !== undefined) await this.restore('removing the xt_cluster rules', script);
-    await runOrThrow(this.run, 'removing the ARP rewrite', 'nft', ['-f', '-'], arpRemoveScript());
+    await runOrThrow(
+      this.run,
+      'removing the neighbour rewrite',
+      'nft',
+      ['-f', '-'],
+      neighbourRemoveScript(this.cfg),
+    );
     await leaveClusterMac(this.run, this.cfg);
   }
 

@@ -18,7 +18,13 @@ import {
   normaliseInstance,
   vipIssues,
 } from './instance.js';
-import { MAX_NODES, sharingIssues, sharingKeys, type LoadSharingConfig } from './load-sharing.js';
+import {
+  MAX_NODES,
+  sharingIssues,
+  sharingKeys,
+  sharingVipIssues,
+  type LoadSharingConfig,
+} from './load-sharing.js';
 
 /** Instance keys that mean the same for a cluster; the rest (hooks, garp, ...) do not apply. */
 const ELECTION_KEYS = [
@@ -71,6 +77,10 @@ const clusterFile = section(
   .superRefine(authIssues, whenValid(['version', 'authPassword']))
   .superRefine(vipIssues, whenValid(['vips']))
   .superRefine(sharingIssues, whenValid(['backend', 'hashmode', 'clusterMac', 'totalNodes']))
+  .superRefine(
+    (c, ctx) => sharingVipIssues(c.vips, c, ctx),
+    whenValid(['vips', 'backend', 'clusterMac']),
+  )
   .superRefine(
     (c, ctx) => {
       const dup = c.boxes.find((b, i) => c.boxes.indexOf(b) !== i);

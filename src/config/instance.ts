@@ -27,7 +27,11 @@ import {
   whenValid,
   type FileShape,
 } from './formats.js';
-import { loadSharingSection, type LoadSharingConfig } from './load-sharing.js';
+import {
+  instanceSharingIssues,
+  loadSharingSection,
+  type LoadSharingConfig,
+} from './load-sharing.js';
 import { trackFileShape, trackSection } from './track.js';
 
 const vip = cidr;
@@ -369,6 +373,7 @@ const instanceFile = section(instanceShape)
   .superRefine(intervalIssues, whenValid(['version', 'advertInterval']))
   .superRefine(authIssues, whenValid(['version', 'authPassword']))
   .superRefine(vipIssues, whenValid(['vips', 'excludedVips']))
+  .superRefine(instanceSharingIssues, whenValid(['vips', 'excludedVips', 'loadSharing']))
   .superRefine(
     familyIssues,
     whenValid(['vips', 'excludedVips', 'version', 'transport', 'unicastPeers']),

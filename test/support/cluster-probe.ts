@@ -2,12 +2,17 @@
  * Who answers which client in a load-sharing lab: a responder on every box answering TCP and
  * UDP on VIP:PORT with its box's name, and a client probe that, from every source address at
  * once, opens one TCP connection (the name it reads, or null) and sends one UDP datagram (every
- * name answering within the window: a second answerer shows as a second datagram).
+ * name answering within the window: a second answerer shows as a second datagram). IPv4 or
+ * IPv6: the VIP's family picks the sockets'.
  */
 import { runLocal } from '../../src/cluster/command.js';
+import { isIpv6 } from '../../src/net/address.js';
 import type { Lab } from '../lab/lab.js';
 
 export const CLUSTER_MAC = '01:00:5e:00:01:0a';
+/** The IPv6 lab VIP and its cluster MAC (the VIP's solicited-node MAC). */
+export const VIP6 = '2001:db8::10';
+export const CLUSTER_MAC6 = '33:33:ff:00:00:10';
 export const PROBE_PORT = 7000;
 
 /** Source addresses 10.99.0.100.. on the client, one per simulated client. */
@@ -15,12 +20,32 @@ export function clientSources(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `10.99.0.${100 + i}`);
 }
 
+/**
+ * IPv6 source addresses fd00:1::100, fd00:2::100, ..., as clients behind a router: each in a /32
+ * of its own, since xt_cluster hashes only the first 32 bits of an IPv6 source (clients of one
+ * LAN would all land on one node). `routeIpv6` makes them reachable.
+ */
+export function clientSources6(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `fd00:${(i + 1).toString(16)}::100`);
+}
+
+/**
+ * The client gets an address on VIP6's /64 to reach it; the boxes reach every source on-link.
+ * Idempotent, and to be run again for a box whose link went down (that flushes its routes).
+ */
+export async function routeIpv6(lab: Lab, client: string, boxes: readonly string[]): Promise<void> {
+  await lab.exec(client, 'ip', ['addr', 'replace', '2001:db8::99/64', 'dev', 'eth0', 'nodad']);
+  for (const box of boxes) {
+    await lab.exec(box, 'ip', ['-6', 'route', 'replace', 'default', 'dev', 'eth0']);
+  }
+}
+
 const RESPONDER = `
 const net = require('node:net');
 const dgram = require('node:dgram');
 const [name, vip, port] = process.argv.slice(1);
 const tcp = net.createServer((s) => s.end(name + '\\n'));
-const udp = dgram.createSocket('udp4');
+const udp = dgram.createSocket(vip.includes(':') ? 'udp6' : 'udp4');
 udp.on('message', (_m, from) => udp.send(name, from.port, from.address));
 let ready = 0;
 const up = () => { if (++ready === 2) console.log('listening'); };
@@ -41,7 +66,7 @@ const tcp = (src) => new Promise((resolve) => {
   s.on('error', () => resolve(null));
 });
 const udp = (src) => new Promise((resolve) => {
-  const u = dgram.createSocket('udp4');
+  const u = dgram.createSocket(vip.includes(':') ? 'udp6' : 'udp4');
   const got = [];
   u.on('message', (m) => got.push(String(m)));
   u.bind(0, src, () => u.send('who', Number(port), vip));
@@ -58,9 +83,14 @@ export interface Answers {
   udp: string[];
 }
 
-/** Adds the source addresses to the client's eth0 in one `ip -batch`. */
+/**
+ * Adds addresses to a host's eth0 in one `ip -batch`: IPv4 as /24, IPv6 as /64 without duplicate
+ * address detection (usable at once; in a cluster every box holds the same VIP, which DAD
+ * would refuse).
+ */
 export async function addSources(lab: Lab, client: string, sources: string[]): Promise<void> {
-  const batch = sources.map((s) => `addr add ${s}/24 dev eth0`).join('\n') + '\n';
+  const cidr = (s: string): string => (isIpv6(s) ? `${s}/64 nodad` : `${s}/24`);
+  const batch = sources.map((s) => `addr add ${cidr(s)} dev eth0`).join('\n') + '\n';
   const r = await runLocal('ip', ['-n', lab.host(client).ns, '-batch', '-'], batch);
   if (r.exitCode !== 0) throw new Error(`adding the client's sources: ${r.stderr}`);
 }

@@ -1,11 +1,18 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BackendUnavailableError,
   LoadSharingConfigError,
   normaliseOwned,
 } from '../../src/cluster/backend.js';
-import { validateLoadSharing, type LoadSharingConfig } from '../../src/config/load-sharing.js';
-import { clusterIpRule } from '../../src/cluster/clusterip.js';
+import {
+  solicitedNodeMac,
+  validateLoadSharing,
+  type LoadSharingConfig,
+} from '../../src/config/load-sharing.js';
+import { checksumIsValid, internetChecksum } from '../../src/net/checksum.js';
+import { ipv6ToBytes } from '../../src/net/address.js';
+import { ClusterIpBackend, clusterIpRule } from '../../src/cluster/clusterip.js';
 import {
   NftBackend,
   nftClusterScript,
@@ -14,13 +21,21 @@ import {
   parseNftOwned,
 } from '../../src/cluster/nft.js';
 import { createBackend, kernelBefore, selectBackend } from '../../src/cluster/select.js';
-import { arpRemoveScript, arpRewriteScript } from '../../src/cluster/steering.js';
+import {
+  arpRemoveScript,
+  arpRewriteScript,
+  checksumCompensation,
+  ndRemoveScript,
+  ndRewriteScript,
+  neighbourRemoveScript,
+} from '../../src/cluster/steering.js';
 import {
   XtClusterBackend,
   parseXtState,
   xtInstallScript,
   xtOwnedScript,
   xtRemoveScript,
+  xtTools,
 } from '../../src/cluster/xt-cluster.js';
 
 const cfg: LoadSharingConfig = {
@@ -32,6 +47,13 @@ const cfg: LoadSharingConfig = {
   totalNodes: 2,
   localNode: 1,
   hashInit: 0xdeadbeef,
+};
+
+/** The same set for IPv6 VIPs. */
+const cfg6: LoadSharingConfig = {
+  ...cfg,
+  vips: ['2001:db8::10', '2001:db8::11'],
+  clusterMac: '33:33:FF:00:00:10',
 };
 
 describe('xt_cluster rule text', () => {
@@ -169,14 +191,14 @@ describe('nft rule text', () => {
   );
 
   it('ownership change is one batch: flush + add', () => {
-    expect(nftOwnedScript([1, 2])).toBe(
+    expect(nftOwnedScript(cfg, [1, 2])).toBe(
       'flush set ip vipd_cluster owned\nadd element ip vipd_cluster owned { 1, 2 }\n',
     );
-    expect(nftOwnedScript([])).toBe('flush set ip vipd_cluster owned\n');
+    expect(nftOwnedScript(cfg, [])).toBe('flush set ip vipd_cluster owned\n');
   });
 
   it('removal is valid whether or not the table exists', () => {
-    expect(nftRemoveScript()).toBe('table ip vipd_cluster {}\ndelete table ip vipd_cluster\n');
+    expect(nftRemoveScript(cfg)).toBe('table ip vipd_cluster {}\ndelete table ip vipd_cluster\n');
   });
 
   it('reads the owned set from nft -j', () => {
@@ -299,7 +321,7 @@ describe('validateLoadSharing', () => {
     expect(validateLoadSharing(bad)).toEqual([
       "interface: \"eth 0\" is not an interface name (1..15 characters, no spaces, '/' or ':')",
       'vips: 10.99.0.10 is listed twice',
-      'vips: "10.99.0.0/24" is not an IPv4 address (no prefix length here)',
+      'vips: "10.99.0.0/24" is not an IPv4 or IPv6 address (no prefix length here)',
       'clusterMac: 00:11:22:33:44:55 is not a multicast MAC (the first octet must be odd, e.g. 01:00:5e:00:01:0a): only a multicast MAC reaches every node',
       'totalNodes: 17 is outside 1..16 (the limit of backend clusterip)',
       'hashInit: -1 is not an unsigned 32-bit integer (0..4294967295)',
@@ -331,5 +353,163 @@ describe('validateLoadSharing', () => {
     expect(validateLoadSharing({ ...cfg, clusterMac: '01:00:5e:00:01' })).toEqual([
       'clusterMac: "01:00:5e:00:01" is not a MAC address like 01:00:5e:00:01:0a',
     ]);
+  });
+});
+
+describe('IPv6 VIPs', () => {
+  it('xt_cluster: ip6tables hooks on /128, neighbour discovery returned before the hash rules', () => {
+    expect(xtInstallScript(cfg6, [2], { chain: false, hooks: [], owned: [] })).toBe(
+      [
+        '*mangle',
+        ':VIPD-CLUSTER - [0:0]',
+        '-I PREROUTING -d 2001:db8::10/128 -i eth0 -j VIPD-CLUSTER',
+        '-I PREROUTING -d 2001:db8::11/128 -i eth0 -j VIPD-CLUSTER',
+        '-A VIPD-CLUSTER -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j RETURN',
+        '-A VIPD-CLUSTER -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-advertisement -j RETURN',
+        '-A VIPD-CLUSTER -m cluster --cluster-total-nodes 2 --cluster-local-node 2 --cluster-hash-seed 0xdeadbeef -j RETURN',
+        '-A VIPD-CLUSTER -j DROP',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    expect(xtTools(cfg6)).toEqual({ save: 'ip6tables-save', restore: 'ip6tables-restore' });
+    expect(xtTools(cfg)).toEqual({ save: 'iptables-save', restore: 'iptables-restore' });
+    // An ownership change keeps the neighbour rules: the chain is redeclared (emptied) each time.
+    expect(
+      xtOwnedScript(cfg6, [])
+        .split('\n')
+        .filter((l) => l.includes('icmpv6')),
+    ).toHaveLength(2);
+  });
+
+  it('xt_cluster reads hooks back as ip6tables-save prints them', () => {
+    const save = [
+      '*mangle',
+      ':VIPD-CLUSTER - [0:0]',
+      '-A PREROUTING -d 2001:db8::10/128 -i eth0 -j VIPD-CLUSTER',
+      '-A VIPD-CLUSTER -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j RETURN',
+      '-A VIPD-CLUSTER -m cluster --cluster-local-nodemask 0x00000002 --cluster-total-nodes 2 --cluster-hash-seed 0xdeadbeef -j RETURN',
+      'COMMIT',
+    ].join('\n');
+    const state = parseXtState(save);
+    expect(state.owned).toEqual([2]);
+    // Present hooks are not inserted again.
+    expect(xtInstallScript(cfg6, [2], state)).not.toContain('-I PREROUTING -d 2001:db8::10/128');
+  });
+
+  it('nft: table ip6, the hash over ct original ip6 saddr, neighbour discovery passes', () => {
+    const script = nftClusterScript({ ...cfg6, hashmode: 'sourceip-sourceport-destport' }, [1]);
+    expect(script.split('\n').slice(0, 3)).toEqual([
+      'table ip6 vipd_cluster {}',
+      'delete table ip6 vipd_cluster',
+      'table ip6 vipd_cluster {',
+    ]);
+    expect(script).toContain(
+      '\t\tiifname "eth0" ip6 daddr { 2001:db8::10, 2001:db8::11 } jump cluster\n',
+    );
+    expect(script).toContain(
+      [
+        '\t\tmeta pkttype multicast meta pkttype set host',
+        '\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } counter return',
+        '\t\tct original protocol { tcp, udp, udplite, sctp, dccp } jhash ct original ip6 saddr . ct original proto-src . ct original proto-dst mod 2 seed 0xdeadbeef offset 1 @owned counter return',
+        '\t\tct original protocol != { tcp, udp, udplite, sctp, dccp } jhash ct original ip6 saddr mod 2 seed 0xdeadbeef offset 1 @owned counter return',
+        '\t\tcounter drop',
+      ].join('\n'),
+    );
+    expect(nftOwnedScript(cfg6, [2])).toBe(
+      'flush set ip6 vipd_cluster owned\nadd element ip6 vipd_cluster owned { 2 }\n',
+    );
+    expect(nftRemoveScript(cfg6)).toBe(
+      'table ip6 vipd_cluster {}\ndelete table ip6 vipd_cluster\n',
+    );
+  });
+
+  it('neighbour discovery rewrite: solicitations and advertisements from a VIP, our MAC only', () => {
+    const script = ndRewriteScript(cfg6, '02:00:00:00:00:01');
+    const comp = checksumCompensation('02:00:00:00:00:01', cfg6.clusterMac)
+      .toString(16)
+      .padStart(4, '0');
+    const rule = (type: string, option: string): string =>
+      `\t\toifname "eth0" ip6 saddr { 2001:db8::10, 2001:db8::11 } icmpv6 type ${type} @th,48,16 0x0000 @th,192,16 ${option} @th,208,48 0x020000000001 @th,48,16 set 0x${comp} @th,208,48 set 0x3333ff000010 counter`;
+    expect(script).toBe(
+      [
+        'table ip6 vipd_nd {}',
+        'delete table ip6 vipd_nd',
+        'table ip6 vipd_nd {',
+        '\tchain out {',
+        '\t\ttype filter hook output priority filter; policy accept;',
+        rule('nd-neighbor-solicit', '0x0101'),
+        rule('nd-neighbor-advert', '0x0201'),
+        '\t}',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    expect(neighbourRemoveScript(cfg6)).toBe(ndRemoveScript());
+    expect(neighbourRemoveScript(cfg)).toBe(arpRemoveScript());
+  });
+
+  it("the rule's two writes leave a neighbour advertisement's checksum valid, for any MACs", () => {
+    const mac = fc
+      .uint8Array({ minLength: 6, maxLength: 6 })
+      .map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'));
+    fc.assert(
+      fc.property(
+        mac,
+        mac,
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (own, cluster, dst) => {
+          const src = ipv6ToBytes('2001:db8::10');
+          // Pseudo-header (RFC 8200 8.1): source, destination, length 32, next header 58.
+          const pseudo = Buffer.concat([src, dst, Buffer.from([0, 0, 0, 32, 0, 0, 0, 58])]);
+          const na = Buffer.alloc(32);
+          na[0] = 136;
+          na[4] = 0x60; // solicited, override
+          src.copy(na, 8);
+          na[24] = 2;
+          na[25] = 1;
+          Buffer.from(own.replace(/:/g, ''), 'hex').copy(na, 26);
+          na.writeUInt16BE(internetChecksum(pseudo, na), 2);
+          // Apply every `@th,OFFSET,LEN set 0xVALUE` of the rule exactly as nft would (no checksum fix).
+          const rule = ndRewriteScript({ ...cfg6, clusterMac: cluster }, own)
+            .split('\n')
+            .find((l) => l.includes('nd-neighbor-advert'));
+          for (const m of rule?.matchAll(/@th,(\d+),(\d+) set 0x([0-9a-f]+)/g) ?? []) {
+            const [offset, len] = [Number(m[1]) / 8, Number(m[2]) / 8];
+            Buffer.from((m[3] ?? '').padStart(2 * len, '0'), 'hex').copy(na, offset);
+          }
+          expect(na.subarray(26, 32).toString('hex')).toBe(cluster.replace(/:/g, ''));
+          expect(checksumIsValid(pseudo, na)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('auto picks nft for IPv6 even where CLUSTERIP exists; CLUSTERIP itself is refused', () => {
+    const old = { release: '5.10.0-21-amd64', clusterip: true };
+    expect(selectBackend(cfg6, old)).toBe('nft');
+    expect(() => selectBackend({ ...cfg6, backend: 'clusterip' }, old)).toThrow(
+      new LoadSharingConfigError(
+        'backend: CLUSTERIP is IPv4-only (ipt_CLUSTERIP); use xt_cluster or nft',
+      ),
+    );
+    expect(() => new ClusterIpBackend({ ...cfg6, backend: 'clusterip' })).toThrow(
+      'load sharing config unusable for backend clusterip: backend: CLUSTERIP is IPv4-only (ipt_CLUSTERIP); use xt_cluster or nft',
+    );
+  });
+
+  it('validation: one family per set, canonical text, no all-nodes MAC', () => {
+    expect(validateLoadSharing(cfg6)).toEqual([]);
+    expect(validateLoadSharing({ ...cfg6, backend: 'xt_cluster' })).toEqual([]);
+    expect(validateLoadSharing({ ...cfg6, vips: ['2001:db8::10', '10.99.0.10'] })).toEqual([
+      'vips: 10.99.0.10 is IPv4 and 2001:db8::10 is IPv6: a load-sharing set is one address family (its rules, hash and ARP or neighbour discovery are per family); keep one family here',
+    ]);
+    expect(validateLoadSharing({ ...cfg6, vips: ['2001:DB8:0::10', '2001:db8::10'] })).toEqual([
+      'vips: 2001:DB8:0::10 is not in canonical form (RFC 5952): write 2001:db8::10',
+    ]);
+    expect(validateLoadSharing({ ...cfg6, clusterMac: '33:33:00:00:00:01' })).toEqual([
+      'clusterMac: 33:33:00:00:00:01 is the all-nodes MAC (ff02::1): it would deliver VIP traffic to every IPv6 host of the segment; use a multicast MAC such as 33:33:ff:00:00:10 (the solicited-node MAC of 2001:db8::10)',
+    ]);
+    expect(solicitedNodeMac('2001:db8::1:abcd:ef12')).toBe('33:33:ff:cd:ef:12');
   });
 });

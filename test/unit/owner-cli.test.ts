@@ -27,7 +27,7 @@ const SEED = 7;
 // home to some of them and a downed box always has clients to hand over.
 const CLIENTS = Array.from({ length: 12 }, (_, i) => `198.51.100.${i + 1}`);
 
-function clusterFile(): string {
+function clusterFile(keys: Record<string, unknown> = {}): string {
   return writeConfig({
     node: { name: 'fw1' },
     cluster: {
@@ -40,6 +40,7 @@ function clusterFile(): string {
       interface: 'eth0',
       vips: ['192.0.2.10/24'],
       backend: 'nft',
+      ...keys,
     },
   });
 }
@@ -107,7 +108,7 @@ describe('vipd cluster owner', () => {
     ).toContain(`node ${node} of 4`);
     await expect(clusterOwner(['198.51.100.9', '--config', file])).rejects.toThrow(/source port/);
     await expect(clusterOwner(['not-an-ip', '--config', file])).rejects.toThrow(
-      /client IPv4 address/,
+      /not a client IP address: not-an-ip/,
     );
     await expect(
       clusterOwner(['198.51.100.9', '--sport', '70000', '--config', file]),
@@ -149,5 +150,44 @@ describe('vipd cluster owner with a cluster section', () => {
     const args = [...CLIENTS, '--json', '--down', 'fw2', '--config', clusterFile()];
     const parsed = JSON.parse(await clusterOwner(args)) as unknown;
     expect(parsed).toStrictEqual(CLIENTS.map((c) => expectedAnswer(c, ['fw2'])));
+  });
+});
+
+describe('vipd cluster owner for IPv6 VIPs', () => {
+  const CLIENTS6 = ['2001:db8:1::5', '2a00:1450::1', '2001:db8:1::6', 'fd00:7::100'];
+  const file = (backend: 'nft' | 'xt_cluster'): string =>
+    clusterFile({ backend, clusterMac: '33:33:ff:00:00:10', vips: ['2001:db8::10/64'] });
+
+  it('answers IPv6 clients with the kernel hash of the backend (nft: all 128 bits)', async () => {
+    const parsed = JSON.parse(
+      await clusterOwner([...CLIENTS6, '--json', '--config', file('nft')]),
+    ) as OwnerAnswer[];
+    expect(parsed.map((a) => [a.client, a.node, a.box])).toEqual(
+      CLIENTS6.map((client) => {
+        const node = ownerNode('nft', 'sourceip', { saddr: client }, SHAPE.totalNodes, SEED);
+        return [client, node, boxName(homeBox(node, SHAPE))];
+      }),
+    );
+  });
+
+  it('xt_cluster: clients of one /32 share a node, and the answer says why', async () => {
+    const out = (await clusterOwner([...CLIENTS6, '--config', file('xt_cluster')])).split('\n');
+    const node = (line: string | undefined): string | undefined =>
+      / -> node (\d+)/.exec(line ?? '')?.[1];
+    expect(node(out[0])).toBe(node(out[2]));
+    expect(out[0]).toContain(
+      '[cluster web, xt_cluster (first 32 bits of the IPv6 source), sourceip',
+    );
+  });
+
+  it('a client of the other family is a usage error', async () => {
+    await expect(clusterOwner(['198.51.100.1', '--config', file('nft')])).rejects.toThrow(
+      new UsageError(
+        '198.51.100.1: the VIPs of cluster web are IPv6, a client of the other family never reaches them',
+      ),
+    );
+    await expect(clusterOwner(['2001:db8::1', '--config', clusterFile()])).rejects.toThrow(
+      /2001:db8::1: the VIPs of cluster web are IPv4/,
+    );
   });
 });
