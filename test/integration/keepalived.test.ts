@@ -14,7 +14,8 @@ const VIP4 = '10.99.0.100';
 const VIP6 = '2001:db8:99::100';
 // The same list on both sides, the virtual link-local first (RFC 5798 5.2.9): keepalived drops
 // an advert whose address count differs from its own.
-const VIPS6 = ['fe80::200:5eff:fe00:233/64', `${VIP6}/64`];
+const VIRTUAL_LL = 'fe80::200:5eff:fe00:233';
+const VIPS6 = [`${VIRTUAL_LL}/64`, `${VIP6}/64`];
 const variants = [
   { family: 4, version: 3, password: undefined },
   { family: 4, version: 2, password: undefined },
@@ -28,9 +29,15 @@ describe.each(variants)(
     const fx = useLab(['fw1', 'fw2']);
     const VIP = family === 4 ? VIP4 : VIP6;
     const vips = family === 4 ? [`${VIP4}/24`] : VIPS6;
-    /** How keepalived names vipd's box in its log: its source address. */
-    const vipdSource = async (): Promise<string> =>
-      family === 4 ? fx.lab.host('fw1').address : ((await fx.lab.linkLocal('fw1')) ?? '?');
+    /** A box's source address: IPv4, or its own link-local (the master also has the virtual one). */
+    const sourceOf = async (host: string): Promise<string | undefined> =>
+      family === 4
+        ? fx.lab.host(host).address
+        : (await fx.lab.addresses(host, 'eth0', 6)).find(
+            (a) => a.startsWith('fe80:') && a !== VIRTUAL_LL,
+          );
+    /** How keepalived names vipd's box in its log. */
+    const vipdSource = async (): Promise<string> => (await sourceOf('fw1')) ?? '?';
     beforeEach(async () => {
       if (family === 6) for (const host of ['fw1', 'fw2']) await fx.lab.dadDone(host);
     });
@@ -90,7 +97,7 @@ describe.each(variants)(
       );
       await ka.waitForLine(/Entering MASTER STATE/, 10_000);
       await v.waitForLine(/"from":"master","to":"backup","reason":"higher-priority"/, 5_000);
-      const peer = family === 4 ? fx.lab.host('fw2').address : await fx.lab.linkLocal('fw2');
+      const peer = await sourceOf('fw2');
       expect(transitions(v).at(-1)).toMatchObject({ peer });
       await onlyHolder('fw2');
       expect(ka.lines.filter((l) => KEEPALIVED_PACKET_ERRORS.test(l))).toEqual([]);
