@@ -357,10 +357,11 @@ export class VrrpLink implements AdvertSender, Announcer {
         {
           event: 'link-open',
           interface: this.key.ifname,
+          family: this.key.family,
           transport: this.key.transport,
           source: primary.address,
         },
-        `listening on ${this.key.ifname} (${this.key.transport}) from ${primary.address}`,
+        `listening on ${this.key.ifname} (IPv${this.key.family}, ${this.key.transport}) from ${primary.address}`,
       );
       this.feed({ type: 'reopened' });
       if (this.socketHold !== undefined) this.holdSocket(undefined, false);

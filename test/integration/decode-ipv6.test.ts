@@ -6,13 +6,13 @@
 // Wireshark's vrrp.v3_checksum_as_in_v2 preference (the RFC 5798/9568 ambiguity) covers IPv4
 // only: both settings must give the same verdicts on IPv6. No namespace, no network: a file.
 
-import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IPPROTO_VRRP } from '../../src/net/ipv4.js';
 import { VRRP_GROUP_V6, encodeAdvert, type VrrpAdvert } from '../../src/vrrp/packet.js';
+import { tsharkFrames } from '../support/tshark.js';
 import { encodeIpv6 } from '../support/vectors.js';
 
 interface Frame {
@@ -100,17 +100,6 @@ function pcap(frames: Buffer[]): Buffer {
   return Buffer.concat([header, ...records]);
 }
 
-/** tshark -V's text, one entry per frame. */
-async function tsharkFrames(file: string, checksumAsV2: boolean): Promise<string[]> {
-  const args = ['-r', file, '-V', '-o', `vrrp.v3_checksum_as_in_v2:${String(checksumAsV2)}`];
-  const r = await execa('tshark', args, { reject: false });
-  if (r.failed && (r.exitCode === undefined || r.exitCode === 127)) {
-    throw new Error(`tshark did not run (${r.message}); install it: apt-get install tshark`);
-  }
-  if (r.exitCode !== 0) throw new Error(`tshark -r ${file} failed: ${r.stderr}`);
-  return r.stdout.split(/^(?=Frame \d+:)/m).filter((f) => f.startsWith('Frame '));
-}
-
 describe('tshark decodes vipd IPv6 adverts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vipd-decode-ipv6-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -118,7 +107,7 @@ describe('tshark decodes vipd IPv6 adverts', () => {
   writeFileSync(file, pcap(FRAMES.map(frameBytes)));
 
   it.each([false, true])('with vrrp.v3_checksum_as_in_v2 %s', async (checksumAsV2) => {
-    const decoded = await tsharkFrames(file, checksumAsV2);
+    const decoded = await tsharkFrames(file, [`vrrp.v3_checksum_as_in_v2:${String(checksumAsV2)}`]);
     expect(decoded).toHaveLength(FRAMES.length);
     FRAMES.forEach(({ src, advert: a, corrupt }, i) => {
       const text = decoded[i] ?? '';

@@ -1,6 +1,7 @@
 /**
  * Two vipd boxes electing over VRRPv3 for IPv6 (RFC 5798 / RFC 9568) on a namespace LAN, with a
- * client: election, crash failover, preemption, graceful hand-over and a split brain healed.
+ * client: election (its adverts, captured on the wire, decoded by tshark), crash failover,
+ * preemption, graceful hand-over and a split brain healed.
  * After every move the client's neighbour entry for the VIP must point at the new master's MAC,
  * through the master's unsolicited neighbour advertisements alone (the client sends nothing
  * after its first contact).
@@ -10,6 +11,7 @@ import type { LabProcess } from '../lab/lab.js';
 import { instanceStatus } from '../support/control.js';
 import { macOf, neighbourBecomes } from '../support/arp.js';
 import { useLab } from '../support/lab-fixture.js';
+import { tsharkFrames } from '../support/tshark.js';
 import { until } from '../support/until.js';
 import { startVipd, transitions } from '../support/vipd.js';
 
@@ -77,6 +79,27 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
       fx.lab.countPackets(`${vrrp6} and ip6[7] != 255`, 2_500),
     ]);
     expect({ good: good >= 2, offLink }).toEqual({ good: true, offLink: 0 });
+    // The adverts as they were on the wire, read by an independent decoder.
+    const frames = await tsharkFrames(await fx.lab.captureFile(vrrp6, 2_500));
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    for (const text of frames) {
+      const lines = text.split('\n').map((l) => l.trim());
+      expect(lines).toEqual(
+        expect.arrayContaining([
+          'Version 3, Packet type 1 (Advertisement)',
+          'Hop Limit: 255',
+          `Source Address: ${own.get('fw1') ?? '?'}`,
+          'Destination Address: ff02::12',
+          'Virtual Rtr ID: 51',
+          'Addr Count: 2',
+          'IPv6 Address: fe80::200:5eff:fe00:233',
+          `IPv6 Address: ${VIP}`,
+          '[Checksum Status: Good]',
+        ]),
+      );
+      expect(lines.some((l) => l.startsWith('Traffic Class: 0xc0'))).toBe(true);
+      expect(text).not.toMatch(/Malformed|Expert Info/);
+    }
     expect(transitions(fw2).filter((t) => t.to === 'master')).toEqual([]);
     const [s1, s2] = await Promise.all([
       instanceStatus(fx.lab, 'fw1'),

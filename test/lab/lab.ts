@@ -621,6 +621,27 @@ export class Lab {
     };
   }
 
+  /**
+   * Writes what crosses the switch and matches `filter` to a pcap file for `ms` (tcpdump -w):
+   * frames as they were on the wire, for an independent decoder to read.
+   */
+  async captureFile(filter: string, ms: number): Promise<string> {
+    const file = join(this.logDir, `capture-${this.processes.length}.pcap`);
+    const dump = this.spawnIn(this.switchNs, `tcpdump-${this.processes.length}`, 'tcpdump', [
+      '-i',
+      'br0',
+      '-U',
+      '-w',
+      file,
+      filter,
+    ]);
+    await dump.waitForLine(/listening on/, 5_000);
+    await new Promise((r) => setTimeout(r, ms));
+    dump.kill('SIGINT');
+    await dump.exited;
+    return file;
+  }
+
   /** Which of `hosts` (default: all) carry `address` on their eth0 now. */
   async holders(address: string, hosts: string[] = [...this.hosts.keys()]): Promise<string[]> {
     const on: string[] = [];
