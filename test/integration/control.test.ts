@@ -211,12 +211,14 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
     const fw1 = await vipd(['status', '--socket', sock('fw1')]);
     expect(fw1).toMatchObject({ code: 0, stderr: '' });
     expect(fw1.stdout).toMatch(
-      /^VI_1 +MASTER +150\/150 +10\.99\.0\.1 \(self\) +10\.99\.0\.100\/24 /m,
+      /^VI_1 +MASTER +150\/150 +eth0 IPv4 [0-9a-f:]{17} +10\.99\.0\.1 \(self\) +10\.99\.0\.100\/24 /m,
     );
     // By its config file, as an operator on the box would.
     const fw2 = await vipd(['status', '--config', configFile(fx.lab, 'fw2')]);
     expect(fw2.code).toBe(0);
-    expect(fw2.stdout).toMatch(/^VI_1 +BACKUP +100\/100 +10\.99\.0\.1 +10\.99\.0\.100\/24 /m);
+    expect(fw2.stdout).toMatch(
+      /^VI_1 +BACKUP +100\/100 +eth0 IPv4 [0-9a-f:]{17} +10\.99\.0\.1 +10\.99\.0\.100\/24 /m,
+    );
     const json = await vipd(['status', '--json', '--socket', sock('fw2')]);
     const status = JSON.parse(json.stdout) as DaemonStatus;
     expect(status.node).toBe('fw2');
