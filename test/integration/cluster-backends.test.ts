@@ -183,9 +183,9 @@ describe.each(variants)('$backend load sharing, hashmode $hashmode, IPv$family',
     expect(await clientNeighbour()).toEqual([MC]);
   });
 
-  it.runIf(family === 6)(
-    'the VIP resolves to the cluster MAC whichever side solicits, and probes stay answered',
-    async () => {
+  // IPv6 only (registered, not skipped, for IPv4: the lab tier never skips).
+  if (family === 6) {
+    it('the VIP resolves to the cluster MAC whichever side solicits, and probes stay answered', async () => {
       // The client's own solicitation: advertisements from both boxes carry the cluster MAC.
       await fx.lab.exec('client', 'ip', ['neigh', 'flush', 'dev', 'eth0']);
       await fx.lab.exec('client', 'ping', ['-c', '1', '-W', '2', VIP]);
@@ -217,8 +217,8 @@ describe.each(variants)('$backend load sharing, hashmode $hashmode, IPv$family',
         },
         2_000,
       );
-    },
-  );
+    });
+  }
 
   it('moving node 2 to fw1 (add before release): every source answered once, all by fw1', async () => {
     const [, addMs] = await timed(() => box('fw1').setOwned([1, 2]));

@@ -43,6 +43,8 @@ describe('IPv6 VIPs', () => {
     fx.lab.exec('fw1', 'sysctl', ['-w', `net.ipv6.conf.eth0.${key}=${value}`]);
 
   it('added without DAD next to an IPv4 VIP, listed by both reads, removed exactly', async () => {
+    // The interface's own link-local must be out of DAD: only the control address stays tentative.
+    await fx.lab.dadDone('fw1');
     const own = (await onEth0()).map((a) => a.local);
     expect(own).toContain(fx.lab.host('fw1').address);
     expect(own.some((a) => a.startsWith('fe80:'))).toBe(true);
