@@ -306,7 +306,13 @@ export function authIssues(
  * the family it is sent over); IPv6 exists only in VRRPv3 over raw IP to ff02::12.
  */
 export function familyIssues(
-  v: Election & { vips: Vip[]; excludedVips: Vip[]; transport: string; unicastPeers: string[] },
+  v: Election & {
+    vips: Vip[];
+    excludedVips: Vip[];
+    transport: string;
+    unicastPeers: string[];
+    marks: unknown[];
+  },
   ctx: z.RefinementCtx,
 ): void {
   const all = [...v.vips, ...v.excludedVips];
@@ -332,6 +338,12 @@ export function familyIssues(
     issue(
       'unicastPeers',
       'unicast peers are IPv4 addresses and an IPv6 instance advertises to ff02::12: remove them',
+    );
+  }
+  if (v.marks.length > 0) {
+    issue(
+      'marks',
+      'firewall marks match IPv4 VIPs only (an nft ip table): not for an IPv6 instance',
     );
   }
 }
@@ -376,7 +388,7 @@ const instanceFile = section(instanceShape)
   .superRefine(instanceSharingIssues, whenValid(['vips', 'excludedVips', 'loadSharing']))
   .superRefine(
     familyIssues,
-    whenValid(['vips', 'excludedVips', 'version', 'transport', 'unicastPeers']),
+    whenValid(['vips', 'excludedVips', 'version', 'transport', 'unicastPeers', 'marks']),
   )
   .superRefine(
     (v, ctx) => {

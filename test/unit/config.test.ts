@@ -578,12 +578,21 @@ describe('VIPs and interface names', () => {
     const v6 = { ...base, vips: ['2001:db8::1/64'] };
     expect(
       issues({
-        instances: [{ ...v6, version: 2, transport: 'udp', unicastPeers: ['10.0.0.2'] }],
+        instances: [
+          {
+            ...v6,
+            version: 2,
+            transport: 'udp',
+            unicastPeers: ['10.0.0.2'],
+            marks: [{ mark: 1, match: [{ vip: '10.0.0.9', port: 80, protocol: 'tcp' }] }],
+          },
+        ],
       }),
     ).toEqual([
       'instances[0].version: VRRPv2 has no IPv6: IPv6 VIPs need version 3',
       'instances[0].transport: transport udp carries IPv4 only: IPv6 instances use raw (ff02::12)',
       'instances[0].unicastPeers: unicast peers are IPv4 addresses and an IPv6 instance advertises to ff02::12: remove them',
+      'instances[0].marks: firewall marks match IPv4 VIPs only (an nft ip table): not for an IPv6 instance',
     ]);
     expect(issues({ instances: [{ ...v6, vips: ['2001:db8::1/129'] }] })).toEqual([
       'instances[0].vips[0]: must be an IP address with its prefix length, like 10.99.0.100/24 or 2001:db8::100/64, got "2001:db8::1/129"',
