@@ -2,7 +2,8 @@
  * `npm run bench`: every benchmark in turn, each its own process (one namespace lab at a time, so
  * none measures while another loads the machine), on one vipd snapshot compiled here, then all
  * their tables together and bench-results/summary.json. BENCHES="failover,resources" runs a
- * subset; every benchmark's own variables (RUNS, ADVERTS, ROUTERS, WINDOW_S, ...) pass through.
+ * subset; every benchmark's own variables (RUNS, ADVERTS, FAMILIES, ROUTERS, WINDOW_S, ...)
+ * pass through.
  * A report older than this run's start is refused, so the summary never mixes runs. The soak
  * (bench/soak.ts, `npm run soak`, 10 minutes) is not part of it.
  */
@@ -39,9 +40,16 @@ async function main(): Promise<void> {
   const summary = {
     command: 'npm run bench',
     env: Object.fromEntries(
-      ['RUNS', 'ADVERTS', 'ROUTERS', 'WINDOW_S', 'SEED_VIPS', 'BOXES', 'BENCHES'].flatMap((k) =>
-        process.env[k] === undefined ? [] : [[k, process.env[k]]],
-      ),
+      [
+        'RUNS',
+        'ADVERTS',
+        'FAMILIES',
+        'ROUTERS',
+        'WINDOW_S',
+        'SEED_VIPS',
+        'BOXES',
+        'BENCHES',
+      ].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]]])),
     ),
     started: started.toISOString(),
     finished: new Date().toISOString(),

@@ -1,8 +1,8 @@
 /**
  * What the benchmarks measure with, on top of test/lab/lab.ts: both daemons started with the
- * same virtual routers and timers (VRRPv3, any advert interval, VRIDs 1..n), their state
- * changes read from their logs, the RFC 5798 timers, kernel events timestamped by `ip -tshort
- * monitor` (the time `ip` read the netlink event, not when node got round to the line), the
+ * same virtual routers and timers (VRRPv3, any advert interval, VRIDs 1..n, IPv4 or IPv6), their
+ * state changes read from their logs, the RFC 5798 timers, kernel events timestamped by `ip
+ * -tshort monitor` (the time `ip` read the netlink event, not when node got round to the line), the
  * master's adverts timestamped by tcpdump (kernel receive time), a client pinging a VIP, and
  * CPU/RSS/PSS of a box's processes from /proc.
  *
@@ -17,6 +17,8 @@ import { LabError, type Lab, type LabProcess } from '../test/lab/lab.js';
 import { REPO_ROOT } from '../test/support/paths.js';
 import { until } from '../test/support/until.js';
 import { configFile, controlSocket, transitions, vipdConfig } from '../test/support/vipd.js';
+import { virtualLinkLocal } from '../src/config/instance.js';
+import { addressFamily, isLinkLocal } from '../src/net/address.js';
 
 /**
  * The benchmarks run vipd from a snapshot compiled into dist/.bench/ (same sources, same
@@ -59,19 +61,45 @@ export function startBenchVipd(lab: Lab, host: string, config: unknown): LabProc
 export type Daemon = 'vipd' | 'keepalived';
 export const DAEMONS: readonly Daemon[] = ['vipd', 'keepalived'];
 
+export type Family = 4 | 6;
+
+/** The family of an address as `ip` prints it; anything else is a bug in the benchmark. */
+export function familyOf(ip: string): Family {
+  const f = addressFamily(ip);
+  if (f === undefined) throw new LabError(`bench: ${ip} is not an IPv4 or IPv6 address`);
+  return f;
+}
+
 export interface VirtualRouter {
   vrid: number;
-  /** CIDR, on eth0 of the master. */
-  vip: string;
+  /** CIDRs on eth0 of the master, in config order: one IPv4, or IPv6's virtual link-local first. */
+  vips: string[];
 }
 
-/** VRIDs 1..count with VIPs 10.99.0.101.. (lab hosts take .1 up; at most 153 routers). */
-export function virtualRouters(count: number): VirtualRouter[] {
+/**
+ * VRIDs 1..count (at most 153) with VIPs 10.99.0.101.. (lab hosts take .1 up), or for IPv6
+ * 2001:db8:99::100.., each after its VRID's virtual link-local (RFC 5798 5.2.9: keepalived drops
+ * adverts whose address list is not its own, so both daemons get this same list).
+ */
+export function virtualRouters(count: number, family: Family = 4): VirtualRouter[] {
   if (count < 1 || count > 153) throw new RangeError(`${count} virtual routers: 1..153`);
-  return Array.from({ length: count }, (_, i) => ({ vrid: i + 1, vip: `10.99.0.${101 + i}/24` }));
+  return Array.from({ length: count }, (_, i) => ({
+    vrid: i + 1,
+    vips:
+      family === 4
+        ? [`10.99.0.${101 + i}/24`]
+        : [`${virtualLinkLocal(i + 1).address}/64`, `2001:db8:99::${(0x100 + i).toString(16)}/64`],
+  }));
 }
 
-export const address = (r: VirtualRouter): string => r.vip.split('/')[0] ?? r.vip;
+const bareAddress = (cidr: string): string => cidr.split('/')[0] ?? cidr;
+
+/** The address clients reach the router at: its IPv4 VIP, or its first IPv6 VIP not link-local. */
+export function address(r: VirtualRouter): string {
+  const a = r.vips.map(bareAddress).find((ip) => !isLinkLocal(ip));
+  if (a === undefined) throw new LabError(`bench: virtual router ${r.vrid} has no routable VIP`);
+  return a;
+}
 
 export interface BoxOptions {
   priority: number;
@@ -92,7 +120,8 @@ let keepalivedStarts = 0;
  * keepalived with one vrrp_instance per router. test/support/keepalived.ts writes a single
  * instance with advert_int 1 fixed; the benchmarks need many instances and sub-second adverts
  * (keepalived 2.2.7 takes `advert_int 0.1` with VRRPv3: it sends "intvl 10cs"). Gratuitous ARP
- * settings are keepalived's defaults (5 at once on becoming master, 5 more 5 s later).
+ * (IPv6: unsolicited neighbour advertisement) settings are keepalived's defaults (5 at once on
+ * becoming master, 5 more 5 s later).
  */
 export function keepalivedConfig(host: string, o: BoxOptions): string {
   const instances = o.routers.map(
@@ -104,8 +133,7 @@ export function keepalivedConfig(host: string, o: BoxOptions): string {
   advert_int ${o.advertS}
   version 3
   virtual_ipaddress {
-    ${r.vip} dev eth0
-  }
+${r.vips.map((v) => `    ${v} dev eth0\n`).join('')}  }
 }
 `,
   );
@@ -129,7 +157,7 @@ export function startDaemon(lab: Lab, daemon: Daemon, host: string, o: BoxOption
         priority: o.priority,
         version: 3,
         advertInterval: o.advertS,
-        vips: [r.vip],
+        vips: r.vips,
       })),
     ) as object;
     // Always info, whatever VIPD_TEST_LOG_LEVEL says: states are read from transition lines.
@@ -231,14 +259,17 @@ export async function macOf(lab: Lab, host: string, dev = 'eth0'): Promise<strin
   return mac;
 }
 
-/** The MAC the client's neighbour table holds for `ip` (undefined when none or unresolved). */
+/**
+ * The MAC `host`'s eth0 neighbour table (ARP, or neighbour discovery for IPv6) holds for `ip`
+ * (undefined when none or unresolved).
+ */
 export async function neighbourMac(
   lab: Lab,
   host: string,
   ip: string,
 ): Promise<string | undefined> {
-  const out = await lab.exec(host, 'ip', ['-j', 'neigh', 'show', ip, 'dev', 'eth0']);
-  return (JSON.parse(out || '[]') as { lladdr?: string }[])[0]?.lladdr;
+  const entries = await lab.neighbours(host, familyOf(ip), 'eth0');
+  return entries.find((n) => n.address === ip)?.mac;
 }
 
 /** `[2026-11-22T05:48:12.728290] ...` (ip -tshort, TZ=UTC) to epoch ms with microseconds. */
@@ -251,22 +282,24 @@ function tshortEpochMs(line: string): number | undefined {
 let monitors = 0;
 
 /**
- * Starts `ip -tshort monitor <object>` on `host` and returns a function resolving with the
- * epoch ms at which `ip` read the first event whose text (after the timestamp) matches `re`.
- * Call it BEFORE the action whose effect is timed; it kills the monitor when it resolves.
+ * Starts `ip -tshort monitor <object>` on `host` (only `family`'s events, when given) and returns
+ * a function resolving with the epoch ms at which `ip` read the first event whose text (after the
+ * timestamp) matches `re`. Call it BEFORE the action whose effect is timed; it kills the monitor
+ * when it resolves.
  */
 export async function watchEvent(
   lab: Lab,
   host: string,
   object: 'address' | 'neigh',
   re: RegExp,
+  family?: Family,
 ): Promise<(timeoutMs: number) => Promise<number>> {
   monitors += 1;
   const monitor = lab.spawn(
     host,
     `bench-monitor-${object}-${host}-${monitors}`,
     'ip',
-    ['-tshort', 'monitor', object],
+    [...(family === undefined ? [] : [`-${family}`]), '-tshort', 'monitor', object],
     { TZ: 'UTC' },
   );
   // ip monitor prints nothing when it is subscribed; give it the time to.
@@ -289,12 +322,13 @@ export async function watchEvent(
 
 const escape = (s: string): string => s.replace(/[.]/g, '\\.');
 
-/** The kernel adding `ip` to `host`'s eth0 (not its deletion). */
+/** The kernel adding `ip` (IPv4 or IPv6) to `host`'s eth0 (not its deletion). */
 export function addressAdded(ip: string): RegExp {
-  return new RegExp(`\\d+: eth0\\s+inet ${escape(ip)}/`);
+  const inet = familyOf(ip) === 6 ? 'inet6' : 'inet';
+  return new RegExp(`\\d+: eth0\\s+${inet} ${escape(ip)}/`);
 }
 
-/** The neighbour entry for `ip` now carrying `mac` (new or changed). */
+/** The neighbour entry (ARP or IPv6 neighbour discovery) for `ip` now carrying `mac`. */
 export function neighbourIs(ip: string, mac: string): RegExp {
   return new RegExp(`${escape(ip)} dev eth0 lladdr ${mac} `);
 }
@@ -308,16 +342,21 @@ export interface Advert {
 
 let captures = 0;
 
-/** tcpdump on `host`'s eth0 of the VRRP adverts `from` sends; stop() returns them. */
+/**
+ * tcpdump on `host`'s eth0 of the VRRP adverts `from` sends (for IPv6, its own link-local: the
+ * source of VRRPv3 adverts); stop() returns them.
+ */
 export async function captureAdverts(
   lab: Lab,
   host: string,
   from: string,
 ): Promise<{ stop: () => Promise<Advert[]> }> {
   captures += 1;
+  // VRRP is next header 112 right after the fixed IPv6 header (no extension headers).
+  const vrrp = familyOf(from) === 6 ? 'ip6 and ip6[6] == 112' : 'ip proto 112';
   const dump = lab.spawn(host, `bench-tcpdump-${host}-${captures}`, 'tcpdump', [
     ...['-i', 'eth0', '-nn', '-l', '-tt', '--immediate-mode'],
-    `ip proto 112 and src host ${from}`,
+    `${vrrp} and src host ${from}`,
   ]);
   await dump.waitForLine(/listening on/, 5_000);
   return {
@@ -327,7 +366,7 @@ export async function captureAdverts(
       dump.kill('SIGINT');
       await dump.exited;
       return dump.lines.flatMap((l) => {
-        const m = /^(\d+\.\d+) IP .* vrid (\d+), prio (\d+)/.exec(l);
+        const m = /^(\d+\.\d+) IP6? .* vrid (\d+), prio (\d+)/.exec(l);
         return m?.[1] === undefined || m[2] === undefined || m[3] === undefined
           ? []
           : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), priority: Number(m[3]) }];
@@ -345,8 +384,9 @@ export interface PingResult {
 }
 
 /**
- * `ping -i <interval>` from `host` to `ip` until stop(), which returns ping's own counts (an
- * unanswered ping is lost whatever the reason: no owner, ARP entry still on the old master).
+ * `ping -i <interval>` (`-6` for an IPv6 `ip`) from `host` to `ip` until stop(), which returns
+ * ping's own counts (an unanswered ping is lost whatever the reason: no owner, neighbour entry
+ * still on the old master).
  */
 export function startPing(
   lab: Lab,
@@ -354,7 +394,11 @@ export function startPing(
   ip: string,
   intervalS: number,
 ): { stop: () => Promise<PingResult> } {
-  const ping = lab.spawn(host, `bench-ping-${host}`, 'ping', ['-n', '-i', String(intervalS), ip]);
+  const v6 = familyOf(ip) === 6 ? ['-6'] : [];
+  const ping = lab.spawn(host, `bench-ping-${host}`, 'ping', [
+    ...['-n', ...v6, '-i', String(intervalS)],
+    ip,
+  ]);
   return {
     stop: async () => {
       ping.kill('SIGINT');
@@ -470,9 +514,12 @@ export async function txPackets(lab: Lab, host: string): Promise<number> {
   return link?.stats64?.tx?.packets ?? NaN;
 }
 
-/** Removes every VIP a crashed box may have kept, so the next run starts clean. */
+/** Removes every VIP a crashed box may have kept (IPv6: the link-local too), for a clean start. */
 export async function flushVips(lab: Lab, host: string, routers: VirtualRouter[]): Promise<void> {
-  const batch = routers.map((r) => `addr flush dev eth0 to ${address(r)}/32\n`).join('');
+  const batch = routers
+    .flatMap((r) => r.vips.map(bareAddress))
+    .map((ip) => `addr flush dev eth0 to ${ip}/${familyOf(ip) === 6 ? 128 : 32}\n`)
+    .join('');
   await execa('ip', ['-n', lab.host(host).ns, '-batch', '-'], { input: batch });
 }
 

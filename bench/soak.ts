@@ -48,7 +48,7 @@ const PING_INTERVAL_S = 0.05;
 const SETTLE_MS = 5_000;
 const SAMPLE_EVERY_MS = 30_000;
 const ROUTERS = virtualRouters(1);
-const VIP = address(ROUTERS[0] ?? { vrid: 1, vip: '' });
+const VIP = address(ROUTERS[0] ?? { vrid: 1, vips: [] });
 const BOXES = ['fw1', 'fw2'] as const;
 type Box = (typeof BOXES)[number];
 
