@@ -13,6 +13,9 @@
  *   folded into the next one, so a box that inherits four numbers at once pays one transaction,
  *   and a number's duty reports success only when a set containing (or lacking) it is in the
  *   kernel. If the backend refuses, the routers waiting on it go to FAULT and resign the numbers.
+ * - A set that gains a number first puts back any VIP missing from the interface (a link going
+ *   down takes its IPv6 addresses with it, IPv4's stay; the routers are in FAULT meanwhile, so
+ *   `restore` does not see it): a box never answers for a number without its VIPs.
  * - A box that inherits numbers sends no gratuitous ARP (or unsolicited neighbour advertisement
  *   for IPv6): the VIPs resolve to the cluster MAC on every box, so clients keep sending to all
  *   of them and only the kernel's filter moves.
@@ -22,9 +25,18 @@ import type { InstanceConfig } from '../config/instance.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../log.js';
 import type { Duties } from '../actions/duties.js';
-import { addVips, removeVips } from '../actions/vip.js';
+import { addVips, readAddresses, removeVips } from '../actions/vip.js';
 import type { LoadSharingBackend } from './backend.js';
 import { priorityFor } from './ownership.js';
+
+/** The member's calls on the interface's addresses: actions/vip.ts's (a unit test's stand-in). */
+export interface VipCalls {
+  read: typeof readAddresses;
+  add: typeof addVips;
+  remove: typeof removeVips;
+}
+
+const KERNEL_VIPS: VipCalls = { read: readAddresses, add: addVips, remove: removeVips };
 
 export interface NumberRouter {
   node: number;
@@ -44,6 +56,7 @@ export class ClusterMember {
     private readonly backend: LoadSharingBackend,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly vips: VipCalls = KERNEL_VIPS,
   ) {}
 
   /** The node numbers this box answers for, as last applied to the kernel. */
@@ -54,7 +67,7 @@ export class ClusterMember {
   async start(): Promise<void> {
     // install() rebuilds the tables from scratch: an owned set a crashed run left is dropped.
     await this.backend.install([]);
-    await addVips(this.cfg.election.interface, this.cfg.vips);
+    await this.vips.add(this.cfg.election.interface, this.cfg.vips);
     this.log.info(
       {
         event: 'cluster-joined',
@@ -69,7 +82,7 @@ export class ClusterMember {
 
   async stop(): Promise<void> {
     await this.backend.remove();
-    await removeVips(this.cfg.election.interface, this.cfg.vips, undefined, this.log);
+    await this.vips.remove(this.cfg.election.interface, this.cfg.vips, undefined, this.log);
     this.applied = [];
   }
 
@@ -97,19 +110,33 @@ export class ClusterMember {
         const ok = await this.sync();
         return ok
           ? { ok, cancelled: false }
-          : { ok, cancelled: false, detail: 'the backend refused the owned set' };
+          : { ok, cancelled: false, detail: 'the owned set could not be applied' };
       },
       // The VIPs resolve to the cluster MAC on every box: nothing to re-point.
       announce: () => undefined,
       // Every box holds every cluster VIP; a master of any number puts a removed one back.
       restore: (addresses) =>
-        addVips(
+        this.vips.add(
           this.cfg.election.interface,
           this.cfg.vips.filter((v) => addresses.includes(v.address)),
           undefined,
           this.log,
         ),
     };
+  }
+
+  /** Adds the VIPs the interface lacks, with a warning: they were taken from it unasked. */
+  private async putBackVips(): Promise<void> {
+    const ifname = this.cfg.election.interface;
+    const present = new Set((await this.vips.read(ifname)).map((a) => a.address));
+    const missing = this.cfg.vips.filter((v) => !present.has(v.address));
+    if (missing.length === 0) return;
+    await this.vips.add(ifname, missing, undefined, this.log);
+    const vips = missing.map((v) => v.address);
+    this.log.warn(
+      { event: 'cluster-vips-restored', cluster: this.cfg.name, vips },
+      `cluster ${this.cfg.name}: ${vips.join(', ')} had gone from ${ifname} (IPv6 addresses go with a link going down): put back before answering`,
+    );
   }
 
   private sync(): Promise<boolean> {
@@ -134,6 +161,7 @@ export class ClusterMember {
         const before = this.applied;
         const t0 = this.clock.now();
         try {
+          if (want.some((n) => !before.includes(n))) await this.putBackVips();
           await this.backend.setOwned(want);
           ok = true;
         } catch (err) {

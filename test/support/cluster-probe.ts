@@ -7,7 +7,7 @@
  */
 import { runLocal } from '../../src/cluster/command.js';
 import { isIpv6 } from '../../src/net/address.js';
-import type { Lab } from '../lab/lab.js';
+import type { Lab, LabProcess } from '../lab/lab.js';
 
 export const CLUSTER_MAC = '01:00:5e:00:01:0a';
 /** The IPv6 lab VIP and its cluster MAC (the VIP's solicited-node MAC). */
@@ -95,8 +95,11 @@ export async function addSources(lab: Lab, client: string, sources: string[]): P
   if (r.exitCode !== 0) throw new Error(`adding the client's sources: ${r.stderr}`);
 }
 
-/** Starts the responder on a box (the VIP must be on it) and waits until it listens. */
-export async function startResponder(lab: Lab, box: string, vip: string): Promise<void> {
+/**
+ * Starts the responder on a box (the VIP must be on it) and waits until it listens. Its sockets
+ * outlive the VIP: one still running answers again once the VIP is back.
+ */
+export async function startResponder(lab: Lab, box: string, vip: string): Promise<LabProcess> {
   const responder = lab.spawn(box, `responder-${box}`, process.execPath, [
     '-e',
     RESPONDER,
@@ -105,6 +108,7 @@ export async function startResponder(lab: Lab, box: string, vip: string): Promis
     String(PROBE_PORT),
   ]);
   await responder.waitForLine(/^listening$/, 10_000);
+  return responder;
 }
 
 /** One probe from every source at once; answers by source. */

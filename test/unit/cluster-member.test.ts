@@ -2,7 +2,8 @@
  * The cluster member's owned-set bookkeeping, through the real CLUSTERIP backend writing to the
  * stand-in of /proc/net/ipt_CLUSTERIP (the kernel here has no CLUSTERIP): the per-number routers
  * config (VRID, rotated priority), claims arriving together folded into one backend call with
- * every +N before any -N, and a refused write failing exactly the duties that waited on it.
+ * every +N before any -N, a refused write failing exactly the duties that waited on it, and a
+ * VIP the interface lost put back before a number is claimed (the interface is a list here).
  */
 import type { Role } from '../../src/actions/plan.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { parseConfig } from '../../src/config/config.js';
 import type { ClusterConfig } from '../../src/config/cluster.js';
 import { ClusterIpBackend } from '../../src/cluster/clusterip.js';
 import { ClusterIpProc } from '../../src/cluster/clusterip-proc.js';
-import { ClusterMember } from '../../src/cluster/member.js';
+import { ClusterMember, type VipCalls } from '../../src/cluster/member.js';
 import { monotonicClock } from '../../src/ports/clock.js';
 import { ClusterIpStandIn } from '../support/clusterip-standin.js';
 
@@ -37,6 +38,27 @@ function cluster(): ClusterConfig {
 
 let kernel: ClusterIpStandIn;
 let member: ClusterMember;
+/** The VIPs on the member's interface, and each add it made: never this machine's interfaces. */
+let onInterface: string[];
+let added: string[][];
+const vipCalls: VipCalls = {
+  read: () =>
+    Promise.resolve(
+      onInterface.map((address) => ({
+        family: 4 as const,
+        address,
+        prefix: 24,
+        secondary: false,
+        tentative: false,
+      })),
+    ),
+  add: (_ifname, vips) => {
+    added.push(vips.map((v) => v.address));
+    onInterface = [...new Set([...onInterface, ...vips.map((v) => v.address)])];
+    return Promise.resolve();
+  },
+  remove: () => Promise.reject(new Error('no removal in this test')),
+};
 
 beforeEach(async () => {
   kernel = await ClusterIpStandIn.create();
@@ -49,7 +71,9 @@ beforeEach(async () => {
     () => Promise.reject(new Error('no iptables in this test')),
     new ClusterIpProc(kernel.dir, kernel),
   );
-  member = new ClusterMember(cfg, backend, monotonicClock, pino({ level: 'silent' }));
+  onInterface = [VIP];
+  added = [];
+  member = new ClusterMember(cfg, backend, monotonicClock, pino({ level: 'silent' }), vipCalls);
 });
 afterEach(async () => {
   await kernel.cleanup();
@@ -103,5 +127,17 @@ describe('cluster member', () => {
     await kernel.force(VIP, [2]);
     expect(await carry(5, 'fault')).toBe(true);
     expect(member.owned()).toEqual([2]);
+  });
+
+  it('a set gaining a number first puts back a VIP the interface lost; releasing never adds', async () => {
+    expect(await carry(2, 'master')).toBe(true);
+    expect(added).toEqual([]);
+    // A link going down: the IPv6 VIPs go with it and every router faults.
+    onInterface = [];
+    expect(await carry(2, 'fault')).toBe(true);
+    expect(added).toEqual([]);
+    expect(await carry(2, 'master')).toBe(true);
+    expect(added).toEqual([[VIP]]);
+    expect(await kernel.readFile(`${kernel.dir}/${VIP}`)).toBe('2\n');
   });
 });
