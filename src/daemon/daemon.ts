@@ -305,7 +305,7 @@ export class Daemon {
       const router = this.router(cfg.name);
       const link = this.links.get(linkKey(cfg));
       if (link === undefined) continue;
-      router.update(cfg, this.spec(cfg).duties(link, router.log));
+      router.update(cfg, this.spec(cfg).duties(this.vmacs.get(router) ?? link, router.log));
       await this.track(router);
     }
     // Stopped first: a replacement may reuse a VRID or a VIP.

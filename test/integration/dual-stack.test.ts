@@ -1,19 +1,21 @@
 /**
  * A dual-stack pair: on each box an IPv4 instance and an IPv6 instance (VRRPv3 to 224.0.0.18
  * and to ff02::12, the same VRID, each on its own virtual MAC), tied by a sync group. The two
- * move together: demoting the IPv4 one moves both to the peer, promoting it brings both back.
+ * move together: demoting the IPv4 one moves both to the peer, promoting it brings both back, a
+ * priority reloaded in place makes the peer preempt both.
  * Clients resolve each VIP to its virtual MAC and never relearn it; the switch learns each
  * virtual MAC on the master's port (a backup's macvlans, in protodown, say nothing that would
  * pull it back).
  */
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
 import { virtualMac } from '../../src/vrrp/vmac-address.js';
 import { neighbourBecomes, neighbourOf } from '../support/arp.js';
-import { demote, instanceStatus, promote } from '../support/control.js';
+import { demote, instanceStatus, promote, reload } from '../support/control.js';
 import { useLab } from '../support/lab-fixture.js';
 import { until } from '../support/until.js';
-import { startVipdWith } from '../support/vipd.js';
+import { configFile, controlSocket, startVipdWith } from '../support/vipd.js';
 
 const VIP4 = '10.99.0.100';
 const VIP6 = '2001:db8:99::100';
@@ -24,20 +26,19 @@ const PRIORITY: Record<string, number> = { fw1: 150, fw2: 100 };
 describe('a dual-stack pair: one sync group, two families, two virtual MACs', () => {
   const fx = useLab(['fw1', 'fw2', 'cl']);
 
-  function start(host: string): LabProcess {
-    const common = { interface: 'eth0', vrid: 51, priority: PRIORITY[host], vmac: true };
-    return fx.track(
-      startVipdWith(fx.lab, host, {
-        node: { name: host },
-        log: { level: 'info' },
-        instances: [
-          { ...common, name: 'VI_4', vips: [`${VIP4}/24`] },
-          { ...common, name: 'VI_6', vips: ['fe80::200:5eff:fe00:233/64', `${VIP6}/64`] },
-        ],
-        syncGroups: [{ name: 'gw', instances: ['VI_4', 'VI_6'] }],
-      }),
-    );
+  function config(host: string, priority = PRIORITY[host]): unknown {
+    const common = { interface: 'eth0', vrid: 51, priority, vmac: true };
+    return {
+      node: { name: host },
+      log: { level: 'info' },
+      instances: [
+        { ...common, name: 'VI_4', vips: [`${VIP4}/24`] },
+        { ...common, name: 'VI_6', vips: ['fe80::200:5eff:fe00:233/64', `${VIP6}/64`] },
+      ],
+      syncGroups: [{ name: 'gw', instances: ['VI_4', 'VI_6'] }],
+    };
   }
+  const start = (host: string): LabProcess => fx.track(startVipdWith(fx.lab, host, config(host)));
 
   /** Both VIPs on `host`'s macvlans and nowhere else, and the switch has both MACs on its port. */
   async function bothOn(host: string, timeoutMs: number): Promise<void> {
@@ -115,6 +116,20 @@ describe('a dual-stack pair: one sync group, two families, two virtual MACs', ()
 
     await promote(fx.lab, 'fw1', 'VI_4');
     await bothOn('fw1', 20_000);
+    await fx.lab.exec('cl', 'ping', ['-c', '1', '-W', '2', VIP4]);
+    await fx.lab.exec('cl', 'ping', ['-6', '-c', '1', '-W', '2', VIP6]);
+
+    // A priority reloaded in place keeps the routers on their virtual MACs: fw2 preempts.
+    const doc = {
+      control: { socket: controlSocket(fx.lab, 'fw2') },
+      ...(config('fw2', 200) as object),
+    };
+    writeFileSync(configFile(fx.lab, 'fw2'), JSON.stringify(doc));
+    expect(await reload(fx.lab, 'fw2')).toMatchObject({
+      ok: true,
+      report: { updated: ['VI_4 (priority)', 'VI_6 (priority)'] },
+    });
+    await bothOn('fw2', 20_000);
     await fx.lab.exec('cl', 'ping', ['-c', '1', '-W', '2', VIP4]);
     await fx.lab.exec('cl', 'ping', ['-6', '-c', '1', '-W', '2', VIP6]);
   });
