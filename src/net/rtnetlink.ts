@@ -23,7 +23,7 @@
  *
  * Netlink is in host byte order: the helpers below pick it once.
  */
-import { bytesToIpv6 } from './address.js';
+import { addressBytes as textBytes, addressFamily, bytesToIpv6 } from './address.js';
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
@@ -206,53 +206,10 @@ export class RtnetlinkEncodeError extends Error {
 
 // ---- addresses as text ---------------------------------------------------------------------
 
-function parseIpv4(s: string): Buffer | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = Buffer.alloc(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] ?? '';
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-function parseIpv6(s: string): Buffer | undefined {
-  let text = s;
-  // An embedded IPv4 tail (::ffff:192.0.2.1) is the last two groups.
-  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4 !== null) {
-    const b = parseIpv4(v4[2] ?? '');
-    if (b === undefined) return undefined;
-    text = `${v4[1] ?? ''}${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const side = (h: string | undefined): number[] | undefined => {
-    if (h === undefined || h === '') return [];
-    const groups: number[] = [];
-    for (const g of h.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      groups.push(parseInt(g, 16));
-    }
-    return groups;
-  };
-  const head = side(halves[0]);
-  const rest = halves.length === 2 ? side(halves[1]) : [];
-  if (head === undefined || rest === undefined) return undefined;
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const out = Buffer.alloc(16);
-  [...head, ...Array<number>(8 - total).fill(0), ...rest].forEach((g, i) =>
-    out.writeUInt16BE(g, i * 2),
-  );
-  return out;
-}
-
-/** The bytes of an address of `family`, or undefined when `text` is not one. */
+/** The bytes of `text` when it is an address of `family` (address.ts parses), else undefined. */
 export function addressBytes(family: AddressFamily, text: string): Buffer | undefined {
-  return family === AF_INET ? parseIpv4(text) : parseIpv6(text);
+  const wanted = family === AF_INET ? 4 : 6;
+  return addressFamily(text) === wanted ? textBytes(text) : undefined;
 }
 
 function addressText(family: number, b: Buffer): string | undefined {
