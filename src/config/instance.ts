@@ -330,6 +330,7 @@ export function authIssues(
  */
 export function familyIssues(
   v: Election & {
+    protocol?: 'vrrp' | 'carp';
     vips: Vip[];
     excludedVips: Vip[];
     transport: string;
@@ -349,7 +350,8 @@ export function familyIssues(
     });
     return;
   }
-  if (family === 4) return;
+  // carpIssues says what a CARP instance refuses, IPv6 included.
+  if (family === 4 || v.protocol === 'carp') return;
   const issue = (path: string, message: string): void => {
     ctx.addIssue({ code: 'custom', path: [path], message });
   };
@@ -463,7 +465,6 @@ const instanceFile = section(instanceShape)
     carpIssues,
     whenValid([
       'protocol',
-      'carp',
       'version',
       'priority',
       'advertInterval',
@@ -481,7 +482,15 @@ const instanceFile = section(instanceShape)
   .superRefine(instanceSharingIssues, whenValid(['vips', 'excludedVips', 'loadSharing']))
   .superRefine(
     familyIssues,
-    whenValid(['vips', 'excludedVips', 'version', 'transport', 'unicastPeers', 'marks']),
+    whenValid([
+      'vips',
+      'excludedVips',
+      'version',
+      'transport',
+      'unicastPeers',
+      'marks',
+      'protocol',
+    ]),
   )
   .superRefine(
     (v, ctx) => {
