@@ -18,6 +18,7 @@ const LAYERS = {
   core: {
     files: [
       'src/vrrp/**',
+      'src/carp/**',
       'src/router/**',
       'src/config/**',
       'src/actions/plan.ts',

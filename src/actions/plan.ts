@@ -67,6 +67,7 @@ function hookSteps(cfg: InstanceConfig, role: Role): Step[] {
     VIPD_INTERFACE: cfg.interface,
     VIPD_VIPS: all.join(' '),
     VIPD_FAMILY: `ipv${cfg.family}`,
+    VIPD_PROTOCOL: cfg.protocol,
     // Where the VIPs are: the virtual MAC's macvlan, or VIPD_INTERFACE itself.
     VIPD_VIP_INTERFACE: cfg.vipInterface,
   };

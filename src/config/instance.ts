@@ -199,6 +199,24 @@ const password = z
 
 const VIPS = 'addresses like 10.99.0.100/24 or 2001:db8::100/64';
 
+// ucarp copies the password NUL-terminated into CARP's 20-byte key (and refuses a longer one).
+const CARP_PASSWORD = 'must be a string of 1 to 19 bytes';
+/** CARP (ucarp, OpenBSD) instead of VRRP: the timing and the HMAC's password. */
+const carpSection = section(
+  {
+    password: z
+      .string({ error: () => CARP_PASSWORD })
+      .refine((p) => p.length > 0 && Buffer.byteLength(p) <= 19, { error: () => CARP_PASSWORD }),
+    /** Whole seconds between adverts (ucarp -b). */
+    advbase: integer(1, 255).default(1),
+    /** Added to advbase in 1/256 s: the lower (advbase, advskew) is master (ucarp -k). */
+    advskew: integer(0, 254).default(0),
+    /** A backup takes over after deadRatio x advbase + advskew/256 s of silence (ucarp -r). */
+    deadRatio: integer(1, 255).default(3),
+  },
+  true,
+);
+
 const VMAC = 'true, false or the name of the interface to create';
 const vmac = z.union([z.boolean(), interfaceName], { error: expected(VMAC) });
 
@@ -213,6 +231,11 @@ export const instanceShape = {
    * address of its own, as keepalived tracks it (its `dont_track_primary` is false).
    */
   trackInterface: flag.default(true),
+  /** What the election speaks on protocol 112: VRRP, or CARP to replace ucarp box by box. */
+  protocol: oneOf(['vrrp', 'carp']).default('vrrp'),
+  /** CARP only: ucarp's password, advbase, advskew and dead ratio. */
+  carp: carpSection.nullable().default(null),
+  /** The virtual router id (CARP: the vhid). */
   vrid: integer(1, 255),
   /** 1..254, 255 = address owner. */
   priority: integer(1, 255).default(100),
@@ -307,6 +330,7 @@ export function authIssues(
  */
 export function familyIssues(
   v: Election & {
+    protocol?: 'vrrp' | 'carp';
     vips: Vip[];
     excludedVips: Vip[];
     transport: string;
@@ -326,7 +350,8 @@ export function familyIssues(
     });
     return;
   }
-  if (family === 4) return;
+  // carpIssues says what a CARP instance refuses, IPv6 included.
+  if (family === 4 || v.protocol === 'carp') return;
   const issue = (path: string, message: string): void => {
     ctx.addIssue({ code: 'custom', path: [path], message });
   };
@@ -381,14 +406,91 @@ export function vipIssues(v: { vips: Vip[]; excludedVips?: Vip[] }, ctx: z.Refin
   }
 }
 
+/** VRRP keys a CARP instance refuses (set to anything but the default) and what CARP has instead. */
+const NOT_CARP: readonly [string, (v: CarpElection) => boolean, string][] = [
+  ['version', (v) => v.version !== 3, 'CARP has one version (2, its own)'],
+  ['priority', (v) => v.priority !== 100, 'CARP ranks boxes by carp.advskew (lower wins)'],
+  ['advertInterval', (v) => v.advertInterval !== 1, 'CARP advertises every carp.advbase s'],
+  ['preemptDelay', (v) => v.preemptDelay !== 0, 'CARP has no preempt delay'],
+  ['authPassword', (v) => v.authPassword !== null, 'CARP authenticates with carp.password'],
+  ['hmac', (v) => v.hmac !== null, 'CARP authenticates with carp.password'],
+  ['transport', (v) => v.transport !== 'raw', 'CARP is IP protocol 112 (raw) only'],
+  ['unicastPeers', (v) => v.unicastPeers.length > 0, 'CARP advertises to 224.0.0.18'],
+  ['checksum', (v) => v.checksum !== 'rfc5798', 'a VRRPv3 setting'],
+  ['vmac', (v) => v.vmac !== false, "ucarp uses the box's own MAC and gratuitous ARP"],
+  ['quorum', (v) => v.quorum !== null, 'not implemented for CARP'],
+];
+
+type CarpElection = Election & {
+  protocol: 'vrrp' | 'carp';
+  carp: unknown;
+  priority: number;
+  advertInterval: number;
+  preemptDelay: number;
+  authPassword: string | null;
+  hmac: unknown;
+  transport: string;
+  unicastPeers: string[];
+  checksum: string;
+  vmac: unknown;
+  quorum: unknown;
+  vips: Vip[];
+};
+
+/** CARP needs its section and IPv4; VRRP's own keys mean nothing to it. */
+export function carpIssues(v: CarpElection, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string): void => {
+    ctx.addIssue({ code: 'custom', path: [path], message });
+  };
+  if (v.protocol === 'vrrp') {
+    if (v.carp !== null) issue('carp', 'only for protocol "carp"; remove it or set protocol');
+    return;
+  }
+  if (v.carp === null) {
+    issue('carp', 'protocol "carp" needs a carp section with at least { "password": ... }');
+  }
+  for (const [key, set, why] of NOT_CARP) {
+    if (set(v)) issue(key, `not for protocol "carp" (${why}): remove it`);
+  }
+  if (familyOf(v.vips) === 6) {
+    issue('vips', 'CARP (as ucarp speaks it) is IPv4 only: use protocol "vrrp" for IPv6');
+  }
+}
+
 const instanceFile = section(instanceShape)
   .superRefine(intervalIssues, whenValid(['version', 'advertInterval']))
   .superRefine(authIssues, whenValid(['version', 'authPassword']))
   .superRefine(vipIssues, whenValid(['vips', 'excludedVips']))
+  .superRefine(
+    carpIssues,
+    whenValid([
+      'protocol',
+      'version',
+      'priority',
+      'advertInterval',
+      'preemptDelay',
+      'authPassword',
+      'hmac',
+      'transport',
+      'unicastPeers',
+      'checksum',
+      'vmac',
+      'quorum',
+      'vips',
+    ]),
+  )
   .superRefine(instanceSharingIssues, whenValid(['vips', 'excludedVips', 'loadSharing']))
   .superRefine(
     familyIssues,
-    whenValid(['vips', 'excludedVips', 'version', 'transport', 'unicastPeers', 'marks']),
+    whenValid([
+      'vips',
+      'excludedVips',
+      'version',
+      'transport',
+      'unicastPeers',
+      'marks',
+      'protocol',
+    ]),
   )
   .superRefine(
     (v, ctx) => {
@@ -442,14 +544,22 @@ export function normaliseInstance(raw: InstanceFile) {
           timeoutMs: ms(raw.quorum.timeout),
           intervalMs: ms(raw.quorum.interval),
         };
+  const carp =
+    raw.protocol === 'carp' && raw.carp !== null
+      ? { ...raw.carp, password: Buffer.from(raw.carp.password, 'utf8') }
+      : null;
   return {
     name: raw.name,
     interface: raw.interface,
     trackInterface: raw.trackInterface,
+    protocol: raw.protocol,
+    /** CARP's timing and password (protocol carp), or null. */
+    carp,
     vrid: raw.vrid,
     priority: raw.priority,
     version: raw.version,
-    advertIntervalCs: Math.round(raw.advertInterval * 100),
+    /** CARP: advbase (its adverts are advbase + advskew/256 s apart; carp holds the skew). */
+    advertIntervalCs: carp === null ? Math.round(raw.advertInterval * 100) : carp.advbase * 100,
     preempt: raw.preempt,
     preemptDelayMs: ms(raw.preemptDelay),
     accept: raw.accept,
@@ -495,6 +605,8 @@ export const instanceSchema = instanceFile.transform(normaliseInstance);
 
 /** One virtual router, normalised. */
 export type InstanceConfig = z.output<typeof instanceSchema>;
+/** A CARP instance's timing and password. */
+export type CarpConfig = NonNullable<InstanceConfig['carp']>;
 export type TransportKind = InstanceConfig['transport'];
 
 const cidrOf = (v: Vip): string => `${v.address}/${v.prefix}`;
@@ -507,10 +619,20 @@ export function instanceFileShape(i: InstanceConfig): FileShape<z.input<typeof i
     name: i.name,
     interface: i.interface,
     trackInterface: i.trackInterface,
+    protocol: i.protocol,
+    carp:
+      i.carp === null
+        ? null
+        : {
+            password: MASK,
+            advbase: i.carp.advbase,
+            advskew: i.carp.advskew,
+            deadRatio: i.carp.deadRatio,
+          },
     vrid: i.vrid,
     priority: i.priority,
     version: i.version,
-    advertInterval: i.advertIntervalCs / 100,
+    advertInterval: i.protocol === 'carp' ? 1 : i.advertIntervalCs / 100,
     preempt: i.preempt,
     preemptDelay: i.preemptDelayMs / 1000,
     accept: i.accept,

@@ -111,12 +111,13 @@ export class VipdMetrics {
     );
     this.gauge(
       'vipd_instance_info',
-      'Always 1: the election family, the interface the VIPs are on and the MAC they answer with',
-      ['instance', 'family', 'interface', 'mac'],
+      'Always 1: the election protocol and family, the interface the VIPs are on and the MAC they answer with',
+      ['instance', 'protocol', 'family', 'interface', 'mac'],
       (g, status) => {
         for (const inst of status.instances) {
           const labels = {
             instance: inst.name,
+            protocol: inst.protocol,
             family: `ipv${inst.family}`,
             interface: inst.vmac ?? inst.interface,
             mac: inst.mac ?? '',

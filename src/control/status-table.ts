@@ -57,7 +57,8 @@ function row(inst: RouterStatus, now: Date): string[] {
       : inst.state === 'master'
         ? `${inst.master} (self)`
         : inst.master;
-  const link = `${inst.vmac ?? inst.interface} IPv${inst.family} ${inst.mac ?? '-'}`;
+  const speaks = inst.protocol === 'carp' ? ' CARP' : '';
+  const link = `${inst.vmac ?? inst.interface} IPv${inst.family}${speaks} ${inst.mac ?? '-'}`;
   return [
     inst.name,
     inst.state.toUpperCase(),

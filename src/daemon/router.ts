@@ -17,6 +17,9 @@ import type { Observer } from '../ports/events.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
 import { VRRP_GROUP, VRRP_GROUP_V6, encodeAdvert } from '../vrrp/packet.js';
+import { CARP_GROUP, encodeCarp } from '../carp/packet.js';
+import type { CarpTiming } from '../carp/fsm.js';
+import { randomBytes } from 'node:crypto';
 import { advertOf } from '../router/advert.js';
 import type { Clock } from '../ports/clock.js';
 import { TroubleCounter } from '../ports/counters.js';
@@ -63,6 +66,11 @@ export class VirtualRouter {
   private readonly plans = new PlanQueue();
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
+  /**
+   * CARP's 64-bit counter: random at start, one up per advert, as ucarp's. Nobody checks it
+   * (ucarp and OpenBSD leave replay protection as a to-do), so it is the shell's bookkeeping.
+   */
+  private carpCounter = randomBytes(8).readBigUInt64BE();
   private lastTransition: RouterStatus['lastTransition'];
 
   constructor(
@@ -110,13 +118,16 @@ export class VirtualRouter {
     const master =
       fsm.state === 'master'
         ? this.core.cfg.primary.address
-        : fsm.state === 'backup' && fsm.master !== undefined && fsm.master.priority > 0
+        : fsm.state === 'backup' &&
+            fsm.master !== undefined &&
+            (fsm.master.priority > 0 || fsm.master.carp !== undefined)
           ? fsm.master.address
           : undefined;
     return {
       name: this.cfg.name,
       interface: this.cfg.interface,
       vrid: this.cfg.vrid,
+      protocol: this.cfg.protocol,
       family: this.cfg.family,
       mac: this.cfg.vmac?.mac ?? this.deps.mac(),
       vmac: this.cfg.vmac?.name,
@@ -237,7 +248,8 @@ export class VirtualRouter {
   private perform(effect: CoreEffect): void {
     switch (effect.type) {
       case 'send':
-        this.sendAdvert(effect.priority, effect.to);
+        if (effect.carp === undefined) this.sendAdvert(effect.priority, effect.to);
+        else this.sendCarp(effect.carp);
         return;
       case 'run-plan':
         this.plans.enqueue(
@@ -313,18 +325,36 @@ export class VirtualRouter {
         dst: this.deps.ttlChecked || cfg.unicastPeers.length > 0 ? dst : VRRP_GROUP,
         checksum: cfg.checksum,
       });
-      const signed = this.signer?.sign(payload, source) ?? payload;
-      const sending = this.deps.link.send(dst, signed).then(
-        () => {
-          this.sent += 1;
-          this.deps.emit({ type: 'advert-sent', instance: cfg.name });
-        },
-        (err: unknown) => {
-          this.sendFailures.record('send-error', (err as Error).message, dst);
-        },
-      );
-      this.inFlight.add(sending);
-      void sending.finally(() => this.inFlight.delete(sending));
+      this.transmit(dst, this.signer?.sign(payload, source) ?? payload);
     }
+  }
+
+  /** A CARP advert as ucarp builds it: HMAC over the first VIP and the next counter value. */
+  private sendCarp(timing: CarpTiming): void {
+    const cfg = this.cfg;
+    if (cfg.carp === null) return;
+    this.carpCounter = BigInt.asUintN(64, this.carpCounter + 1n);
+    const payload = encodeCarp({
+      vhid: cfg.vrid,
+      ...timing,
+      counter: this.carpCounter,
+      password: cfg.carp.password,
+      vip: cfg.vips[0]?.address ?? '',
+    });
+    this.transmit(CARP_GROUP, payload);
+  }
+
+  private transmit(dst: string, payload: Buffer): void {
+    const sending = this.deps.link.send(dst, payload).then(
+      () => {
+        this.sent += 1;
+        this.deps.emit({ type: 'advert-sent', instance: this.cfg.name });
+      },
+      (err: unknown) => {
+        this.sendFailures.record('send-error', (err as Error).message, dst);
+      },
+    );
+    this.inFlight.add(sending);
+    void sending.finally(() => this.inFlight.delete(sending));
   }
 }

@@ -28,14 +28,24 @@ import {
   type FsmAction,
   type FsmConfig,
   type FsmEvent,
+  type FsmResult,
   type FsmState,
+  type Peer,
   type TransitionAction,
   type VrrpState,
 } from '../vrrp/fsm.js';
+import {
+  RESIGN,
+  initialState as carpInitialState,
+  step as carpStep,
+  type CarpEvent,
+  type CarpFsmConfig,
+  type CarpTiming,
+} from '../carp/fsm.js';
 import type { DaemonEvent } from './events.js';
 import { faultKey, type Fault, type FaultCause } from './faults.js';
 import { masterIsolated, parseTarget, takeoverVerdict, type Probe } from './quorum.js';
-import { receiveVerdict, type ReceivedPacket } from './receive.js';
+import { carpVerdict, receiveVerdict, type ReceivedPacket } from './receive.js';
 
 export interface CoreConfig {
   instance: InstanceConfig;
@@ -94,8 +104,11 @@ export interface CoreState {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type CoreEffect =
-  /** An advert with this priority: to the group or the unicast peers, or with `to` to one router. */
-  | { type: 'send'; priority: number; cause: AdvertCause; to?: string }
+  /**
+   * An advert with this priority: to the group or the unicast peers, or with `to` to one router.
+   * A CARP instance's carries the timing to send instead (advbase 255 / advskew 255 to resign).
+   */
+  | { type: 'send'; priority: number; cause: AdvertCause; to?: string; carp?: CarpTiming }
   | { type: 'run-plan'; id: number; role: Role }
   /** Stop plan `id` at its next step boundary, killing a running hook's process group. */
   | { type: 'cancel-plan'; id: number }
@@ -163,12 +176,31 @@ function fsmConfigOf(cfg: CoreConfig, priority: number): FsmConfig {
   };
 }
 
+/**
+ * A CARP instance's machine config. Health tracking moves the effective priority; for CARP a
+ * priority that many points below the configured one raises the skew as much (capped at 254), so
+ * a weakened box advertises less often and loses, as a lower priority does in VRRP.
+ */
+function carpConfigOf(cfg: CoreConfig, priority: number): CarpFsmConfig | undefined {
+  const carp = cfg.instance.carp;
+  if (carp === null) return undefined;
+  const advskew = Math.min(254, Math.max(0, carp.advskew + cfg.instance.priority - priority));
+  return {
+    advbase: carp.advbase,
+    advskew,
+    deadRatio: carp.deadRatio,
+    preempt: cfg.instance.preempt,
+    primaryAddress: cfg.primary.address,
+  };
+}
+
 export function initialCore(cfg: CoreConfig): CoreState {
   const fsmConfig = fsmConfigOf(cfg, cfg.instance.priority);
+  const carp = carpConfigOf(cfg, cfg.instance.priority);
   return {
     cfg,
     fsmConfig,
-    fsm: initialState(fsmConfig),
+    fsm: carp === undefined ? initialState(fsmConfig) : carpInitialState(carp),
     faults: [],
     stopped: false,
     plan: undefined,
@@ -285,6 +317,16 @@ function handle(st: Step, event: CoreEvent): void {
 
 function packet(st: Step, p: ReceivedPacket, wallMs: number): void {
   const cfg = st.s.cfg;
+  if (cfg.instance.carp !== null) {
+    const verdict = carpVerdict(cfg.instance, cfg.instance.carp, p);
+    if (!verdict.ok) {
+      rejected(st, verdict.reason, verdict.detail, p.src);
+      return;
+    }
+    received(st);
+    fsm(st, { type: 'carp-advert', src: p.src, ...verdict.timing });
+    return;
+  }
   const verdict = receiveVerdict(cfg.instance, p, {
     primary: cfg.primary,
     ttlChecked: cfg.ttlChecked,
@@ -292,13 +334,7 @@ function packet(st: Step, p: ReceivedPacket, wallMs: number): void {
     nonces: st.s.nonces,
   });
   if (!verdict.ok) {
-    st.effects.push({
-      type: 'rejected',
-      reason: verdict.reason,
-      detail: verdict.detail,
-      src: p.src,
-    });
-    st.emit({ type: 'rejected', instance: st.name, reason: verdict.reason });
+    rejected(st, verdict.reason, verdict.detail, p.src);
     return;
   }
   if (verdict.addressMismatch) {
@@ -310,14 +346,23 @@ function packet(st: Step, p: ReceivedPacket, wallMs: number): void {
     });
   }
   if (verdict.nonces !== st.s.nonces) st.s = { ...st.s, nonces: verdict.nonces };
-  st.count('advertsReceived');
-  st.emit({ type: 'advert-received', instance: st.name });
+  received(st);
   fsm(st, {
     type: 'advert',
     src: verdict.src,
     priority: verdict.advert.priority,
     intervalCs: verdict.advert.intervalCs,
   });
+}
+
+function rejected(st: Step, reason: string, detail: string, src: string): void {
+  st.effects.push({ type: 'rejected', reason, detail, src });
+  st.emit({ type: 'rejected', instance: st.name, reason });
+}
+
+function received(st: Step): void {
+  st.count('advertsReceived');
+  st.emit({ type: 'advert-received', instance: st.name });
 }
 
 function tick(st: Step): void {
@@ -361,27 +406,59 @@ function masterDownOrAdvert(st: Step, due: number): void {
   fsm(st, { type: 'timer' });
 }
 
-function fsm(st: Step, event: FsmEvent): void {
-  const result = fsmStep(st.s.fsmConfig, st.s.fsm, event, st.now);
+type MachineEvent = FsmEvent | Extract<CarpEvent, { type: 'carp-advert' }>;
+
+/** The instance's protocol machine; an event the other protocol's machine knows changes nothing. */
+function fsm(st: Step, event: MachineEvent): void {
+  const result = machineStep(st.s, event, st.now);
   st.s = { ...st.s, fsm: result.state };
   for (const action of result.actions) perform(st, action);
 }
 
+function machineStep(s: CoreState, event: MachineEvent, now: number): FsmResult {
+  const carp = carpConfigOf(s.cfg, s.fsmConfig.priority);
+  if (carp !== undefined) {
+    return event.type === 'advert' || event.type === 'quorum'
+      ? { state: s.fsm, actions: [] }
+      : carpStep(carp, s.fsm, event, now);
+  }
+  return event.type === 'carp-advert'
+    ? { state: s.fsm, actions: [] }
+    : fsmStep(s.fsmConfig, s.fsm, event, now);
+}
+
+/** What a CARP advert carries: our timing, or the resign pair for a priority-0 advert. */
+function carpTiming(s: CoreState, priority: number): CarpTiming | undefined {
+  const carp = carpConfigOf(s.cfg, s.fsmConfig.priority);
+  if (carp === undefined) return undefined;
+  return priority === 0 ? RESIGN : { advbase: carp.advbase, advskew: carp.advskew };
+}
+
+/** How a router ranks in log lines: VRRP's priority or CARP's advbase/advskew. */
+function rankOf(peer: Pick<Peer, 'priority' | 'carp'>): string {
+  return peer.carp === undefined
+    ? `priority ${peer.priority}`
+    : `advbase ${peer.carp.advbase} advskew ${peer.carp.advskew}`;
+}
+
+function ownRank(s: CoreState): string {
+  return rankOf({ priority: s.fsmConfig.priority, carp: carpTiming(s, s.fsmConfig.priority) });
+}
+
 function perform(st: Step, action: FsmAction): void {
   switch (action.type) {
-    case 'send-advert':
-      st.effects.push(
-        action.to === undefined
-          ? { type: 'send', priority: action.priority, cause: action.cause }
-          : {
-              type: 'send',
-              priority: action.priority,
-              cause: action.cause,
-              to: action.to,
-            },
-      );
+    case 'send-advert': {
+      const carp = carpTiming(st.s, action.priority);
+      st.effects.push({
+        type: 'send',
+        priority: action.priority,
+        cause: action.cause,
+        ...(action.to === undefined ? {} : { to: action.to }),
+        ...(carp === undefined ? {} : { carp }),
+      });
       if (action.cause === 'reassert-lower') reasserted(st);
       return;
+    }
     case 'split-brain': {
       st.count('splitBrains');
       st.emit({ type: 'split-brain', instance: st.name });
@@ -391,12 +468,12 @@ function perform(st: Step, action: FsmAction): void {
         'split-brain',
         {
           peer,
-          peerPriority: action.peer.priority,
+          ...peerFields(action.peer),
           priority: st.s.fsmConfig.priority,
           masterForMs: Math.round(action.masterForMs),
           outcome: 'reassert',
         },
-        `${st.name}: split brain: ${peer} (priority ${action.peer.priority}) is master too; we (${st.s.fsmConfig.priority}, master for ${(action.masterForMs / 1000).toFixed(1)} s) win: re-asserting and re-pointing neighbours`,
+        `${st.name}: split brain: ${peer} (${rankOf(action.peer)}) is master too; we (${ownRank(st.s)}, master for ${(action.masterForMs / 1000).toFixed(1)} s) win: re-asserting and re-pointing neighbours`,
       );
       return;
     }
@@ -427,20 +504,23 @@ function transition(st: Step, action: TransitionAction): void {
   const { from, to, reason, peer } = action;
   const peerAddress = peer?.address;
   st.emit({ type: 'transition', instance: st.name, from, to, reason });
+  const protocol = st.s.cfg.instance.protocol;
   st.log(
     'info',
     'transition',
     {
+      protocol,
       from,
       to,
       reason,
       priority: st.s.fsmConfig.priority,
+      ...(protocol === 'carp' ? carpTiming(st.s, st.s.fsmConfig.priority) : {}),
       peer: peerAddress,
-      peerPriority: peer?.priority,
+      ...(peer === undefined ? {} : peerFields(peer)),
       masterForMs: action.masterForMs === undefined ? undefined : Math.round(action.masterForMs),
       faults: to === 'fault' ? st.s.faults.map((f) => faultKey(f.cause)) : undefined,
     },
-    `${st.name}: ${from} -> ${to} (${reason})`,
+    `${st.name}: ${from} -> ${to} (${reason}, ${protocol})`,
   );
   if (reason === 'peer-cannot-hear-us') {
     st.count('oneWayLosses');
@@ -461,6 +541,12 @@ function transition(st: Step, action: TransitionAction): void {
   const role = planFor(from, to);
   if (role !== undefined) issuePlan(st, role);
   if (to === 'master' || (to === 'fault' && hasFault(st.s, 'quorum'))) watchQuorum(st);
+}
+
+function peerFields(peer: Peer): Record<string, number> {
+  return peer.carp === undefined
+    ? { peerPriority: peer.priority }
+    : { peerAdvbase: peer.carp.advbase, peerAdvskew: peer.carp.advskew };
 }
 
 /** Entering backup from anywhere but master also reconciles: start-up, recovery from fault. */
@@ -571,7 +657,7 @@ function setPriority(st: Step, priority: number, why: string): void {
     'info',
     'priority-changed',
     { from: before, to: priority, why },
-    `${st.name}: priority ${before} -> ${priority} (${why})`,
+    `${st.name}: priority ${before} -> ${priority}${st.s.cfg.instance.carp === null ? '' : ` (CARP: ${ownRank(st.s)})`} (${why})`,
   );
   fsm(st, { type: 'priority-changed' });
 }

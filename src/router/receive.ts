@@ -4,8 +4,11 @@
  * trailer (when configured), the VRRP codec (RFC 5798/3768 section 7.1 wire checks), then the
  * checks against this router's configuration. The only memory it needs (the last HMAC nonce
  * accepted from each sender) is passed in and handed back, so the router core owns it.
+ * A CARP instance has its own verdict (carpVerdict): CARP's wire checks, vhid and HMAC.
  */
-import type { InstanceConfig } from '../config/instance.js';
+import type { CarpConfig, InstanceConfig } from '../config/instance.js';
+import { checkCarp, decodeCarp, isCarp } from '../carp/packet.js';
+import type { CarpTiming } from '../carp/fsm.js';
 import { verifySigned } from '../vrrp/hmac.js';
 import { VRRP_GROUP, decodeAdvert, type VrrpAdvert } from '../vrrp/packet.js';
 import { checkAdvert } from '../vrrp/validate.js';
@@ -78,4 +81,40 @@ export function receiveVerdict(
     addressMismatch: verdict.addressMismatch,
     nonces,
   };
+}
+
+export type CarpVerdict =
+  { ok: true; timing: CarpTiming } | { ok: false; reason: string; detail: string };
+
+/**
+ * A CARP instance's verdict: the CARP wire checks, then vhid and ucarp's HMAC over the first VIP.
+ * A VRRP advert on the same vhid is refused as 'vrrp' (a keepalived or VRRP vipd box that will
+ * never hear this one), not as a broken CARP packet.
+ */
+export function carpVerdict(
+  cfg: InstanceConfig,
+  carp: CarpConfig,
+  packet: ReceivedPacket,
+): CarpVerdict {
+  const meta = { src: packet.src, dst: packet.dst, ttl: packet.ttl };
+  if (
+    !isCarp(packet.payload) &&
+    decodeAdvert(packet.payload, { ...meta, dst: meta.dst ?? VRRP_GROUP }).ok
+  ) {
+    return {
+      ok: false,
+      reason: 'vrrp',
+      detail:
+        'VRRP advertisement on a CARP instance: that box speaks VRRP (keepalived, FRR, vipd protocol vrrp) and will never hear this one',
+    };
+  }
+  const decoded = decodeCarp(packet.payload, { ttl: packet.ttl, dst: packet.dst });
+  if (!decoded.ok) return decoded;
+  const checked = checkCarp(decoded.advert, {
+    vhid: cfg.vrid,
+    password: carp.password,
+    vip: cfg.vips[0]?.address ?? '',
+  });
+  if (!checked.ok) return checked;
+  return { ok: true, timing: { advbase: decoded.advert.advbase, advskew: decoded.advert.advskew } };
 }

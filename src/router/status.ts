@@ -17,6 +17,8 @@ export interface RouterStatus {
   name: string;
   interface: string;
   vrid: number;
+  /** What the election speaks: VRRP, or CARP (ucarp's vhid in `vrid`). */
+  protocol: 'vrrp' | 'carp';
   /** The election's address family (4: 224.0.0.18, 6: ff02::12). */
   family: 4 | 6;
   /** The MAC the VIPs answer with: the virtual MAC, or the interface's own (unknown while it is absent). */

@@ -56,7 +56,10 @@ export interface FsmConfig {
 export interface Peer {
   /** Canonical text (RFC 5952 for IPv6), so equal addresses are equal strings. */
   address: string;
+  /** VRRP priority (0 for a CARP peer, which is ranked by `carp`). */
   priority: number;
+  /** A CARP peer's advertised timing (carp/fsm.ts): the lower advbase, then advskew, wins. */
+  carp?: { advbase: number; advskew: number };
 }
 
 /** Why a backup would take over if its Master_Down_Timer fired now. */
@@ -74,6 +77,10 @@ export type TransitionReason =
   | TakeoverReason
   | 'higher-priority'
   | 'equal-priority-higher-address'
+  /** CARP: an equal master with the lower address (as ucarp orders them) wins. */
+  | 'equal-priority-lower-address'
+  /** CARP: the master advertises more slowly than our dead interval: it would time out anyway. */
+  | 'master-too-slow'
   | 'shutdown'
   | 'fault'
   | 'recovered'

@@ -18,6 +18,7 @@ import {
   type AddressFamily,
 } from '../net/address.js';
 import { IPPROTO_VRRP } from '../net/ipv4.js';
+import { isCarp } from '../carp/packet.js';
 
 export type ChecksumMode = 'rfc5798' | 'rfc9568';
 export type VrrpVersion = 2 | 3;
@@ -85,9 +86,6 @@ const MAX_ADDRESSES = 255;
 const V3_MAX_INTERVAL_CS = 0x0fff;
 const V2_MAX_INTERVAL_S = 255;
 const ADDRESS_LENGTH = { 4: 4, 6: 16 } as const;
-// ucarp/OpenBSD CARP: same protocol, same 0x21 first byte, fixed 36 bytes, authlen byte 7.
-const CARP_LENGTH = 36;
-const CARP_AUTHLEN = 7;
 
 export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
   const family = wireFamily(ctx);
@@ -113,6 +111,7 @@ export function decodeAdvert(payload: Buffer, ctx: WireContext): VrrpDecoded {
     return reject('wrong-type', `type ${type} is not 1 (advertisement)`);
   }
   // Before the length check: a CARP packet would otherwise be misreported as a broken VRRPv2 one.
+  // The shape alone is enough: a VRRPv2 packet whose count byte is 7 is 44 bytes, never 36.
   if (version === 2 && isCarp(payload)) {
     return reject('carp', 'CARP advertisement (ucarp/OpenBSD), not VRRP, on protocol 112');
   }
@@ -243,14 +242,6 @@ export function encodeAdvert(
   }
   message.writeUInt16BE(checksum, 6);
   return message;
-}
-
-function isCarp(payload: Buffer): boolean {
-  return (
-    payload.length === CARP_LENGTH &&
-    payload.readUInt8(3) === CARP_AUTHLEN &&
-    checksumIsValid(payload)
-  );
 }
 
 /**

@@ -30,6 +30,8 @@ export interface Vector {
   ip: Ipv4Header & { totalLength: number };
   /** Absent for CARP packets. */
   vrrp?: { advert: VrrpAdvert; length: number };
+  /** What tcpdump decoded from a CARP packet; absent for VRRP ones. */
+  carp?: { vhid: number; advbase: number; advskew: number; counter: bigint };
 }
 
 /** The fixed IPv6 header (RFC 8200 section 3); VRRP sends no extension headers. */
@@ -98,7 +100,8 @@ const IP6_COMMENT =
   /^# IP6 \(class (0x[0-9a-f]+), flowlabel (0x[0-9a-f]+), hlim (\d+), next-header VRRP \(112\) payload length: (\d+)\) (\S+) > (\S+): (.*)$/;
 const VRRP_SUMMARY =
   /^VRRPv([23]), Advertisement, vrid (\d+), prio (\d+), (?:authtype (none|simple), )?intvl (\d+)(s|cs), length (\d+), addrs(?:\(\d+\))?: ([\da-f.:,]+)(?: auth "(.*)")?$/;
-const CARP_SUMMARY = /^CARPv2-advertise /;
+const CARP_SUMMARY =
+  /^CARPv2-advertise 36: vhid=(\d+) advbase=(\d+) advskew=(\d+) authlen=7 counter=(\d+)$/;
 
 function parseVrrpSummary(summary: string): { advert: VrrpAdvert; length: number } {
   const v = VRRP_SUMMARY.exec(summary);
@@ -149,7 +152,18 @@ function parseComment(comment: string): Omit<Vector, 'name' | 'bytes'> {
     dst: dst ?? '',
     totalLength: Number(totalLength),
   };
-  if (CARP_SUMMARY.test(summary ?? '')) return { ip };
+  if (summary?.startsWith('CARP')) {
+    const c = CARP_SUMMARY.exec(summary);
+    if (!c) throw new Error(`unparsable CARP summary: ${summary}`);
+    const [, vhid, advbase, advskew, counter] = c as unknown as string[];
+    const carp = {
+      vhid: Number(vhid),
+      advbase: Number(advbase),
+      advskew: Number(advskew),
+      counter: BigInt(counter ?? ''),
+    };
+    return { ip, carp };
+  }
   return { ip, vrrp: parseVrrpSummary(summary ?? '') };
 }
 

@@ -7,11 +7,14 @@
  * captured keepalived packets, and half of them get their checksums fixed up afterwards so the
  * fuzzing reaches past the checksum into the later checks.
  * A seeded generator keeps every run identical (the seed is in the failure message).
+ * CARP (issue 15) gets the same mutations of the ucarp captures through its own receive path:
+ * the IPv4 decoder, decodeCarp and checkCarp against the instance the captures were made with.
  */
 import { describe, expect, it } from 'vitest';
+import { CARP_REJECTIONS, checkCarp, decodeCarp } from '../../src/carp/packet.js';
 import { parseConfig } from '../../src/config/config.js';
 import { internetChecksum } from '../../src/net/checksum.js';
-import { decodeIpv4, IPV4_REJECTIONS } from '../../src/net/ipv4.js';
+import { decodeIpv4, IPV4_REJECTIONS, type Ipv4Header } from '../../src/net/ipv4.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
 import { deadline, initialCore, step, type CoreState } from '../../src/router/core.js';
 import { decodeAdvert, VRRP_REJECTIONS } from '../../src/vrrp/packet.js';
@@ -20,6 +23,7 @@ import { mulberry32 } from '../support/sim.js';
 import { loadVectors } from '../support/vectors.js';
 
 const PACKETS = 1_000_000;
+const CARP_PACKETS = 200_000;
 const YIELD_EVERY = 10_000;
 const SEED = 0x5eed;
 const ADVERT_REJECTIONS = [
@@ -31,7 +35,11 @@ const ADVERT_REJECTIONS = [
   'off-link-source',
 ];
 
-const seeds = loadVectors().vectors.map((v) => v.bytes);
+const vectors = loadVectors().vectors;
+const seeds = vectors.map((v) => v.bytes);
+const carpSeeds = vectors.filter((v) => v.carp !== undefined).map((v) => v.bytes);
+/** The instance the ucarp captures were made with (test/vectors/ucarp.txt). */
+const CARP_INSTANCE = { vhid: 10, password: Buffer.from('s3cr3t'), vip: '10.99.0.100' };
 
 const config = parseConfig({
   instances: [
@@ -56,7 +64,7 @@ function coresOf(instance: InstanceConfig, ttlChecked: boolean): CoreState[] {
 /** Per instance, the cores for a transport without (index 0) and with (1) the TTL check. */
 const cores = config.instances.map((inst) => [coresOf(inst, false), coresOf(inst, true)]);
 
-/** Rewrites the IPv4 header checksum and (when it looks like one) the VRRP checksum. */
+/** Rewrites the IPv4 header checksum and (when it looks like one) the VRRP or CARP checksum. */
 function fixChecksums(p: Buffer): void {
   if (p.length < 20) return;
   const ihl = ((p[0] ?? 0) & 0x0f) * 4;
@@ -70,20 +78,21 @@ function fixChecksums(p: Buffer): void {
   }
 }
 
-function mutate(random: () => number): Buffer {
+function mutate(random: () => number, from: Buffer[]): Buffer {
   const pick = (n: number): number => Math.floor(random() * n);
   const kind = pick(4);
-  if (kind === 0 || seeds.length === 0) {
+  if (kind === 0 || from.length === 0) {
     return Buffer.from(Array.from({ length: pick(90) }, () => pick(256)));
   }
-  const base = Buffer.from(seeds[pick(seeds.length)] ?? []);
+  const base = Buffer.from(from[pick(from.length)] ?? []);
   if (kind === 1) {
     for (let i = 0, n = 1 + pick(4); i < n; i += 1) {
       const at = pick(base.length);
       base[at] = (base[at] ?? 0) ^ (1 << pick(8));
     }
   } else if (kind === 2) {
-    // Header fields on purpose: version/type, VRID, priority, count, interval, TTL, lengths.
+    // Header fields on purpose: version/type, VRID, priority, count, interval, TTL, lengths
+    // (CARP: vhid, advskew, authlen, demote, advbase).
     for (let i = 0, n = 1 + pick(3); i < n; i += 1)
       base[pick(Math.min(base.length, 32))] = pick(256);
   } else {
@@ -97,26 +106,56 @@ function mutate(random: () => number): Buffer {
   return base;
 }
 
+interface Fuzzed {
+  /** What decodeIpv4 accepted. */
+  ip: { header: Ipv4Header; payload: Buffer };
+  index: number;
+  random: () => number;
+  count: (outcome: string) => void;
+  where: () => string;
+}
+
+/**
+ * The harness: `packets` mutations of `from` through decodeIpv4 (its rejections counted as
+ * `ip:<reason>`), each accepted one handed to `receive`, which counts its own outcomes. Prints
+ * the counts as a `[measure] <label>` line and returns them.
+ */
+async function fuzz(
+  label: string,
+  packets: number,
+  from: Buffer[],
+  receive: (f: Fuzzed) => void,
+): Promise<Map<string, number>> {
+  const random = mulberry32(SEED);
+  const counts = new Map<string, number>();
+  const count = (k: string): void => {
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  };
+  for (let i = 0; i < packets; i += 1) {
+    // The loop is synchronous: let vitest's worker answer its runner now and then.
+    if (i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    const packet = mutate(random, from);
+    // Built only for a failure's message: a million hex strings cost more than the decoding.
+    const where = (): string => `packet ${i} (seed ${SEED}): ${packet.toString('hex')}`;
+    const ip = decodeIpv4(packet);
+    if (!ip.ok) {
+      if (!IPV4_REJECTIONS.includes(ip.reason)) expect.fail(`${where()}: ip ${ip.reason}`);
+      count(`ip:${ip.reason}`);
+      continue;
+    }
+    receive({ ip, index: i, random, count, where });
+  }
+  const summary = [...counts].sort((a, b) => b[1] - a[1]);
+  console.log(
+    `[measure] ${label}: ${packets} packets: ${summary.map(([k, n]) => `${k} ${n}`).join(', ')}`,
+  );
+  return counts;
+}
+
 describe('fuzzing the receive path', () => {
   it(`${PACKETS.toLocaleString('en')} random and mutated packets: nothing throws, every rejection has a reason`, async () => {
     expect(seeds.length, 'the keepalived vectors are needed as seeds').toBeGreaterThan(0);
-    const random = mulberry32(SEED);
-    const counts = new Map<string, number>();
-    const count = (k: string): void => {
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    };
-    for (let i = 0; i < PACKETS; i += 1) {
-      // The loop is synchronous: let vitest's worker answer its runner now and then.
-      if (i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      const packet = mutate(random);
-      // Built only for a failure's message: a million hex strings cost more than the decoding.
-      const where = (): string => `packet ${i} (seed ${SEED}): ${packet.toString('hex')}`;
-      const ip = decodeIpv4(packet);
-      if (!ip.ok) {
-        if (!IPV4_REJECTIONS.includes(ip.reason)) expect.fail(`${where()}: ip ${ip.reason}`);
-        count(`ip:${ip.reason}`);
-        continue;
-      }
+    const counts = await fuzz('fuzz', PACKETS, seeds, ({ ip, index, random, count, where }) => {
       const src = ip.header.src;
       const decoded = decodeAdvert(ip.payload, { src, dst: ip.header.dst, ttl: ip.header.ttl });
       if (!decoded.ok) {
@@ -124,7 +163,7 @@ describe('fuzzing the receive path', () => {
           expect.fail(`${where()}: rejection ${decoded.reason} / ${decoded.detail}`);
         }
         count(`vrrp:${decoded.reason}`);
-        continue;
+        return;
       }
       const advert = decoded.advert;
       for (const [n, inst] of config.instances.entries()) {
@@ -140,7 +179,7 @@ describe('fuzzing the receive path', () => {
         count('accepted');
         const packet = { payload: ip.payload, src, dst: ip.header.dst, ttl: ip.header.ttl };
         for (const core of cores[n]?.[ttlChecked ? 1 : 0] ?? []) {
-          const r = step(core, { type: 'packet', packet, wallMs: 0 }, FUZZ_EPOCH_MS + i);
+          const r = step(core, { type: 'packet', packet, wallMs: 0 }, FUZZ_EPOCH_MS + index);
           if (r.state.counters.advertsReceived !== core.counters.advertsReceived + 1) {
             expect.fail(`${where()}: ${inst.name}'s core refused what the checks accepted`);
           }
@@ -149,12 +188,37 @@ describe('fuzzing the receive path', () => {
           }
         }
       }
-    }
-    const summary = [...counts].sort((a, b) => b[1] - a[1]);
-    console.log(
-      `[measure] fuzz: ${PACKETS} packets: ${summary.map(([k, n]) => `${k} ${n}`).join(', ')}`,
-    );
+    });
     expect(counts.get('accepted') ?? 0).toBeGreaterThan(1000);
     expect([...counts.keys()].filter((k) => k.startsWith('vrrp:')).length).toBeGreaterThan(5);
+  });
+
+  it(`${CARP_PACKETS.toLocaleString('en')} mutated ucarp packets through the CARP checks: nothing throws, every rejection has a reason`, async () => {
+    expect(carpSeeds.length, 'the ucarp vectors are needed as seeds').toBeGreaterThan(0);
+    const counts = await fuzz(
+      'fuzz carp',
+      CARP_PACKETS,
+      carpSeeds,
+      ({ ip, random, count, where }) => {
+        // Half the time as a transport that sees neither TTL nor destination.
+        const seen = random() < 0.5;
+        const meta = {
+          ttl: seen ? ip.header.ttl : undefined,
+          dst: seen ? ip.header.dst : undefined,
+        };
+        const decoded = decodeCarp(ip.payload, meta);
+        const verdict = decoded.ok ? checkCarp(decoded.advert, CARP_INSTANCE) : decoded;
+        if (!verdict.ok) {
+          if (!CARP_REJECTIONS.includes(verdict.reason) || verdict.detail === '') {
+            expect.fail(`${where()}: rejection ${verdict.reason} / ${verdict.detail}`);
+          }
+          count(verdict.reason);
+          return;
+        }
+        count('accepted');
+      },
+    );
+    expect(counts.get('accepted') ?? 0).toBeGreaterThan(1000);
+    expect([...counts.keys()].filter((k) => k.startsWith('carp-')).length).toBeGreaterThan(5);
   });
 });

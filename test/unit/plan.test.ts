@@ -42,6 +42,7 @@ describe('action plans', () => {
         VIPD_VRID: '51',
         VIPD_VIPS: '10.99.0.100 10.99.0.101',
         VIPD_FAMILY: 'ipv4',
+        VIPD_PROTOCOL: 'vrrp',
         VIPD_VIP_INTERFACE: 'eth0',
       },
     });
@@ -67,6 +68,7 @@ describe('action plans', () => {
       env: {
         VIPD_VIPS: 'fe80::1 2001:db8::100',
         VIPD_FAMILY: 'ipv6',
+        VIPD_PROTOCOL: 'vrrp',
         VIPD_VIP_INTERFACE: 'vrrp6-51',
       },
     });

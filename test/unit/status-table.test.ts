@@ -9,6 +9,7 @@ function instance(over: Partial<RouterStatus>): RouterStatus {
     name: 'VI_1',
     interface: 'eth0',
     vrid: 51,
+    protocol: 'vrrp',
     family: 4,
     mac: '02:99:00:00:00:01',
     vmac: undefined,
