@@ -600,15 +600,17 @@ export class Lab {
   /**
    * Starts tcpdump on the switch's bridge with `filter` and resolves once it listens; `stop` ends
    * it and returns one line per packet, each starting with its capture time in epoch seconds
-   * (`-tt`, microseconds), so timings compare with `date +%s.%N` on the hosts.
+   * (`-tt`, microseconds), so timings compare with `date +%s.%N` on the hosts. `args` go to
+   * tcpdump before the filter (e.g. `-T carp`: protocol 112 decoded as CARP, not VRRP).
    */
-  async capture(filter: string): Promise<{ stop: () => Promise<string[]> }> {
+  async capture(filter: string, args: string[] = []): Promise<{ stop: () => Promise<string[]> }> {
     const dump = this.spawnIn(this.switchNs, `tcpdump-${this.processes.length}`, 'tcpdump', [
       '-i',
       'br0',
       '-nn',
       '-l',
       '-tt',
+      ...args,
       filter,
     ]);
     await dump.waitForLine(/listening on/, 5_000);

@@ -43,6 +43,8 @@ export interface UcarpOptions {
   shutdown?: boolean;
   /** -x, the scripts' third argument; default the host's name. */
   xparam?: string;
+  /** -s, the box's own address; default the host's lab address. */
+  source?: string;
 }
 
 /** One script call as the record file has it. */
@@ -161,7 +163,7 @@ export class Ucarp {
 export function ucarpArgs(lab: Lab, host: string, record: ScriptRecord, o: UcarpOptions): string[] {
   const { up, down } = record.scripts(host);
   return [
-    ...['-i', 'eth0', '-s', lab.host(host).address, '-v', String(o.vhid ?? CARP_VHID)],
+    ...['-i', 'eth0', '-s', o.source ?? lab.host(host).address, '-v', String(o.vhid ?? CARP_VHID)],
     ...['-p', o.password ?? CARP_PASSWORD, '-a', o.vip ?? CARP_VIP],
     ...['-b', String(o.advbase ?? 1), '-k', String(o.advskew), '-r', String(o.deadRatio ?? 3)],
     ...(o.preempt === true ? ['-P'] : []),
