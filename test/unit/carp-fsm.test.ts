@@ -14,7 +14,16 @@ import {
   type CarpEvent,
   type CarpFsmConfig,
 } from '../../src/carp/fsm.js';
-import { nextDeadline, type FsmState } from '../../src/vrrp/fsm.js';
+import {
+  nextDeadline,
+  type FsmAction,
+  type FsmResult,
+  type FsmState,
+  type Peer,
+  type TransitionReason,
+  type VrrpState,
+} from '../../src/vrrp/fsm.js';
+import { backupAt, masterAt } from '../support/machine.js';
 
 const OUR_ADDRESS = '10.0.0.1';
 const PEER = '10.0.0.2';
@@ -38,23 +47,43 @@ const TIMER: CarpEvent = { type: 'timer' };
 const STARTUP: CarpEvent = { type: 'startup' };
 const SHUTDOWN: CarpEvent = { type: 'shutdown' };
 
+const CARP = { initialState, step };
 /** A box that started at `at` and sits in backup. */
-function backup(cfg: CarpFsmConfig, at = 0): FsmState {
-  const { state } = step(cfg, initialState(cfg), STARTUP, at);
-  expect(state.state).toBe('backup');
-  return state;
-}
-
+const backup = (cfg: CarpFsmConfig, at = 0): FsmState => backupAt(CARP, cfg, at);
 /** A box that became master at `at` through its master-down timer. */
-function master(cfg: CarpFsmConfig, at = 0): FsmState {
-  const waiting = backup(cfg, 0);
-  const { state } = step(cfg, { ...waiting, masterDownAt: at }, TIMER, at);
-  expect(state.state).toBe('master');
-  return state;
+const master = (cfg: CarpFsmConfig, at = 0): FsmState => masterAt(CARP, cfg, at);
+
+function peer(address: string, advbase: number, advskew: number): Peer {
+  return { address, priority: 0, carp: { advbase, advskew } };
 }
 
-function peer(address: string, advbase: number, advskew: number): object {
-  return { address, priority: 0, carp: { advbase, advskew } };
+/** A backup's takeover (carp.c:385-393): the advert first, then the transition. */
+function tookOver(reason: TransitionReason, from: Peer | undefined): FsmAction[] {
+  return [
+    { type: 'send-advert', priority: 1, cause: 'became-master' },
+    { type: 'transition', from: 'backup', to: 'master', reason, peer: from },
+  ];
+}
+
+/** A backup started at 0 hearing PEER advertise (advbase, advskew) at `at`. */
+function backupHears(cfg: CarpFsmConfig, advbase: number, advskew: number, at: number): FsmResult {
+  return step(cfg, backup(cfg, 0), advert(PEER, advbase, advskew), at);
+}
+
+/** A master leaving: for a fault or a shutdown it resigns first (priority 0: 255/255 on the wire). */
+function leftMaster(
+  to: VrrpState,
+  reason: TransitionReason,
+  masterForMs: number,
+  from?: Peer,
+): FsmAction[] {
+  const resign = reason === 'fault' || reason === 'shutdown';
+  return [
+    resign
+      ? { type: 'send-advert', priority: 0, cause: reason }
+      : { type: 'send-advert', priority: 1, cause: 'yield-notice' },
+    { type: 'transition', from: 'master', to, reason, peer: from, masterForMs },
+  ];
 }
 
 describe('timing formulas (carp.c:207, carp.c:348-349)', () => {
@@ -111,16 +140,7 @@ describe('backup, timer (carp.c:376-393, carp_master_down)', () => {
     const state = backup(cfg, 0);
     // 3000 + 64/256 s = 3250
     const { state: after, actions } = step(cfg, state, TIMER, 3250);
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 1, cause: 'became-master' },
-      {
-        type: 'transition',
-        from: 'backup',
-        to: 'master',
-        reason: 'master-down',
-        peer: undefined,
-      },
-    ]);
+    expect(actions).toEqual(tookOver('master-down', undefined));
     expect(after.state).toBe('master');
     // 3250 + 1000 + 250
     expect(after.advertAt).toBe(4500);
@@ -129,7 +149,7 @@ describe('backup, timer (carp.c:376-393, carp_master_down)', () => {
 
   it('the master it last heard is the peer of the takeover', () => {
     const cfg = config({ advskew: 100 });
-    const heard = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 500).state;
+    const heard = backupHears(cfg, 1, 50, 500).state;
     // 500 + 3000 + 390.625
     expect(heard.masterDownAt).toBe(3890.625);
     const { actions } = step(cfg, heard, TIMER, 3890.625);
@@ -154,7 +174,7 @@ describe('master, timer (carp.c:366-371, the advert timer)', () => {
 describe('backup hearing a master (carp.c:595-623)', () => {
   it('a better master restarts the master-down timer', () => {
     const cfg = config({ advskew: 100 });
-    const { state, actions } = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 2000);
+    const { state, actions } = backupHears(cfg, 1, 50, 2000);
     expect(actions).toEqual([]);
     expect(state.state).toBe('backup');
     // 2000 + 3000 + 390.625
@@ -164,17 +184,8 @@ describe('backup hearing a master (carp.c:595-623)', () => {
 
   it('with preempt (-P), a slower master is taken over at once (carp.c:600-604)', () => {
     const cfg = config({ advskew: 0, preempt: true });
-    const { state, actions } = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 700);
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 1, cause: 'became-master' },
-      {
-        type: 'transition',
-        from: 'backup',
-        to: 'master',
-        reason: 'preempt-lower-priority',
-        peer: peer(PEER, 1, 50),
-      },
-    ]);
+    const { state, actions } = backupHears(cfg, 1, 50, 700);
+    expect(actions).toEqual(tookOver('preempt-lower-priority', peer(PEER, 1, 50)));
     expect(state.state).toBe('master');
     // 700 + 1000
     expect(state.advertAt).toBe(1700);
@@ -182,13 +193,13 @@ describe('backup hearing a master (carp.c:595-623)', () => {
 
   it('a larger advbase is slower whatever the skews: preempted', () => {
     const cfg = config({ advskew: 200 });
-    const { actions } = step(cfg, backup(cfg, 0), advert(PEER, 2, 0), 700);
+    const { actions } = backupHears(cfg, 2, 0, 700);
     expect(actions[1]).toMatchObject({ to: 'master', reason: 'preempt-lower-priority' });
   });
 
   it('without preempt, a slower master is followed: the timer restarts', () => {
     const cfg = config({ advskew: 0, preempt: false });
-    const { state, actions } = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 700);
+    const { state, actions } = backupHears(cfg, 1, 50, 700);
     expect(actions).toEqual([]);
     expect(state.state).toBe('backup');
     // 700 + 3000 + 0
@@ -198,7 +209,7 @@ describe('backup hearing a master (carp.c:595-623)', () => {
 
   it('an equal master is never preempted (timercmp <, strict)', () => {
     const cfg = config({ advskew: 50, preempt: true });
-    const { state, actions } = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 700);
+    const { state, actions } = backupHears(cfg, 1, 50, 700);
     expect(actions).toEqual([]);
     expect(state.state).toBe('backup');
   });
@@ -206,21 +217,15 @@ describe('backup hearing a master (carp.c:595-623)', () => {
   describe("'master-too-slow': slower than our own dead interval (carp.c:611-617)", () => {
     it('advbase 4 against 3 x 1 s: taken over at once, even without preempt', () => {
       const cfg = config({ preempt: false });
-      const { state, actions } = step(cfg, backup(cfg, 0), advert(PEER, 4, 0), 900);
+      const { state, actions } = backupHears(cfg, 4, 0, 900);
       expect(state.state).toBe('master');
-      expect(actions[1]).toEqual({
-        type: 'transition',
-        from: 'backup',
-        to: 'master',
-        reason: 'master-too-slow',
-        peer: peer(PEER, 4, 0),
-      });
+      expect(actions).toEqual(tookOver('master-too-slow', peer(PEER, 4, 0)));
     });
 
     it('exactly our dead interval is not too slow (timercmp <, strict)', () => {
       // ours: 3 * 1 s + 0; theirs: 3 s + 0
       const cfg = config({ preempt: false });
-      const { state } = step(cfg, backup(cfg, 0), advert(PEER, 3, 0), 900);
+      const { state } = backupHears(cfg, 3, 0, 900);
       expect(state.state).toBe('backup');
     });
 
@@ -228,35 +233,26 @@ describe('backup hearing a master (carp.c:595-623)', () => {
       // ours: 3 s + 100/256 s = 3.390625 s
       const cfg = config({ advskew: 100, preempt: false });
       // theirs 3 s + 50/256 s = 3.195 s: within our dead interval, followed
-      expect(step(cfg, backup(cfg, 0), advert(PEER, 3, 50), 900).state.state).toBe('backup');
+      expect(backupHears(cfg, 3, 50, 900).state.state).toBe('backup');
       // theirs 3 s + 101/256 s: beyond it, taken over
-      const slower = step(cfg, backup(cfg, 0), advert(PEER, 3, 101), 900);
+      const slower = backupHears(cfg, 3, 101, 900);
       expect(slower.state.state).toBe('master');
       expect(slower.actions[1]).toMatchObject({ reason: 'master-too-slow' });
     });
 
     it('with preempt the preemption rule answers first (carp.c:600 before carp.c:611)', () => {
       const cfg = config({ preempt: true });
-      const { actions } = step(cfg, backup(cfg, 0), advert(PEER, 4, 0), 900);
+      const { actions } = backupHears(cfg, 4, 0, 900);
       expect(actions[1]).toMatchObject({ reason: 'preempt-lower-priority' });
     });
   });
 
   it("a resign (255/255) is taken over at once, without preempt: 'priority-zero-heard'", () => {
     const cfg = config({ advskew: 100, preempt: false });
-    const heard = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 500).state;
+    const heard = backupHears(cfg, 1, 50, 500).state;
     const { state, actions } = step(cfg, heard, advert(PEER, 255, 255), 800);
     expect(state.state).toBe('master');
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 1, cause: 'became-master' },
-      {
-        type: 'transition',
-        from: 'backup',
-        to: 'master',
-        reason: 'priority-zero-heard',
-        peer: peer(PEER, 255, 255),
-      },
-    ]);
+    expect(actions).toEqual(tookOver('priority-zero-heard', peer(PEER, 255, 255)));
   });
 
   // A known difference: ucarp has no resign rule. 255/255 is only a very slow master, taken over
@@ -265,7 +261,7 @@ describe('backup hearing a master (carp.c:595-623)', () => {
   // over at once. `it.fails` documents it until the machine follows ucarp here.
   it.fails('as ucarp: a resign within our dead interval is followed (no preempt)', () => {
     const cfg = config({ advbase: 100, preempt: false });
-    const { state } = step(cfg, backup(cfg, 0), advert(PEER, 255, 255), 800);
+    const { state } = backupHears(cfg, 255, 255, 800);
     expect(state.state).toBe('backup');
   });
 
@@ -279,17 +275,7 @@ describe('master hearing a better master (carp.c:560-578)', () => {
     const cfg = config({ advskew: 100 });
     const state = master(cfg, 1000);
     const { state: after, actions } = step(cfg, state, advert(PEER, 1, 50), 4000);
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 1, cause: 'yield-notice' },
-      {
-        type: 'transition',
-        from: 'master',
-        to: 'backup',
-        reason: 'higher-priority',
-        peer: peer(PEER, 1, 50),
-        masterForMs: 3000,
-      },
-    ]);
+    expect(actions).toEqual(leftMaster('backup', 'higher-priority', 3000, peer(PEER, 1, 50)));
     expect(after.state).toBe('backup');
     // carp_setrun(BACKUP): 4000 + 3000 + 390.625
     expect(after.masterDownAt).toBe(7390.625);
@@ -325,17 +311,9 @@ describe('equal timing: the lower address as ucarp compares in_addr on x86 (carp
     const cfg = config({ advskew: 20, primaryAddress: NUMERIC_LOWER });
     const { state, actions } = step(cfg, master(cfg, 0), advert(UCARP_LOWER, 1, 20), 500);
     expect(state.state).toBe('backup');
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 1, cause: 'yield-notice' },
-      {
-        type: 'transition',
-        from: 'master',
-        to: 'backup',
-        reason: 'equal-priority-lower-address',
-        peer: peer(UCARP_LOWER, 1, 20),
-        masterForMs: 500,
-      },
-    ]);
+    expect(actions).toEqual(
+      leftMaster('backup', 'equal-priority-lower-address', 500, peer(UCARP_LOWER, 1, 20)),
+    );
   });
 
   it('a master at 10.0.2.1 keeps its place against an equal one from 10.0.1.2 (carp.c:588-590)', () => {
@@ -385,7 +363,7 @@ describe('master hearing a worse master (carp.c:580-593)', () => {
 
   it('the master it just preempted is a hand-over, not a split brain', () => {
     const cfg = config({ advskew: 0, preempt: true });
-    const taken = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 500).state;
+    const taken = backupHears(cfg, 1, 50, 500).state;
     expect(taken.state).toBe('master');
     // The old master has not heard us yet and advertises once more.
     const { state, actions } = step(cfg, taken, advert(PEER, 1, 50), 1695);
@@ -395,7 +373,7 @@ describe('master hearing a worse master (carp.c:580-593)', () => {
 
   it('a hand-over ends: the preempted master still advertising much later is a split brain', () => {
     const cfg = config({ advskew: 0, preempt: true });
-    const taken = step(cfg, backup(cfg, 0), advert(PEER, 1, 50), 500).state;
+    const taken = backupHears(cfg, 1, 50, 500).state;
     // More than 3 x 1195.3125 ms after the takeover, and a fresh episode.
     const { actions } = step(cfg, taken, advert(PEER, 1, 50), 500 + 3600);
     expect(actions[0]).toMatchObject({ type: 'split-brain', peer: peer(PEER, 1, 50) });
@@ -413,17 +391,7 @@ describe('fault and shutdown: a master resigns first (priority 0: the core sends
   it('fault from master: resign, then master -> fault', () => {
     const cfg = config();
     const { state, actions } = step(cfg, master(cfg, 1000), { type: 'fault' }, 1500);
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 0, cause: 'fault' },
-      {
-        type: 'transition',
-        from: 'master',
-        to: 'fault',
-        reason: 'fault',
-        peer: undefined,
-        masterForMs: 500,
-      },
-    ]);
+    expect(actions).toEqual(leftMaster('fault', 'fault', 500));
     expect(state.state).toBe('fault');
     expect(nextDeadline(state)).toBeUndefined();
   });
@@ -447,17 +415,7 @@ describe('fault and shutdown: a master resigns first (priority 0: the core sends
   it('shutdown from master: resign, then master -> initialize', () => {
     const cfg = config();
     const { state, actions } = step(cfg, master(cfg, 0), SHUTDOWN, 2500);
-    expect(actions).toEqual([
-      { type: 'send-advert', priority: 0, cause: 'shutdown' },
-      {
-        type: 'transition',
-        from: 'master',
-        to: 'initialize',
-        reason: 'shutdown',
-        peer: undefined,
-        masterForMs: 2500,
-      },
-    ]);
+    expect(actions).toEqual(leftMaster('initialize', 'shutdown', 2500));
     expect(state.state).toBe('initialize');
   });
 

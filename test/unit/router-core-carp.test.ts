@@ -156,37 +156,32 @@ describe('RouterCore, protocol carp', () => {
     expect(effects).toContainEqual({ type: 'run-plan', id: 2, role: 'master' });
   });
 
-  it("a wrong password refuses ucarp's advert as 'carp-auth'", () => {
-    const { state, effects } = run(carpCore({ password: 'wrong' }), [
+  it.each([
+    [
+      "ucarp's advert with a wrong password",
+      { password: 'wrong' },
+      fw2,
+      'carp-auth',
+      'HMAC does not match',
+    ],
+    ["keepalived's VRRP advert", {}, keepalived, 'vrrp', 'VRRP advertisement on a CARP instance'],
+  ])("%s is refused as '%s'", (_what, carp, v, reason, detail) => {
+    const { state, effects } = run(carpCore(carp), [
       [0, { type: 'start' }],
-      [1000, packet(fw2)],
+      [1000, packet(v)],
     ]);
     expect(effects).toContainEqual({
       type: 'rejected',
-      reason: 'carp-auth',
-      detail: expect.stringContaining('HMAC does not match') as unknown,
-      src: '10.99.0.2',
+      reason,
+      detail: expect.stringContaining(detail) as unknown,
+      src: v.ip.src,
     });
     expect(effects).toContainEqual({
       type: 'event',
-      event: { type: 'rejected', instance: 'fw', reason: 'carp-auth' },
+      event: { type: 'rejected', instance: 'fw', reason },
     });
     expect(state.counters.advertsReceived).toBe(0);
     expect(state.fsm.master).toBeUndefined();
-  });
-
-  it("a VRRP advert (keepalived's) on a CARP instance is refused as 'vrrp'", () => {
-    const { state, effects } = run(carpCore(), [
-      [0, { type: 'start' }],
-      [1000, packet(keepalived)],
-    ]);
-    expect(effects).toContainEqual({
-      type: 'rejected',
-      reason: 'vrrp',
-      detail: expect.stringContaining('VRRP advertisement on a CARP instance') as unknown,
-      src: keepalived.ip.src,
-    });
-    expect(state.counters.advertsReceived).toBe(0);
   });
 
   it('the advert timer sends our timing; health tracking raises the advskew by the drop', () => {
