@@ -15,7 +15,9 @@
  *   master that advertises more slowly than its own dead interval (deadRatio x advbase) takes
  *   over at once ("going to time out"); otherwise it waits deadRatio x advbase + advskew/256 s.
  * - ucarp has no resign packet. vipd resigns with advbase 255 / advskew 255, as OpenBSD's CARP
- *   does when its interface goes down: by the rule above any ucarp backup takes over at once.
+ *   does when its interface goes down: by the rules above a ucarp backup takes over at once when
+ *   it preempts or its dead interval is under 256 s (every ucarp default). vipd takes a resign it
+ *   hears over at once whatever its dead interval, as VRRP's priority 0: the sender is leaving.
  */
 import type {
   FsmAction,

