@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  RESIGN,
   carpIntervalMs,
   carpMasterDownMs,
   initialState,
@@ -264,10 +263,6 @@ describe('backup hearing a master (carp.c:595-623)', () => {
     const { state, actions } = backupHears(cfg, 255, 255, 800);
     expect(state.state).toBe('master');
     expect(actions).toEqual(tookOver('priority-zero-heard', peer(PEER, 255, 255)));
-  });
-
-  it('RESIGN is the pair OpenBSD sends when going down', () => {
-    expect(RESIGN).toEqual({ advbase: 255, advskew: 255 });
   });
 });
 
