@@ -60,7 +60,7 @@ Rolling migration of a ucarp pair (one box at a time, never ucarp and vipd on on
   4. Start vipd ucarp there with its command line; with -P and the lower -k it takes the VIP
      back, otherwise it stays backup.
 From then on a graceful stop (SIGTERM) of a vipd master sends an advert with advbase 255 and
-advskew 255, which makes a backup (vipd or ucarp) take over at once.
+advskew 255: a backup (vipd or ucarp) takes over on reading it, not after its dead interval.
 
 Differences to know:
   - vipd adds and removes the VIP itself (ip addr replace/del of VIP/32); the scripts run in

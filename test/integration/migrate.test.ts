@@ -7,8 +7,9 @@
  *   and remove the VIP themselves and log their arguments): the scripts run with ucarp's
  *   arguments on every transition, and the VIP ends up on the master only. A real ucarp pair
  *   replaced one box at a time, as UCARP_HELP tells it (the backup first, then the master), with
- *   one master throughout but for the dead interval after the ucarp master stops; and a ucarp
- *   box with -M (broadcast adverts) and a vipd box elect one master.
+ *   one master throughout but for the dead interval after the ucarp master stops; a ucarp box
+ *   with -M (broadcast adverts) and a vipd box elect one master, and vipd's stop advert
+ *   (advbase 255/advskew 255) has the ucarp backup take over at once.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -254,7 +255,7 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
     expect(fw1Calls.slice(-2)).toEqual([`down eth0 ${VIP} extra`, `up eth0 ${VIP} extra`]);
   });
 
-  it('a ucarp box with -M (broadcast adverts) and a vipd box hear each other', async () => {
+  it("a ucarp box with -M (broadcast adverts) and a vipd box hear each other; vipd's stop hands over to ucarp at once", async () => {
     const u1 = realUcarp('fw1', ucarpArgs('fw1', 0, ['-M']));
     await u1.waitForLine(/Switching to state: MASTER/, 10_000);
     const v2 = vipdUcarp('fw2', ucarpArgs('fw2', 100, ['-M']));
@@ -269,5 +270,12 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
     await pastDeadInterval();
     await onlyHolder(fx, 'fw2');
     expect(ucarpStates(u1b)).toEqual(['BACKUP']);
+    // vipd's graceful stop (advbase 255/advskew 255): the ucarp backup takes over at once, not
+    // after its dead interval (3 x 1 + 200/256 s).
+    const stoppedAt = Date.now();
+    v2.kill('SIGTERM');
+    await u1b.waitForLine(/Switching to state: MASTER/, 2_500);
+    console.log(`[measure] ucarp took over ${Date.now() - stoppedAt} ms after vipd's SIGTERM`);
+    await onlyHolder(fx, 'fw1');
   });
 });
