@@ -31,6 +31,7 @@ import { createLogger } from '../log.js';
 import { isIpv4 } from '../net/address.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import { UsageError } from '../usage.js';
+import { CARP_GROUP, CARP_MAX_PASSWORD } from '../carp/packet.js';
 
 export const UCARP_HELP = `usage: vipd ucarp -i IF -s SRCIP -v VHID -a VIP (-p PASS | -o FILE) [-P] [-b ADVBASE]
                   [-k ADVSKEW] [-r DEADRATIO] [-u UPSCRIPT] [-d DOWNSCRIPT] [-x XPARAM] [-z]
@@ -219,11 +220,6 @@ export function wantsUcarpHelp(argv: readonly string[]): boolean {
   return parseUcarpArgs(argv).has('help');
 }
 
-/** The CARP group: the only one vipd joins, and ucarp's default. */
-const CARP_GROUP = '224.0.0.18';
-/** ucarp copies the password NUL-terminated into its 20-byte HMAC key. */
-const MAX_PASSWORD_BYTES = 19;
-
 /** Reading the parsed command line: values by long name, checked, with the notes gathered. */
 class UcarpArgs {
   readonly notes: string[] = [];
@@ -389,9 +385,9 @@ function readPassword(a: UcarpArgs, readPassFile: UcarpOptions['readPassFile']):
   } else password = a.last('pass') as string;
   if (password === '') throw usage('the password is empty (ucarp refuses to run without one)');
   const bytes = Buffer.byteLength(password);
-  if (bytes > MAX_PASSWORD_BYTES) {
+  if (bytes > CARP_MAX_PASSWORD) {
     throw usage(
-      `the password is ${bytes} bytes; ucarp takes at most ${MAX_PASSWORD_BYTES} (it says "Password too long" and exits), so no ucarp box runs with it`,
+      `the password is ${bytes} bytes; ucarp takes at most ${CARP_MAX_PASSWORD} (it says "Password too long" and exits), so no ucarp box runs with it`,
     );
   }
   return password;
