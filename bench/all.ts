@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark in turn, each its own process (one namespace lab at a time, so
  * none measures while another loads the machine), on one vipd snapshot compiled here, then all
  * their tables together and bench-results/summary.json. BENCHES="failover,resources" runs a
- * subset; every benchmark's own variables (RUNS, ADVERTS, FAMILIES, ROUTERS, WINDOW_S, ...)
+ * subset; every benchmark's own variables (RUNS, ADVERTS, FAMILIES, PROTOCOLS, ROUTERS, WINDOW_S, ...)
  * pass through.
  * A report older than this run's start is refused, so the summary never mixes runs. The soak
  * (bench/soak.ts, `npm run soak`, 10 minutes) is not part of it.
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
         'RUNS',
         'ADVERTS',
         'FAMILIES',
+        'PROTOCOLS',
         'ROUTERS',
         'WINDOW_S',
         'SEED_VIPS',

@@ -1,7 +1,10 @@
 /**
  * Failover benchmark: vipd and keepalived 2.2.7 side by side in one namespace lab (fw1, fw2 and
  * a client), with the same timers and VIPs: VRRPv3, one virtual router, priorities 150/100,
- * advert 1 s and 0.1 s (ADVERTS="1,0.1"), over IPv4 and over IPv6 (FAMILIES="4,6"). IPv4: VIP
+ * advert 1 s and 0.1 s (ADVERTS="1,0.1"), over IPv4 and over IPv6 (FAMILIES="4,6"); and CARP
+ * (PROTOCOLS="vrrp,carp", both by default), IPv4 only: vipd (`protocol: "carp"`) and ucarp 1.5.2,
+ * each a pair of its own, vhid 1, VIP 10.99.0.101/32, advbase 1 s, advskew 0 (fw1) and 100 (fw2),
+ * dead ratio 3 (ucarp's up/down scripts add/del the VIP; ucarp sends its gratuitous ARP itself). IPv4: VIP
  * 10.99.0.101/24. IPv6: VIPs fe80::200:5eff:fe00:201/64 (the virtual link-local, first as RFC
  * 5798 5.2.9 wants) and 2001:db8:99::100/64, adverts to ff02::12 from each box's own link-local;
  * the client has 2001:db8:99::10/64 (nodad). For each family, daemon, interval and way the
@@ -10,7 +13,8 @@
  *
  * - SIGKILL of every process on fw1, all stopped first so none runs on (a crash: nothing says
  *   goodbye; fw1's kernel, still up, keeps the VIPs)
- * - SIGTERM of the daemon (a graceful stop: it sends a priority-0 advert and drops the VIP)
+ * - SIGTERM of the daemon (a graceful stop: it drops the VIP, and sends a priority-0 advert, or
+ *   for CARP vipd an advbase 255/advskew 255 one; ucarp sends nothing, even with -z)
  *
  * Each run (IPv6: once no address on any box is tentative, duplicate address detection being
  * over) starts fw1 and waits until it is master, then fw2 until it is backup, then for the
@@ -29,19 +33,25 @@
  *   SIGTERM its priority-0 advert) to the VIP on fw2. This is what RFC 5798 bounds: a backup of
  *   priority 100 takes over Master_Down_Interval = 3 × advert + Skew_Time after the last advert
  *   (3609 / 360.9 ms), or Skew_Time = 156/256 × advert (609 / 60.9 ms) after a priority-0 one.
+ *   A CARP backup takes over 3 × advbase + advskew/256 after the last advert (3390.6 ms), or at
+ *   once on hearing one with advbase 255/advskew 255 (it would time out before the next).
  *   From the signal, SIGKILL times therefore spread over (MDI − advert, MDI].
  *
- * Output: a table per family on stdout (IPv4's alone as before when FAMILIES=4) and
- * bench-results/failover.json, each result with its family.
+ * Output: a table per protocol and family on stdout (VRRP IPv4's alone as before when
+ * FAMILIES=4 PROTOCOLS=vrrp) and bench-results/failover.json, each result with its protocol
+ * and family.
  */
 import { Lab, type LabProcess } from '../test/lab/lab.js';
 import { until } from '../test/support/until.js';
 import {
+  CARP_DAEMONS,
   DAEMONS,
   buildVipdSnapshot,
   address,
   addressAdded,
+  advertRank,
   captureAdverts,
+  carpDownMs,
   clearBoxes,
   stateChanges,
   macOf,
@@ -50,12 +60,13 @@ import {
   rfcTimers,
   signalBox,
   sleep,
+  startCarp,
   startDaemon,
   startPing,
   virtualRouters,
   waitForState,
   watchEvent,
-  type BoxOptions,
+  type CarpDaemon,
   type Daemon,
   type Family,
   type VirtualRouter,
@@ -85,20 +96,57 @@ function families(raw: string): Family[] {
 }
 const FAMILIES = families(process.env.FAMILIES ?? '4,6');
 
+type Protocol = 'vrrp' | 'carp';
+/** PROTOCOLS="vrrp,carp": which protocols to run, in that order. */
+function protocols(raw: string): Protocol[] {
+  const listed = [...new Set(raw.split(',').filter(Boolean))];
+  const bad = listed.filter((p) => p !== 'vrrp' && p !== 'carp');
+  if (listed.length === 0 || bad.length > 0) {
+    throw new Error(`PROTOCOLS="${raw}": give vrrp, carp or both (PROTOCOLS=vrrp,carp)`);
+  }
+  return listed as Protocol[];
+}
+const PROTOCOLS = protocols(process.env.PROTOCOLS ?? 'vrrp,carp');
+
+/** CARP's timers: whole seconds, the lower advskew wins. ADVERTS is VRRP's. */
+const CARP_ADVBASE_S = 1;
+const MASTER_ADVSKEW = 0;
+const BACKUP_ADVSKEW = 100;
+
+/** A pair of boxes running the same daemon, speaking `protocol`. */
+type Contender = { protocol: 'vrrp'; daemon: Daemon } | { protocol: 'carp'; daemon: CarpDaemon };
+
+const CONTENDERS: Record<Protocol, Contender[]> = {
+  vrrp: DAEMONS.map((daemon) => ({ protocol: 'vrrp', daemon })),
+  carp: CARP_DAEMONS.map((daemon) => ({ protocol: 'carp', daemon })),
+};
+
+/** The advert intervals a protocol runs at, s. */
+const intervalsOf = (protocol: Protocol): number[] =>
+  protocol === 'vrrp' ? ADVERTS : [CARP_ADVBASE_S];
+
+/** Whether the master's graceful stop sends an advert that hands over (all but ucarp's). */
+const stopAdvertises = (c: Contender, way: Way): boolean =>
+  way === 'SIGTERM' && c.daemon !== 'ucarp';
+
 /** The protocol bound of the backup's takeover, from the master's last advert. */
-function bound(way: Way, advertS: number): number {
-  const t = rfcTimers(BACKUP_PRIORITY, advertS);
+function bound(c: Contender, way: Way, intervalS: number): number {
+  if (c.protocol === 'carp')
+    return stopAdvertises(c, way) ? 0 : carpDownMs(intervalS, BACKUP_ADVSKEW);
+  const t = rfcTimers(BACKUP_PRIORITY, intervalS);
   return way === 'SIGKILL' ? t.mdiMs : t.skewMs;
 }
 
 /** Rough wall time of one run, for the estimate printed up front (calibrated on this lab). */
-function runEstimateMs(way: Way, advertS: number): number {
-  // Start-ups and teardown about 1.3 s, fw1 master after its own Master_Down_Interval, the
+function runEstimateMs(c: Contender, way: Way, intervalS: number): number {
+  // Start-ups and teardown about 1.3 s, fw1 master after its own master-down wait, the
   // settle, 0.3 s of monitors starting, then the failover itself.
-  const startup = 1_300 + rfcTimers(MASTER_PRIORITY, advertS).mdiMs;
-  const failover =
-    way === 'SIGKILL' ? bound(way, advertS) - (advertS * 1000) / 2 : bound(way, advertS);
-  return startup + SETTLE_MS + (advertS * 1000) / 2 + 300 + failover;
+  const masterDown =
+    c.protocol === 'vrrp'
+      ? rfcTimers(MASTER_PRIORITY, intervalS).mdiMs
+      : carpDownMs(intervalS, MASTER_ADVSKEW);
+  const failover = bound(c, way, intervalS) - (stopAdvertises(c, way) ? 0 : (intervalS * 1000) / 2);
+  return 1_300 + masterDown + SETTLE_MS + (intervalS * 1000) / 2 + 300 + failover;
 }
 
 interface Run {
@@ -108,8 +156,8 @@ interface Run {
   arpMs: number;
   /** fw1's last advert (kernel receive time on fw2) to the VIP on fw2, ms. */
   advertToVipMs: number;
-  /** Priority of that advert (0 for a graceful stop). */
-  lastAdvertPriority: number;
+  /** What that advert said of its sender: `prio 0` (a graceful VRRP stop), `advbase 255 advskew 255`. */
+  lastAdvert: string;
   /** vipd only: that advert to its transition log line (ms resolution): the decision alone. */
   advertToTransitionMs?: number;
 }
@@ -132,6 +180,7 @@ interface Macs {
 
 /** What a family's runs share: its router, the VIP the client pings, fw1's advert source. */
 interface Setup {
+  protocol: Protocol;
   family: Family;
   routers: VirtualRouter[];
   vip: string;
@@ -140,27 +189,51 @@ interface Setup {
   macs: Macs;
 }
 
-/** Readies the lab for a family's runs: for IPv6 the client's address and DAD over. */
-async function setUp(lab: Lab, family: Family, macs: Macs): Promise<Setup> {
-  const routers = virtualRouters(1, family);
-  const vip = address(routers[0] ?? { vrid: 1, vips: [] });
-  if (family === 4) return { family, routers, vip, fw1Source: lab.host('fw1').address, macs };
+/**
+ * Readies the lab for a protocol's runs in a family: for IPv6 the client's address and DAD
+ * over. CARP (IPv4 only) covers one address, VIP/32, as ucarp's -a.
+ */
+async function setUp(lab: Lab, protocol: Protocol, family: Family, macs: Macs): Promise<Setup> {
+  const [router = { vrid: 1, vips: [] }] = virtualRouters(1, family);
+  const vip = address(router);
+  const routers = protocol === 'carp' ? [{ vrid: router.vrid, vips: [`${vip}/32`] }] : [router];
+  const fw1Source = lab.host('fw1').address;
+  if (family === 4) return { protocol, family, routers, vip, fw1Source, macs };
   await lab.exec('client', 'ip', ['addr', 'add', CLIENT_IPV6, 'dev', 'eth0', 'nodad']);
   for (const host of HOSTS) await lab.dadDone(host);
-  const fw1Source = await lab.linkLocal('fw1');
-  if (fw1Source === undefined) throw new Error('fw1 has no IPv6 link-local address on eth0');
-  return { family, routers, vip, fw1Source, macs };
+  const linkLocal = await lab.linkLocal('fw1');
+  if (linkLocal === undefined) throw new Error('fw1 has no IPv6 link-local address on eth0');
+  return { protocol, family, routers, vip, fw1Source: linkLocal, macs };
+}
+
+/** Starts fw1 (`master`: the better rank) or fw2 of a contender's pair. */
+function startBox(
+  lab: Lab,
+  c: Contender,
+  host: string,
+  master: boolean,
+  intervalS: number,
+  routers: VirtualRouter[],
+): LabProcess {
+  if (c.protocol === 'vrrp') {
+    const priority = master ? MASTER_PRIORITY : BACKUP_PRIORITY;
+    return startDaemon(lab, c.daemon, host, { priority, advertS: intervalS, routers });
+  }
+  const [router] = routers;
+  if (router === undefined) throw new Error('CARP: no virtual host');
+  const advskew = master ? MASTER_ADVSKEW : BACKUP_ADVSKEW;
+  return startCarp(lab, c.daemon, host, { advbase: intervalS, advskew, router });
 }
 
 async function once(
   lab: Lab,
-  daemon: Daemon,
-  advertS: number,
+  c: Contender,
+  intervalS: number,
   way: Way,
   setup: Setup,
 ): Promise<Run> {
   const { family, routers, vip: VIP, fw1Source, macs } = setup;
-  const box = (priority: number): BoxOptions => ({ priority, advertS, routers });
+  const { daemon } = c;
   const started: LabProcess[] = [];
   try {
     // A tentative address neither sends nor answers: the boxes' link-locals are the advert
@@ -168,10 +241,10 @@ async function once(
     if (family === 6) for (const host of HOSTS) await lab.dadDone(host);
     // fw2 starts once fw1 is master: started together, both may be master for a moment at
     // 0.1 s and both send gratuitous ARP, leaving the client's entry on either.
-    const fw1 = startDaemon(lab, daemon, 'fw1', box(MASTER_PRIORITY));
+    const fw1 = startBox(lab, c, 'fw1', true, intervalS, routers);
     started.push(fw1);
     await waitForState(daemon, fw1, 'master', 1, 20_000);
-    const fw2 = startDaemon(lab, daemon, 'fw2', box(BACKUP_PRIORITY));
+    const fw2 = startBox(lab, c, 'fw2', false, intervalS, routers);
     started.push(fw2);
     await waitForState(daemon, fw2, 'backup', 1, 20_000);
     const clientOnFw1 = async (): Promise<{ done: boolean; value: string | undefined }> => {
@@ -180,10 +253,10 @@ async function once(
     };
     await until("the client's entry for the VIP is fw1's MAC", clientOnFw1, 10_000, 20);
     const changes = stateChanges(daemon, fw1).length + stateChanges(daemon, fw2).length;
-    const adverts = await captureAdverts(lab, 'fw2', fw1Source);
+    const adverts = await captureAdverts(lab, 'fw2', fw1Source, c.protocol);
     const vipUp = await watchEvent(lab, 'fw2', 'address', addressAdded(VIP), family);
     const arpMoved = await watchEvent(lab, 'client', 'neigh', neighbourIs(VIP, macs.fw2), family);
-    await sleep(SETTLE_MS + Math.random() * advertS * 1000);
+    await sleep(SETTLE_MS + Math.random() * intervalS * 1000);
     if (stateChanges(daemon, fw1).length + stateChanges(daemon, fw2).length !== changes) {
       throw new Error('a state change during the settle');
     }
@@ -197,7 +270,7 @@ async function once(
       signalAt = Date.now();
       fw1.kill('SIGTERM');
     }
-    const limit = bound(way, advertS) + 10_000;
+    const limit = bound(c, way, intervalS) + 10_000;
     const vipAt = await vipUp(limit);
     const arpAt = await arpMoved(limit);
     const last = (await adverts.stop()).filter((a) => a.at <= vipAt).at(-1);
@@ -207,7 +280,7 @@ async function once(
       vipMs: vipAt - signalAt,
       arpMs: arpAt - signalAt,
       advertToVipMs: vipAt - last.at,
-      lastAdvertPriority: last.priority,
+      lastAdvert: advertRank(last),
       ...(decidedAt === undefined ? {} : { advertToTransitionMs: decidedAt - last.at }),
     };
   } finally {
@@ -217,8 +290,10 @@ async function once(
 }
 
 interface Case {
+  protocol: Protocol;
   family: Family;
-  daemon: Daemon;
+  daemon: Daemon | CarpDaemon;
+  /** VRRP's advert interval, or CARP's advbase, s. */
   advertS: number;
   way: Way;
   boundMs: number;
@@ -226,15 +301,23 @@ interface Case {
   failures: string[];
 }
 
+/** The protocols run in a family, each with its own setup: CARP is IPv4 only. */
+const protocolsIn = (family: Family): Protocol[] =>
+  PROTOCOLS.filter((p) => p === 'vrrp' || family === 4);
+
 async function main(): Promise<void> {
   const bad = ADVERTS.filter((a) => !(a >= 0.01 && a <= 40.95));
   if (bad.length > 0) throw new Error(`ADVERTS: ${bad.join(',')} outside VRRPv3's 0.01..40.95 s`);
-  const estimateMs = ADVERTS.reduce(
-    (sum, a) => sum + WAYS.reduce((s, w) => s + runEstimateMs(w, a), 0),
-    0,
-  );
+  if (FAMILIES.every((f) => protocolsIn(f).length === 0)) {
+    throw new Error('PROTOCOLS=carp runs over IPv4 only: add 4 to FAMILIES');
+  }
+  const perFamily = (family: Family): number =>
+    protocolsIn(family)
+      .flatMap((p) => CONTENDERS[p].flatMap((c) => intervalsOf(p).map((i) => ({ c, i }))))
+      .reduce((sum, { c, i }) => sum + WAYS.reduce((s, w) => s + runEstimateMs(c, w, i), 0), 0);
+  const estimateMs = FAMILIES.reduce((sum, f) => sum + perFamily(f), 0) * RUNS;
   process.stderr.write(
-    `failover: ${RUNS} runs x ${WAYS.length} ways x ${ADVERTS.length} intervals x ${DAEMONS.length} daemons x ${FAMILIES.length} families, about ${Math.ceil((estimateMs * RUNS * DAEMONS.length * FAMILIES.length) / 60_000)} min (RUNS=n, FAMILIES=4 or 6 to change)\n`,
+    `failover: ${RUNS} runs x ${WAYS.length} ways, ${PROTOCOLS.join(' and ')}, IPv${FAMILIES.join(' and IPv')}, about ${Math.ceil(estimateMs / 60_000)} min (RUNS=n, FAMILIES=4 or 6, PROTOCOLS=vrrp or carp to change)\n`,
   );
 
   await buildVipdSnapshot();
@@ -244,9 +327,11 @@ async function main(): Promise<void> {
   try {
     const macs = { fw1: await macOf(lab, 'fw1'), fw2: await macOf(lab, 'fw2') };
     for (const family of FAMILIES) {
-      const setup = await setUp(lab, family, macs);
-      setups.push(setup);
-      await runFamily(lab, setup, cases);
+      for (const protocol of protocolsIn(family)) {
+        const setup = await setUp(lab, protocol, family, macs);
+        setups.push(setup);
+        await runSetup(lab, setup, cases);
+      }
     }
   } finally {
     await lab.destroy();
@@ -254,31 +339,35 @@ async function main(): Promise<void> {
   report(cases, setups);
 }
 
-/** Every run of one family, its cases appended to `cases`; the client pings the VIP throughout. */
-async function runFamily(lab: Lab, setup: Setup, cases: Case[]): Promise<void> {
-  const { family } = setup;
+/** Every run of one protocol in one family, appended to `cases`; the client pings the VIP throughout. */
+async function runSetup(lab: Lab, setup: Setup, cases: Case[]): Promise<void> {
+  const { protocol, family } = setup;
   const ping = startPing(lab, 'client', setup.vip, PING_INTERVAL_S);
-  for (const advertS of ADVERTS) {
+  for (const advertS of intervalsOf(protocol)) {
     for (const way of WAYS) {
-      const here = DAEMONS.map((daemon) => ({
-        family,
-        daemon,
-        advertS,
-        way,
-        boundMs: bound(way, advertS),
-        runs: [] as Run[],
-        failures: [] as string[],
+      const here = CONTENDERS[protocol].map((contender) => ({
+        contender,
+        c: {
+          protocol,
+          family,
+          daemon: contender.daemon,
+          advertS,
+          way,
+          boundMs: bound(contender, way, advertS),
+          runs: [] as Run[],
+          failures: [] as string[],
+        },
       }));
-      cases.push(...here);
+      cases.push(...here.map((h) => h.c));
       for (let i = 0; i < RUNS; i += 1) {
-        for (const c of here) {
-          const label = `IPv${family} ${c.daemon} ${way} advert ${advertS} s run ${i + 1}/${RUNS}`;
+        for (const { contender, c } of here) {
+          const label = `IPv${family} ${protocol === 'carp' ? 'CARP ' : ''}${c.daemon} ${way} ${protocol === 'carp' ? 'advbase' : 'advert'} ${advertS} s run ${i + 1}/${RUNS}`;
           const began = performance.now();
           try {
-            const r = await once(lab, c.daemon, advertS, way, setup);
+            const r = await once(lab, contender, advertS, way, setup);
             c.runs.push(r);
             process.stderr.write(
-              `${label}: VIP ${r.vipMs.toFixed(0)} ms, ${family === 4 ? 'ARP' : 'neighbour'} ${r.arpMs.toFixed(0)} ms, last advert (prio ${r.lastAdvertPriority}) -> VIP ${r.advertToVipMs.toFixed(1)} ms (run took ${((performance.now() - began) / 1000).toFixed(1)} s)\n`,
+              `${label}: VIP ${r.vipMs.toFixed(0)} ms, ${family === 4 ? 'ARP' : 'neighbour'} ${r.arpMs.toFixed(0)} ms, last advert (${r.lastAdvert}) -> VIP ${r.advertToVipMs.toFixed(1)} ms (run took ${((performance.now() - began) / 1000).toFixed(1)} s)\n`,
             );
           } catch (err) {
             const msg = err instanceof Error ? err.message : String(err);
@@ -296,18 +385,21 @@ async function runFamily(lab: Lab, setup: Setup, cases: Case[]): Promise<void> {
 const movedColumn = (family: Family): string =>
   family === 4 ? 'client ARP moved' : 'client neighbour moved';
 
+/** One table per protocol and family, in the order they ran. */
+const tableKey = (s: { protocol: Protocol; family: Family }): string => `${s.protocol} ${s.family}`;
+
 function report(cases: Case[], setups: Setup[]): void {
-  const rows = new Map<Family, string[][]>();
+  const rows = new Map<string, string[][]>();
   const results = cases.map((c) => {
     const vip = stats(c.runs.map((r) => r.vipMs));
     const arp = stats(c.runs.map((r) => r.arpMs));
     const fromAdvert = stats(c.runs.map((r) => r.advertToVipMs));
     const arpAfterVip = stats(c.runs.map((r) => r.arpMs - r.vipMs));
     const decisions = c.runs.flatMap((r) => r.advertToTransitionMs ?? []);
-    const digits = c.advertS < 1 ? 1 : 0;
-    const familyRows = rows.get(c.family) ?? [];
-    rows.set(c.family, familyRows);
-    familyRows.push([
+    const digits = c.advertS < 1 || c.protocol === 'carp' ? 1 : 0;
+    const tableRows = rows.get(tableKey(c)) ?? [];
+    rows.set(tableKey(c), tableRows);
+    tableRows.push([
       c.daemon,
       `${c.advertS}`,
       c.way,
@@ -328,33 +420,31 @@ function report(cases: Case[], setups: Setup[]): void {
       medianMinusBoundMs: fromAdvert.median - c.boundMs,
     };
   });
-  const table = (family: Family): string[] =>
+  const table = (s: Setup): string[] =>
     markdownTable(
       [
         'daemon',
-        'advert s',
+        s.protocol === 'carp' ? 'advbase s' : 'advert s',
         'master stops by',
         'runs ok',
         'VIP on backup',
-        movedColumn(family),
+        movedColumn(s.family),
         'last advert → VIP',
         'bound',
         'median − bound',
       ],
-      rows.get(family) ?? [],
+      rows.get(tableKey(s)) ?? [],
     );
-  // IPv4 alone prints as it always did; otherwise each family's table under its VIPs.
-  const captioned = setups.some((s) => s.family !== 4);
+  const caption = (s: Setup): string =>
+    s.protocol === 'carp'
+      ? `CARP, IPv4, VIP ${s.routers.flatMap((r) => r.vips).join(', ')}, advskew ${MASTER_ADVSKEW} (master) / ${BACKUP_ADVSKEW} (backup), dead ratio 3:`
+      : `IPv${s.family}, VIPs ${s.routers.flatMap((r) => r.vips).join(', ')}:`;
+  // VRRP over IPv4 alone prints as it always did; otherwise each table under its caption.
+  const captioned = setups.some((s) => s.family !== 4 || s.protocol !== 'vrrp');
   const tables = setups.flatMap((s, i) =>
-    captioned
-      ? [
-          ...(i > 0 ? [''] : []),
-          `IPv${s.family}, VIPs ${s.routers.flatMap((r) => r.vips).join(', ')}:`,
-          '',
-          ...table(s.family),
-        ]
-      : table(s.family),
+    captioned ? [...(i > 0 ? [''] : []), caption(s), '', ...table(s)] : table(s),
   );
+  const has = (p: Protocol): boolean => setups.some((s) => s.protocol === p);
   const ipv6Notes = setups.some((s) => s.family === 6)
     ? [
         "IPv6: adverts to ff02::12 from each box's own link-local, the virtual link-local listed first on both",
@@ -362,15 +452,33 @@ function report(cases: Case[], setups: Setup[]): void {
         'unsolicited neighbour advertisement, override flag set).',
       ]
     : [];
+  const vrrpNotes = has('vrrp')
+    ? [
+        'VRRP bound (RFC 5798, for that interval): Master_Down_Interval after a crash, Skew_Time after the',
+        "priority-0 advert a SIGTERM'd master sends.",
+      ]
+    : [];
+  const carpNotes = has('carp')
+    ? [
+        "CARP bound: the backup's dead interval (3 × advbase + advskew/256) after a crash, and after ucarp's",
+        "SIGTERM (it sends no advert when it stops, -z or not); 0 after vipd's advbase 255/advskew 255 advert,",
+        'on which the backup takes over at once.',
+      ]
+    : [];
+  const pairs = [
+    ...(has('vrrp') ? ['vipd and keepalived, VRRPv3, backup priority 100'] : []),
+    ...(has('carp') ? ['vipd and ucarp, CARP, backup advskew 100'] : []),
+  ];
   writeReport({
     name: 'failover',
-    title: `Failover, vipd and keepalived, VRRPv3, backup priority 100, ${RUNS} runs each (ms, min / median / max)`,
+    title: `Failover, ${pairs.join('; ')}, ${RUNS} runs each (ms, min / median / max)`,
     command: 'npx tsx bench/failover.ts',
     table: tables,
     notes: [
       'VIP on backup, client ARP moved: from the signal. last advert → VIP: from the backup receiving the',
-      "master's last advert (SIGTERM: its priority-0 advert) to the VIP on the backup, against the RFC 5798",
-      'bound for that interval: Master_Down_Interval after a crash, Skew_Time after a priority-0 advert.',
+      "master's last advert to the VIP on the backup.",
+      ...vrrpNotes,
+      ...carpNotes,
       ...ipv6Notes,
     ],
     results,

@@ -1,6 +1,7 @@
 /**
  * What the benchmarks measure with, on top of test/lab/lab.ts: both daemons started with the
- * same virtual routers and timers (VRRPv3, any advert interval, VRIDs 1..n, IPv4 or IPv6), their
+ * same virtual routers and timers (VRRPv3, any advert interval, VRIDs 1..n, IPv4 or IPv6), or
+ * for CARP vipd and ucarp 1.5.2 with the same vhid, password, address and advbase/advskew, their
  * state changes read from their logs, the RFC 5798 timers, kernel events timestamped by `ip
  * -tshort monitor` (the time `ip` read the netlink event, not when node got round to the line), the
  * master's adverts timestamped by tcpdump (kernel receive time), a client pinging a VIP, and
@@ -61,6 +62,13 @@ export function startBenchVipd(lab: Lab, host: string, config: unknown): LabProc
 export type Daemon = 'vipd' | 'keepalived';
 export const DAEMONS: readonly Daemon[] = ['vipd', 'keepalived'];
 
+/** The CARP pairs: vipd with `protocol: "carp"`, and ucarp itself. */
+export type CarpDaemon = 'vipd' | 'ucarp';
+export const CARP_DAEMONS: readonly CarpDaemon[] = ['vipd', 'ucarp'];
+
+/** Any daemon whose state changes the benchmarks read from its log. */
+export type AnyDaemon = Daemon | CarpDaemon;
+
 export type Family = 4 | 6;
 
 /** The family of an address as `ip` prints it; anything else is a bug in the benchmark. */
@@ -112,6 +120,80 @@ export interface BoxOptions {
 export function rfcTimers(priority: number, advertS: number): { skewMs: number; mdiMs: number } {
   const skewMs = ((256 - priority) * advertS * 1000) / 256;
   return { skewMs, mdiMs: 3 * advertS * 1000 + skewMs };
+}
+
+export interface CarpBoxOptions {
+  /** Whole seconds, as CARP carries them. */
+  advbase: number;
+  advskew: number;
+  /** One virtual host: its vhid and its one IPv4 address (VIP/32), the one the HMAC covers. */
+  router: VirtualRouter;
+}
+
+/** CARP's (and ucarp's default) dead ratio: a backup waits this many advbases, plus its skew. */
+export const CARP_DEAD_RATIO = 3;
+
+/** How long a CARP backup with `advskew` waits after the last advert before taking over, ms. */
+export function carpDownMs(advbase: number, advskew: number): number {
+  return CARP_DEAD_RATIO * advbase * 1000 + (advskew * 1000) / 256;
+}
+
+const CARP_PASSWORD = 'bench';
+
+/** The (shell) up/down scripts a ucarp box runs, as Debian's examples: they add/del VIP/32. */
+function ucarpScripts(lab: Lab, host: string, n: number): { up: string; down: string } {
+  const write = (name: string, op: string): string => {
+    const path = join(lab.logDir, `bench-ucarp-${host}-${n}-${name}.sh`);
+    writeFileSync(path, `#!/bin/sh\nexec ip addr ${op} "$2"/32 dev "$1"\n`, { mode: 0o755 });
+    return path;
+  };
+  return { up: write('up', 'add'), down: write('down', 'del') };
+}
+
+let ucarpStarts = 0;
+
+/**
+ * vipd (`protocol: "carp"`) or ucarp 1.5.2 on `host`, one virtual host, the same numbers for
+ * both. ucarp runs with -z (its down script removes the VIP when it stops as master, as vipd
+ * does) and -f none (no syslog: its log goes to stdout/stderr, where its state changes are read).
+ * Neither preempts: the runs start the master first.
+ */
+export function startCarp(
+  lab: Lab,
+  daemon: CarpDaemon,
+  host: string,
+  o: CarpBoxOptions,
+): LabProcess {
+  const vip = bareAddress(o.router.vips[0] ?? '');
+  if (daemon === 'vipd') {
+    return startBenchVipd(lab, host, {
+      node: { name: host },
+      log: { level: 'info' },
+      instances: [
+        {
+          name: `CARP_${o.router.vrid}`,
+          interface: 'eth0',
+          vrid: o.router.vrid,
+          protocol: 'carp',
+          carp: {
+            password: CARP_PASSWORD,
+            advbase: o.advbase,
+            advskew: o.advskew,
+            deadRatio: CARP_DEAD_RATIO,
+          },
+          preempt: false,
+          vips: [`${vip}/32`],
+        },
+      ],
+    });
+  }
+  ucarpStarts += 1;
+  const { up, down } = ucarpScripts(lab, host, ucarpStarts);
+  return lab.spawn(host, `ucarp-${host}-${ucarpStarts}`, 'ucarp', [
+    ...['-i', 'eth0', '-s', lab.host(host).address, '-v', String(o.router.vrid)],
+    ...['-p', CARP_PASSWORD, '-a', vip, '-b', String(o.advbase), '-k', String(o.advskew)],
+    ...['-r', String(CARP_DEAD_RATIO), '-u', up, '-d', down, '-z', '-f', 'none'],
+  ]);
 }
 
 let keepalivedStarts = 0;
@@ -179,11 +261,17 @@ export interface StateChange {
 }
 
 const KEEPALIVED_STATE = /\((\S+)\) Entering (\w+) STATE/;
+/** ucarp's line on each change (stderr, unbuffered); one virtual host per process. */
+const UCARP_STATE = /Switching to state: (\w+)/;
 
 /** Every state change the daemon has logged so far, in order. */
-export function stateChanges(daemon: Daemon, proc: LabProcess): StateChange[] {
+export function stateChanges(daemon: AnyDaemon, proc: LabProcess): StateChange[] {
   if (daemon === 'vipd') return transitions(proc).map((t) => ({ instance: t.instance, to: t.to }));
   return proc.lines.flatMap((line) => {
+    if (daemon === 'ucarp') {
+      const to = UCARP_STATE.exec(line)?.[1];
+      return to === undefined ? [] : [{ instance: proc.name, to: to.toLowerCase() }];
+    }
     const m = KEEPALIVED_STATE.exec(line);
     return m?.[1] === undefined || m[2] === undefined
       ? []
@@ -192,14 +280,14 @@ export function stateChanges(daemon: Daemon, proc: LabProcess): StateChange[] {
 }
 
 /** How many instances are in `state` now, by their latest logged change. */
-export function countIn(daemon: Daemon, proc: LabProcess, state: string): number {
+export function countIn(daemon: AnyDaemon, proc: LabProcess, state: string): number {
   const latest = new Map(stateChanges(daemon, proc).map((c) => [c.instance, c.to]));
   return [...latest.values()].filter((s) => s === state).length;
 }
 
 /** Waits until `count` instances are in `state` (the process must still be running). */
 export async function waitForState(
-  daemon: Daemon,
+  daemon: AnyDaemon,
   proc: LabProcess,
   state: string,
   count: number,
@@ -333,30 +421,36 @@ export function neighbourIs(ip: string, mac: string): RegExp {
   return new RegExp(`${escape(ip)} dev eth0 lladdr ${mac} `);
 }
 
-export interface Advert {
-  /** Kernel receive time, epoch ms. */
-  at: number;
-  vrid: number;
-  priority: number;
+/** One advert from the master, with what ranks its sender. */
+export type Advert = { at: number; vrid: number } & (
+  { protocol: 'vrrp'; priority: number } | { protocol: 'carp'; advbase: number; advskew: number }
+);
+
+/** How an advert ranks its sender, for the log: `prio 0`, `advbase 255 advskew 255`. */
+export function advertRank(a: Advert): string {
+  return a.protocol === 'vrrp' ? `prio ${a.priority}` : `advbase ${a.advbase} advskew ${a.advskew}`;
 }
 
 let captures = 0;
 
 /**
- * tcpdump on `host`'s eth0 of the VRRP adverts `from` sends (for IPv6, its own link-local: the
- * source of VRRPv3 adverts); stop() returns them.
+ * tcpdump on `host`'s eth0 of the adverts `from` sends (for IPv6, its own link-local: the
+ * source of VRRPv3 adverts); stop() returns them. CARP shares IP protocol 112 with VRRP, and
+ * byte 0 (version 2, type 1) with VRRPv2: tcpdump decodes it as CARP when told (-T carp).
  */
 export async function captureAdverts(
   lab: Lab,
   host: string,
   from: string,
+  protocol: 'vrrp' | 'carp' = 'vrrp',
 ): Promise<{ stop: () => Promise<Advert[]> }> {
   captures += 1;
   // VRRP is next header 112 right after the fixed IPv6 header (no extension headers).
-  const vrrp = familyOf(from) === 6 ? 'ip6 and ip6[6] == 112' : 'ip proto 112';
+  const proto112 = familyOf(from) === 6 ? 'ip6 and ip6[6] == 112' : 'ip proto 112';
   const dump = lab.spawn(host, `bench-tcpdump-${host}-${captures}`, 'tcpdump', [
     ...['-i', 'eth0', '-nn', '-l', '-tt', '--immediate-mode'],
-    `${vrrp} and src host ${from}`,
+    ...(protocol === 'carp' ? ['-T', 'carp'] : []),
+    `${proto112} and src host ${from}`,
   ]);
   await dump.waitForLine(/listening on/, 5_000);
   return {
@@ -365,11 +459,28 @@ export async function captureAdverts(
       await sleep(20);
       dump.kill('SIGINT');
       await dump.exited;
-      return dump.lines.flatMap((l) => {
+      return dump.lines.flatMap((l): Advert[] => {
+        if (protocol === 'carp') {
+          const c =
+            /^(\d+\.\d+) IP .* CARPv2-advertise \d+: vhid=(\d+) advbase=(\d+) advskew=(\d+)/.exec(
+              l,
+            );
+          return c === null
+            ? []
+            : [
+                {
+                  at: Number(c[1]) * 1000,
+                  vrid: Number(c[2]),
+                  protocol,
+                  advbase: Number(c[3]),
+                  advskew: Number(c[4]),
+                },
+              ];
+        }
         const m = /^(\d+\.\d+) IP6? .* vrid (\d+), prio (\d+)/.exec(l);
-        return m?.[1] === undefined || m[2] === undefined || m[3] === undefined
+        return m === null
           ? []
-          : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), priority: Number(m[3]) }];
+          : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), protocol, priority: Number(m[3]) }];
       });
     },
   };

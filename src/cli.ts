@@ -48,8 +48,8 @@ const USAGE = `usage:
                               convert a keepalived.conf: vipd config JSON on stdout, one
                               line per thing not converted on stderr (FILE:LINE: why)
   vipd ucarp -i IF -s SRCIP -v VHID -a VIP -p PASS [-P] [-b S] [-k SKEW] [-u UP] [-d DOWN] ...
-                              run vipd with ucarp's command line and scripts (not CARP on
-                              the wire: switch both boxes); vipd ucarp --help for details`;
+                              run vipd with ucarp's command line and scripts, speaking
+                              CARP beside ucarp boxes; vipd ucarp --help for details`;
 
 function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });

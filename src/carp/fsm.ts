@@ -15,10 +15,13 @@
  *   master that advertises more slowly than its own dead interval (deadRatio x advbase) takes
  *   over at once ("going to time out"); otherwise it waits deadRatio x advbase + advskew/256 s.
  * - ucarp has no resign packet. vipd resigns with advbase 255 / advskew 255, as OpenBSD's CARP
- *   does when its interface goes down: by the rule above any ucarp backup takes over at once.
+ *   does when its interface goes down: by the rules above a ucarp backup takes over at once when
+ *   it preempts or its dead interval is under 256 s (every ucarp default). vipd takes a resign it
+ *   hears over at once whatever its dead interval, as VRRP's priority 0: the sender is leaving.
  */
 import type {
   FsmAction,
+  FsmEvent,
   FsmResult,
   FsmState,
   Peer,
@@ -27,6 +30,7 @@ import type {
 } from '../vrrp/fsm.js';
 import { initialState as vrrpInitialState } from '../vrrp/fsm.js';
 import { addressBytes } from '../net/address.js';
+import { CARP_RESIGN } from './packet.js';
 
 export interface CarpFsmConfig {
   /** Whole seconds (ucarp -b). */
@@ -46,18 +50,13 @@ export interface CarpTiming {
   advskew: number;
 }
 
+/**
+ * VRRP's events but its advert (CARP's carries a timing, not a priority) and the quorum answer
+ * (no quorum for CARP). 'priority-changed': the effective advskew moved; a master advertises it.
+ */
 export type CarpEvent =
-  | { type: 'startup' }
-  | { type: 'shutdown' }
-  | { type: 'carp-advert'; src: string; advbase: number; advskew: number }
-  | { type: 'timer' }
-  | { type: 'fault' }
-  | { type: 'recover' }
-  /** The effective advskew changed (health tracking): a master advertises it at once. */
-  | { type: 'priority-changed' };
-
-/** advbase 255 / advskew 255: "going down" (OpenBSD's carp_send_ad when the interface is down). */
-export const RESIGN: CarpTiming = { advbase: 255, advskew: 255 };
+  | Exclude<FsmEvent, { type: 'advert' } | { type: 'quorum' }>
+  | { type: 'carp-advert'; src: string; advbase: number; advskew: number };
 
 const MS_PER_S = 1000;
 const EPISODE_GAP_INTERVALS = 3;
@@ -143,10 +142,7 @@ function backupStep(
         return becomeMaster(config, now, 'preempt-lower-priority', sender);
       }
       // ucarp: deadRatio x advbase with our own skew, against the master's whole interval.
-      if (
-        config.deadRatio * config.advbase * MS_PER_S + (config.advskew * MS_PER_S) / 256 <
-        theirs
-      ) {
+      if (carpMasterDownMs(config) < theirs) {
         return becomeMaster(config, now, 'master-too-slow', sender);
       }
       return {
@@ -232,7 +228,7 @@ function masterAdvert(
 }
 
 function isResign(t: CarpTiming): boolean {
-  return t.advbase === RESIGN.advbase && t.advskew === RESIGN.advskew;
+  return t.advbase === CARP_RESIGN.advbase && t.advskew === CARP_RESIGN.advskew;
 }
 
 function peerOf(event: Extract<CarpEvent, { type: 'carp-advert' }>): Peer {

@@ -63,7 +63,8 @@ const COUNTER_AT = 8;
 const DIGEST_AT = 16;
 const DIGEST_LENGTH = 20;
 /** ucarp copies the password NUL-terminated into a 20-byte key. */
-const MAX_PASSWORD = 19;
+/** ucarp copies the password NUL-terminated into its 20-byte HMAC key (and refuses a longer one). */
+export const CARP_MAX_PASSWORD = 19;
 const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
 
 /** True when the payload has CARP's shape (36 bytes, 0x21, authlen 7): used by vrrp/packet.ts to refuse CARP as 'carp'. */
@@ -113,9 +114,9 @@ export function encodeCarp(a: {
 }
 
 /**
- * Wire checks only (length, version 2, type 1 — ucarp does not check the type but OpenBSD does,
- * and a type-other-than-advert packet means nothing to us —, checksum, TTL 255 when known,
- * destination 224.0.0.18 when known).
+ * Wire checks only (length, version 2, type 1 — neither ucarp nor OpenBSD checks the type, but
+ * CARP defines no other and a packet of another type means nothing to us —, checksum, TTL 255
+ * when known, destination 224.0.0.18 when known).
  */
 export function decodeCarp(
   payload: Buffer,
@@ -192,9 +193,9 @@ export function checkCarp(
 }
 
 function requirePassword(password: Buffer): void {
-  if (password.length > MAX_PASSWORD) {
+  if (password.length > CARP_MAX_PASSWORD) {
     throw new CarpEncodeError(
-      `CARP password is ${password.length} bytes, at most ${MAX_PASSWORD} fit ucarp's key`,
+      `CARP password is ${password.length} bytes, at most ${CARP_MAX_PASSWORD} fit ucarp's key`,
     );
   }
 }

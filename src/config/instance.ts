@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { addressFamily, isLinkLocal, type AddressFamily } from '../net/address.js';
 import { virtualMac } from '../vrrp/vmac-address.js';
+import { CARP_MAX_PASSWORD } from '../carp/packet.js';
 import { parseTarget, type QuorumConfig } from '../router/quorum.js';
 import type { VrrpAuth } from '../vrrp/packet.js';
 import {
@@ -199,14 +200,15 @@ const password = z
 
 const VIPS = 'addresses like 10.99.0.100/24 or 2001:db8::100/64';
 
-// ucarp copies the password NUL-terminated into CARP's 20-byte key (and refuses a longer one).
-const CARP_PASSWORD = 'must be a string of 1 to 19 bytes';
+const CARP_PASSWORD = `must be a string of 1 to ${CARP_MAX_PASSWORD} bytes`;
 /** CARP (ucarp, OpenBSD) instead of VRRP: the timing and the HMAC's password. */
 const carpSection = section(
   {
     password: z
       .string({ error: () => CARP_PASSWORD })
-      .refine((p) => p.length > 0 && Buffer.byteLength(p) <= 19, { error: () => CARP_PASSWORD }),
+      .refine((p) => p.length > 0 && Buffer.byteLength(p) <= CARP_MAX_PASSWORD, {
+        error: () => CARP_PASSWORD,
+      }),
     /** Whole seconds between adverts (ucarp -b). */
     advbase: integer(1, 255).default(1),
     /** Added to advbase in 1/256 s: the lower (advbase, advskew) is master (ucarp -k). */

@@ -1,22 +1,25 @@
 /**
- * `vipd ucarp [ucarp's flags]`: vipd run with ucarp's command line, so a box can swap ucarp for
- * vipd and keep its up/down scripts.
+ * `vipd ucarp [ucarp's flags]`: vipd run with ucarp's command line, so a ucarp pair can be
+ * replaced one box at a time, keeping its up/down scripts.
  *
  * Contract:
  * - `ucarpToConfig(argv, opts)` is pure (the password file is read through `opts.readPassFile`):
  *   ucarp 1.5's options, parsed as its getopt_long does (`-i eth0`, `-ieth0`, `--interface=eth0`,
  *   `--interface eth0`, unique prefixes such as `--inter`, grouped flags such as `-Pz`), become a
  *   one-instance vipd config document, with one note per thing that maps only approximately or
- *   not at all. A command line ucarp itself would refuse (no interface, vhid, address, source
- *   address or password), or that vipd cannot honour (-B, several -a), throws a UsageError
- *   naming the flag.
+ *   not at all. By default the instance speaks CARP (`protocol: "carp"`, the same vhid,
+ *   password, address, advbase, advskew and dead ratio), so it runs beside a ucarp box;
+ *   `--vipd-vrrp` maps to a VRRPv2 instance instead (priority 255 - advskew), for pairs that
+ *   switch together. A command line ucarp itself would refuse (no interface, vhid, address,
+ *   source address or password, a password over 19 bytes), or that vipd cannot honour (-B,
+ *   several -a, -b 0, a CARP group other than 224.0.0.18), throws a UsageError naming the flag.
  * - `prepareUcarpRun(argv)` is the command's start: it maps, validates with `parseConfig`, logs
  *   the mapping and its notes (JSON lines, like the daemon's), and writes the config to a private
  *   temporary file for `vipd run`'s own start path; the caller removes it with `cleanup()`.
  *
- * What stays different (also in UCARP_HELP): CARP is not VRRP, so ucarp and vipd do not hear
- * each other and every box of a pair must switch together; vipd manages the VIP itself (the
- * scripts run in addition). Like ucarp, vipd ignores the scripts' exit status in this mode
+ * What stays different (also in UCARP_HELP): vipd manages the VIP itself (the scripts run in
+ * addition), and releases on SIGTERM with an advbase 255/advskew 255 advert (ucarp sends
+ * nothing). Like ucarp, vipd ignores the scripts' exit status in this mode
  * (`hooks.onFailure: "ignore"`: a failure is logged, the transition stands).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,22 +31,37 @@ import { createLogger } from '../log.js';
 import { isIpv4 } from '../net/address.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import { UsageError } from '../usage.js';
+import { CARP_GROUP, CARP_MAX_PASSWORD } from '../carp/packet.js';
 
 export const UCARP_HELP = `usage: vipd ucarp -i IF -s SRCIP -v VHID -a VIP (-p PASS | -o FILE) [-P] [-b ADVBASE]
-                  [-k ADVSKEW] [-u UPSCRIPT] [-d DOWNSCRIPT] [-x XPARAM] [-z] [-n] [-D]
-                  [--vipd-socket PATH] [--vipd-metrics ADDR:PORT]
+                  [-k ADVSKEW] [-r DEADRATIO] [-u UPSCRIPT] [-d DOWNSCRIPT] [-x XPARAM] [-z]
+                  [-n] [-D] [--vipd-socket PATH] [--vipd-metrics ADDR:PORT] [--vipd-vrrp]
 
-Runs vipd with ucarp's command line: one virtual router on IF with VRID = VHID and the VIP
-VIP/32, VRRPv2 adverts every ADVBASE s (default 1), priority 255 - ADVSKEW (clamped to 1..254:
-the lower skew wins, as in CARP), preemption with -P, and the up/down scripts called as ucarp
-calls them: UPSCRIPT IF VIP [XPARAM] on becoming master, DOWNSCRIPT IF VIP [XPARAM] on leaving it
-(and on entering backup at start-up). The password (1 to 8 bytes) becomes VRRPv2's plain-text
-password. vipd's own --vipd-socket (for vipd status/demote) and --vipd-metrics are off unless
-given: ucarp runs one process per VIP, and those would share one default socket and port.
+Runs vipd with ucarp's command line, speaking CARP as ucarp does: one virtual host on IF with
+vhid VHID and the address VIP/32, adverts every ADVBASE + ADVSKEW/256 s (the most frequent
+advertiser is master), HMAC-SHA1 of PASS (1 to 19 bytes), a backup taking over after
+DEADRATIO x ADVBASE + ADVSKEW/256 s without adverts, preemption with -P, and the up/down
+scripts called as ucarp calls them: UPSCRIPT IF VIP [XPARAM] on becoming master, DOWNSCRIPT IF
+VIP [XPARAM] on leaving it (and on entering backup at start-up). A ucarp box and a vipd ucarp
+box with the same -v, -p and -a hear each other and elect one master, so a pair can move one
+box at a time. vipd's own --vipd-socket (for vipd status/demote) and --vipd-metrics are off
+unless given: ucarp runs one process per VIP, and those would share one default socket and port.
 
-Not ucarp on the wire: CARP (ucarp) and VRRP (vipd) share IP protocol 112 and 224.0.0.18 but not
-the packet format or the HMAC, so a ucarp box and a vipd box do not hear each other and both
-become master. Switch every box of a pair to vipd together.
+Rolling migration of a ucarp pair (one box at a time, never ucarp and vipd on one box):
+  1. On the backup: stop ucarp, start vipd ucarp with the same command line plus
+     --vipd-socket PATH (e.g. as a systemd unit like config/vipd.service).
+  2. Check it: \`vipd status --socket PATH\` says BACKUP, and its log has no
+     "ucarp-mapping-note" you did not expect and no rejected packets (carp-auth means another
+     password, vhid or address); the master stays master.
+  3. On the master: stop ucarp. ucarp sends nothing when it stops, so the vipd box takes over
+     after DEADRATIO x ADVBASE + ADVSKEW/256 s (3 s and a bit by default). Without -z ucarp
+     runs no down script and leaves the VIP on the box: start vipd ucarp at once (its start
+     runs the down script and removes VIP/32) or run the down script by hand. Stopping ucarp
+     while its box is backup costs no takeover at all.
+  4. Start vipd ucarp there with its command line; with -P and the lower -k it takes the VIP
+     back, otherwise it stays backup.
+From then on a graceful stop (SIGTERM) of a vipd master sends an advert with advbase 255 and
+advskew 255: a backup (vipd or ucarp) takes over on reading it, not after its dead interval.
 
 Differences to know:
   - vipd adds and removes the VIP itself (ip addr replace/del of VIP/32); the scripts run in
@@ -53,10 +71,23 @@ Differences to know:
   - like ucarp, a script's exit status does not matter: a failure is logged and the transition
     stands (the down script also runs at start-up, when there is no VIP to delete).
   - scripts are killed after 10 s; ucarp waits for them forever.
-  - on SIGTERM/SIGINT vipd always releases (priority-0 advert, down script, VIP removed), as
-    ucarp does with -z; -n (no down script at start-up) is not supported.
-  - -r (dead ratio), -m, -M, -S and -f have no VRRP equivalent and are ignored with a warning;
-    -B is refused: run vipd in the foreground under systemd.`;
+  - on SIGTERM/SIGINT vipd always releases (advbase 255/advskew 255 advert, down script, VIP
+    removed), as ucarp does with -z (which sends no advert); -n (no down script at start-up)
+    is not supported.
+  - vipd sends from IF's primary address, not from -s; CARP breaks a tie of equal advbase and
+    advskew by source address, so give the boxes different -k.
+  - -k 255 becomes 254 (255 with advbase 255 is the advert of a stopping box); -b must be 1 to
+    255 (ucarp's sub-second -b 0 -k N is not supported).
+  - -m other than 224.0.0.18 is refused: vipd joins 224.0.0.18 only, and a ucarp box drops
+    adverts sent to another group. -M (ucarp sends to Ethernet broadcast, IP still to
+    224.0.0.18): vipd hears those and sends multicast itself.
+  - -S and -f have no vipd equivalent and are ignored with a warning; -B is refused: run vipd
+    in the foreground under systemd.
+
+--vipd-vrrp: VRRPv2 instead of CARP (VRID = VHID, priority 255 - ADVSKEW clamped to 1..254,
+adverts every ADVBASE s, a password of 1 to 8 bytes sent as VRRPv2's clear-text password, none
+if longer; -r, -m and -M ignored with a warning). ucarp does not hear VRRP: switch every box of
+the pair together.`;
 
 interface OptionSpec {
   short: string;
@@ -92,6 +123,8 @@ const OPTIONS: readonly OptionSpec[] = [
   // default socket and port, so both are off unless asked for.
   { short: '', long: 'vipd-socket', value: true },
   { short: '', long: 'vipd-metrics', value: true },
+  // VRRP instead of CARP, for a pair that switches together (what vipd ucarp did before CARP).
+  { short: '', long: 'vipd-vrrp', value: false },
 ];
 
 const flag = (o: OptionSpec): string => (o.short === '' ? '' : `-${o.short}/`) + `--${o.long}`;
@@ -187,152 +220,242 @@ export function wantsUcarpHelp(argv: readonly string[]): boolean {
   return parseUcarpArgs(argv).has('help');
 }
 
-export function ucarpToConfig(argv: readonly string[], opts: UcarpOptions = {}): UcarpMapping {
-  const given = parseUcarpArgs(argv);
-  const spec = (long: string): OptionSpec => OPTIONS.find((o) => o.long === long) as OptionSpec;
-  // getopt: the last of a repeated option wins.
-  const last = (long: string): string | undefined => given.get(long)?.at(-1);
-  const has = (long: string): boolean => given.has(long);
-  const notes: string[] = [];
+/** Reading the parsed command line: values by long name, checked, with the notes gathered. */
+class UcarpArgs {
+  readonly notes: string[] = [];
+  constructor(
+    private readonly given: Map<string, string[]>,
+    private readonly cwd: string,
+  ) {}
 
-  if (has('daemonize')) {
-    throw usage(
-      '-B/--daemonize is not supported: vipd runs in the foreground; run it under systemd (like config/vipd.service) or another supervisor',
-    );
+  has(long: string): boolean {
+    return this.given.has(long);
   }
-  if ((given.get('addr')?.length ?? 0) > 1) {
-    throw usage(
-      `-a/--addr given ${given.get('addr')?.length} times: ucarp manages one address (the last -a); run one vipd ucarp per address, or write a vipd config listing them all`,
-    );
+
+  count(long: string): number {
+    return this.given.get(long)?.length ?? 0;
   }
-  if (has('pass') && has('passfile')) throw usage('give -p/--pass or -o/--passfile, not both');
 
-  const required: [string, string][] = [
-    ['interface', 'the interface ucarp bound to, e.g. -i eth0'],
-    ['srcip', "this box's own address on that interface, e.g. -s 10.0.0.2"],
-    ['vhid', 'the virtual host id, 1..255; it becomes the VRID'],
-    ['addr', 'the virtual address, e.g. -a 10.0.0.100'],
-  ];
-  const missing = required
-    .filter(([long]) => !has(long))
-    .map(([long, what]) => `${flag(spec(long))} is required (${what})`);
-  if (!has('pass') && !has('passfile'))
-    missing.push(
-      '-p/--pass or -o/--passfile is required (ucarp refuses to run without a password)',
-    );
-  if (missing.length > 0) throw usage(missing.join('; '));
+  /** getopt: the last of a repeated option wins. */
+  last(long: string): string | undefined {
+    return this.given.get(long)?.at(-1);
+  }
 
-  const integer = (long: string, min: number, max: number, dflt: number, why = ''): number => {
-    const v = last(long);
+  flag(long: string): string {
+    return flag(OPTIONS.find((o) => o.long === long) as OptionSpec);
+  }
+
+  integer(long: string, min: number, max: number, dflt: number, why = ''): number {
+    const v = this.last(long);
     if (v === undefined) return dflt;
     if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
-      throw usage(`${flag(spec(long))} must be an integer from ${min} to ${max}${why}, got "${v}"`);
+      throw usage(`${this.flag(long)} must be an integer from ${min} to ${max}${why}, got "${v}"`);
     return Number(v);
-  };
-  const address = (long: string): string => {
-    const v = last(long) as string;
-    if (!isIpv4(v)) throw usage(`${flag(spec(long))} must be an IPv4 address, got "${v}"`);
+  }
+
+  address(long: string): string {
+    const v = this.last(long) as string;
+    if (!isIpv4(v)) throw usage(`${this.flag(long)} must be an IPv4 address, got "${v}"`);
     return v;
-  };
-  const script = (long: string): string | null => {
-    const v = last(long);
+  }
+
+  script(long: string): string | null {
+    const v = this.last(long);
     if (v === undefined) return null;
-    if (v === '') throw usage(`${flag(spec(long))} needs a script path`);
+    if (v === '') throw usage(`${this.flag(long)} needs a script path`);
     if (isAbsolute(v)) return v;
-    const path = resolve(opts.cwd ?? process.cwd(), v);
-    notes.push(`${flag(spec(long))} ${v}: vipd needs absolute paths; using ${path}`);
+    const path = resolve(this.cwd, v);
+    this.notes.push(`${this.flag(long)} ${v}: vipd needs absolute paths; using ${path}`);
     return path;
+  }
+}
+
+/** The instance keys that depend on the protocol, and what a graceful stop sends. */
+interface Wire {
+  keys: Record<string, unknown>;
+  release: string;
+}
+
+/** -b and -k as given (ucarp's ranges), -b in whole seconds: `why` says why not below 1. */
+function timing(a: UcarpArgs, why: string): { advbase: number; advskew: number } {
+  return {
+    advbase: a.integer(
+      'advbase',
+      1,
+      255,
+      1,
+      ` (${why}; ucarp's sub-second -b 0 -k N is not supported)`,
+    ),
+    advskew: a.integer('advskew', 0, 255, 0),
   };
+}
 
-  const iface = last('interface') as string;
-  if (iface === '') throw usage('-i/--interface needs an interface name');
-  const srcip = address('srcip');
-  const vaddr = address('addr');
-  const vhid = integer('vhid', 1, 255, 0);
-  const advbase = integer(
-    'advbase',
-    1,
-    255,
-    1,
-    " (VRRPv2 adverts carry whole seconds; ucarp's sub-second -b 0 -k N has no VRRPv2 equivalent)",
-  );
-  const advskew = integer('advskew', 0, 255, 0);
+/** CARP as ucarp speaks it: the same numbers, so a ucarp peer and this box elect one master. */
+function carpWire(a: UcarpArgs, vhid: number, password: string): Wire {
+  const { advbase, advskew: skew } = timing(a, "vipd's CARP advertises in whole seconds");
+  const deadRatio = a.integer('deadratio', 1, 255, 3);
+  const mcast = a.last('mcastip');
+  if (mcast !== undefined && mcast !== CARP_GROUP) {
+    throw usage(
+      `-m/--mcastip ${mcast} is not supported: vipd joins and sends to ${CARP_GROUP} only, and a ucarp box drops adverts sent to any group but its own; use --vipd-vrrp and switch every box of the pair together`,
+    );
+  }
+  // 255 is left out of vipd's range: advbase 255 with advskew 255 is a stopping box's last
+  // advert, which every backup takes as "master gone".
+  const advskew = Math.min(skew, 254);
+  if (advskew !== skew) {
+    a.notes.push(
+      `-k 255: vipd advertises with advskew 254 (255 is kept for the advert of a stopping box): it ties with a -k 254 box, and CARP breaks the tie by source address`,
+    );
+  }
+  if (a.has('nomcast')) {
+    a.notes.push(
+      `-M/--nomcast: ucarp sent its adverts to the Ethernet broadcast address (IP destination ${CARP_GROUP}); vipd hears such adverts but sends its own to the multicast group, which a ucarp -M box hears only if its interface passes that group (ucarp -M joins none)`,
+    );
+  }
+  return {
+    keys: { vrid: vhid, protocol: 'carp', carp: { password, advbase, advskew, deadRatio } },
+    release: 'advert with advbase 255/advskew 255',
+  };
+}
 
+/** `--vipd-vrrp`: VRRPv2 ranked like CARP; ucarp does not hear it. */
+function vrrpWire(a: UcarpArgs, vhid: number, password: string): Wire {
+  const { advbase, advskew } = timing(a, 'VRRPv2 adverts carry whole seconds');
   // CARP elects the box that advertises most often: every advbase + advskew/256 s, so among
   // boxes with the same advbase the lowest advskew is master. VRRP elects the highest priority.
   // 255 - advskew keeps that order. It is clamped to 1..254 because 255 means "address owner"
   // in VRRP (master at once, never yields) and 0 means "resigning", neither of which CARP's
   // skew expresses; so skews 0 and 1 (and 254 and 255) tie, and ties go to the higher address.
   const priority = Math.min(Math.max(255 - advskew, 1), 254);
-  notes.push(
+  a.notes.push(
     `-b ${advbase} -k ${advskew}: CARP advertises every ${advbase} + ${advskew}/256 s and the most frequent advertiser is master; vipd uses VRRP timing: adverts every ${advbase} s, priority ${priority} (255 - advskew) ranks the boxes the same way. Every box must use the same -b: VRRPv2 drops adverts with another interval`,
   );
   if (priority !== 255 - advskew) {
-    notes.push(
+    a.notes.push(
       `-k ${advskew}: priority clamped to ${priority} (VRRP reserves 255 for the address owner and 0 for resigning): it ties with -k ${advskew <= 1 ? 1 - advskew : 509 - advskew}, broken by the higher primary address`,
     );
   }
-
-  let password: string;
-  if (has('passfile')) {
-    const file = last('passfile') as string;
-    if (opts.readPassFile === undefined) throw usage('-o/--passfile cannot be read here');
-    let text: string;
-    try {
-      text = opts.readPassFile(file);
-    } catch (err) {
-      throw usage(`-o/--passfile ${file}: cannot read it: ${(err as Error).message}`);
-    }
-    // ucarp reads the first line and drops its newline.
-    password = text.split('\n')[0] ?? '';
-  } else password = last('pass') as string;
-  if (password === '') throw usage('the password is empty (ucarp refuses to run without one)');
   const bytes = Buffer.byteLength(password);
   const authPassword = bytes <= 8 ? password : undefined;
-  notes.push(
+  a.notes.push(
     authPassword === undefined
       ? `password: ${bytes} bytes, and VRRPv2's password field holds 8: vipd sends none rather than part of the secret in clear text (boxes converted from the same command line still agree)`
       : 'password: VRRPv2 sends it in clear text (ucarp sent only an HMAC of it): it keeps misconfigured peers apart, it protects nothing',
   );
-  notes.push(
-    `CARP is not VRRP: ucarp boxes will not hear this one (vhid ${vhid} is VRID ${vhid} here); switch every box of the pair to vipd together`,
+  a.notes.push(
+    `--vipd-vrrp: VRRP is not CARP: ucarp boxes will not hear this one (vhid ${vhid} is VRID ${vhid} here); switch every box of the pair to vipd together`,
   );
+  if (a.has('deadratio'))
+    a.notes.push(
+      `-r/--deadratio ${a.last('deadratio')}: not supported with --vipd-vrrp: a backup takes over after VRRP's 3 x ${advbase} s + skew without adverts`,
+    );
+  const mcast = a.last('mcastip');
+  if (mcast !== undefined && mcast !== CARP_GROUP)
+    a.notes.push(
+      `-m/--mcastip ${mcast}: not supported: vipd sends to ${CARP_GROUP} (a vipd config can use unicastPeers instead)`,
+    );
+  if (a.has('nomcast'))
+    a.notes.push(`-M/--nomcast: not supported: vipd sends to ${CARP_GROUP}, never broadcast`);
+  return {
+    keys: {
+      vrid: vhid,
+      priority,
+      version: 2,
+      advertInterval: advbase,
+      ...(authPassword === undefined ? {} : { authPassword }),
+    },
+    release: 'priority-0 advert',
+  };
+}
 
-  const up = script('upscript');
-  const down = script('downscript');
+/** -p, or the first line of -o's file (ucarp reads it so), within ucarp's own limits. */
+function readPassword(a: UcarpArgs, readPassFile: UcarpOptions['readPassFile']): string {
+  let password: string;
+  if (a.has('passfile')) {
+    const file = a.last('passfile') as string;
+    if (readPassFile === undefined) throw usage('-o/--passfile cannot be read here');
+    let text: string;
+    try {
+      text = readPassFile(file);
+    } catch (err) {
+      throw usage(`-o/--passfile ${file}: cannot read it: ${(err as Error).message}`);
+    }
+    password = text.split('\n')[0] ?? '';
+  } else password = a.last('pass') as string;
+  if (password === '') throw usage('the password is empty (ucarp refuses to run without one)');
+  const bytes = Buffer.byteLength(password);
+  if (bytes > CARP_MAX_PASSWORD) {
+    throw usage(
+      `the password is ${bytes} bytes; ucarp takes at most ${CARP_MAX_PASSWORD} (it says "Password too long" and exits), so no ucarp box runs with it`,
+    );
+  }
+  return password;
+}
+
+export function ucarpToConfig(argv: readonly string[], opts: UcarpOptions = {}): UcarpMapping {
+  const a = new UcarpArgs(parseUcarpArgs(argv), opts.cwd ?? process.cwd());
+  const notes = a.notes;
+
+  if (a.has('daemonize')) {
+    throw usage(
+      '-B/--daemonize is not supported: vipd runs in the foreground; run it under systemd (like config/vipd.service) or another supervisor',
+    );
+  }
+  if (a.count('addr') > 1) {
+    throw usage(
+      `-a/--addr given ${a.count('addr')} times: ucarp manages one address (the last -a); run one vipd ucarp per address, or write a vipd config listing them all`,
+    );
+  }
+  if (a.has('pass') && a.has('passfile')) throw usage('give -p/--pass or -o/--passfile, not both');
+
+  const required: [string, string][] = [
+    ['interface', 'the interface ucarp bound to, e.g. -i eth0'],
+    ['srcip', "this box's own address on that interface, e.g. -s 10.0.0.2"],
+    ['vhid', 'the virtual host id, 1..255'],
+    ['addr', 'the virtual address, e.g. -a 10.0.0.100'],
+  ];
+  const missing = required
+    .filter(([long]) => !a.has(long))
+    .map(([long, what]) => `${a.flag(long)} is required (${what})`);
+  if (!a.has('pass') && !a.has('passfile'))
+    missing.push(
+      '-p/--pass or -o/--passfile is required (ucarp refuses to run without a password)',
+    );
+  if (missing.length > 0) throw usage(missing.join('; '));
+
+  const iface = a.last('interface') as string;
+  if (iface === '') throw usage('-i/--interface needs an interface name');
+  const srcip = a.address('srcip');
+  const vaddr = a.address('addr');
+  const vhid = a.integer('vhid', 1, 255, 0);
+  const password = readPassword(a, opts.readPassFile);
+  const wire = a.has('vipd-vrrp') ? vrrpWire(a, vhid, password) : carpWire(a, vhid, password);
+
+  const up = a.script('upscript');
+  const down = a.script('downscript');
   if (up !== null || down !== null) {
     notes.push(
       'scripts: vipd adds and removes the VIP itself and runs the scripts in addition; as with ucarp, their exit status is logged but does not fail a transition',
     );
   }
   notes.push(
-    has('shutdown')
-      ? '-z/--shutdown: vipd runs the down script when it stops as master, as ucarp does'
-      : 'no -z/--shutdown: ucarp would leave the VIP up when it exits; vipd always releases on SIGTERM/SIGINT (priority-0 advert, down script, VIP removed)',
+    a.has('shutdown')
+      ? `-z/--shutdown: vipd runs the down script when it stops as master, as ucarp does (and sends an ${wire.release} first, which ucarp does not)`
+      : `no -z/--shutdown: ucarp would leave the VIP up when it exits; vipd always releases on SIGTERM/SIGINT (${wire.release}, down script, VIP removed)`,
   );
-  if (has('neutral'))
+  if (a.has('neutral'))
     notes.push(
       '-n/--neutral: not supported: vipd runs the down script when it enters backup at start-up (it makes sure the box holds no VIP)',
     );
-  if (has('deadratio'))
+  if (a.has('ignoreifstate')) notes.push('-S/--ignoreifstate: no vipd equivalent; ignored');
+  if (a.has('facility'))
     notes.push(
-      `-r/--deadratio ${last('deadratio')}: not supported: a backup takes over after VRRP's 3 x ${advbase} s + skew without adverts`,
-    );
-  const mcast = last('mcastip');
-  if (mcast !== undefined && mcast !== '224.0.0.18')
-    notes.push(
-      `-m/--mcastip ${mcast}: not supported: vipd sends to 224.0.0.18 (a vipd config can use unicastPeers instead)`,
-    );
-  if (has('nomcast'))
-    notes.push('-M/--nomcast: not supported: vipd sends to 224.0.0.18, never broadcast');
-  if (has('ignoreifstate')) notes.push('-S/--ignoreifstate: no vipd equivalent; ignored');
-  if (has('facility'))
-    notes.push(
-      `-f/--facility ${last('facility')}: vipd logs JSON lines to stdout (journald), not to syslog; ignored`,
+      `-f/--facility ${a.last('facility')}: vipd logs JSON lines to stdout (journald), not to syslog; ignored`,
     );
 
-  const socket = last('vipd-socket') ?? null;
-  const metrics = last('vipd-metrics') ?? null;
+  const socket = a.last('vipd-socket') ?? null;
+  const metrics = a.last('vipd-metrics') ?? null;
   if (socket !== null && !isAbsolute(socket))
     throw usage(`--vipd-socket must be an absolute path, got "${socket}"`);
   const [host = '', port = ''] = metrics?.split(':') ?? [];
@@ -349,23 +472,19 @@ export function ucarpToConfig(argv: readonly string[], opts: UcarpOptions = {}):
 
   const config = {
     node: { name: opts.nodeName ?? 'vipd' },
-    log: { level: has('debug') ? 'debug' : 'info' },
+    log: { level: a.has('debug') ? 'debug' : 'info' },
     control: { socket },
     metrics: { listen: metrics },
     instances: [
       {
         name: `ucarp-vhid-${vhid}`,
         interface: iface,
-        vrid: vhid,
-        priority,
-        version: 2,
-        advertInterval: advbase,
-        preempt: has('preempt'),
-        ...(authPassword === undefined ? {} : { authPassword }),
+        ...wire.keys,
+        preempt: a.has('preempt'),
         vips: [`${vaddr}/32`],
         // ucarp never looks at its scripts' exit status; Debian's example down script fails
         // at start-up (the address is not there yet) and must not put the box in FAULT.
-        hooks: { up, down, extra: last('xparam') ?? null, perVip: true, onFailure: 'ignore' },
+        hooks: { up, down, extra: a.last('xparam') ?? null, perVip: true, onFailure: 'ignore' },
       },
     ],
   };

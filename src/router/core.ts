@@ -35,7 +35,6 @@ import {
   type VrrpState,
 } from '../vrrp/fsm.js';
 import {
-  RESIGN,
   initialState as carpInitialState,
   step as carpStep,
   type CarpEvent,
@@ -45,6 +44,7 @@ import {
 import type { DaemonEvent } from './events.js';
 import { faultKey, type Fault, type FaultCause } from './faults.js';
 import { masterIsolated, parseTarget, takeoverVerdict, type Probe } from './quorum.js';
+import { CARP_RESIGN } from '../carp/packet.js';
 import { carpVerdict, receiveVerdict, type ReceivedPacket } from './receive.js';
 
 export interface CoreConfig {
@@ -431,7 +431,7 @@ function machineStep(s: CoreState, event: MachineEvent, now: number): FsmResult 
 function carpTiming(s: CoreState, priority: number): CarpTiming | undefined {
   const carp = carpConfigOf(s.cfg, s.fsmConfig.priority);
   if (carp === undefined) return undefined;
-  return priority === 0 ? RESIGN : { advbase: carp.advbase, advskew: carp.advskew };
+  return priority === 0 ? CARP_RESIGN : { advbase: carp.advbase, advskew: carp.advskew };
 }
 
 /** How a router ranks in log lines: VRRP's priority or CARP's advbase/advskew. */

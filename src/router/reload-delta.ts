@@ -22,6 +22,8 @@ const IN_PLACE: readonly (keyof InstanceConfig)[] = [
   'stepTimeoutMs',
   'faultRecoveryMs',
   'hmac',
+  // CARP's skew, interval and password: a master advertises the new ones at once.
+  'carp',
 ];
 
 /** Keys computed from others (the file's vips, vmac, interface): a report names those instead. */

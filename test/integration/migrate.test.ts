@@ -5,12 +5,17 @@
  *   only), against a real keepalived (v2 with PASS) and against another converted vipd (v3).
  * - `vipd ucarp`: two boxes started with ucarp's command line and ucarp-style scripts (they add
  *   and remove the VIP themselves and log their arguments): the scripts run with ucarp's
- *   arguments on every transition, and the VIP ends up on the master only.
+ *   arguments on every transition, and the VIP ends up on the master only. A real ucarp pair
+ *   replaced one box at a time, as UCARP_HELP tells it (the backup first, then the master), with
+ *   one master throughout but for the dead interval after the ucarp master stops; a ucarp box
+ *   with -M (broadcast adverts) and a vipd box elect one master, and vipd's stop advert
+ *   (advbase 255/advskew 255) has the ucarp backup take over at once.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import type { DaemonStatus, RouterStatus } from '../../src/router/status.js';
 import type { LabProcess } from '../lab/lab.js';
 import {
   KEEPALIVED_PACKET_ERRORS,
@@ -88,6 +93,7 @@ describe('vipd import keepalived: the converted config elects like keepalived', 
 
 describe("vipd ucarp: ucarp's command line and scripts", () => {
   const fx = useLab(['fw1', 'fw2']);
+  let runs = 0;
 
   /**
    * ucarp-style scripts: they add or remove the VIP themselves (with the /24 of the LAN, as
@@ -96,9 +102,10 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
    * (no VIP to delete yet), which ucarp ignores and so must vipd ucarp.
    */
   function scripts(host: string): { up: string; down: string; log: string } {
-    const log = join(fx.lab.logDir, `ucarp-${host}.log`);
+    runs += 1;
+    const log = join(fx.lab.logDir, `ucarp-${host}-${runs}.log`);
     const write = (name: string, ip: string): string => {
-      const path = join(fx.lab.logDir, `${host}-${name}.sh`);
+      const path = join(fx.lab.logDir, `${host}-${runs}-${name}.sh`);
       writeFileSync(
         path,
         `#!/bin/sh\necho "${name} $@" >> ${log}\nip addr ${ip} "$2"/24 dev "$1"\n`,
@@ -109,20 +116,33 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
     return { up: write('up', 'add'), down: write('down', 'del'), log };
   }
 
-  function ucarp(host: 'fw1' | 'fw2', advskew: number): { proc: LabProcess; log: string } {
+  /** ucarp's command line for `host`, the same for ucarp and for vipd ucarp. */
+  function ucarpArgs(host: 'fw1' | 'fw2', advskew: number, more: string[] = []): string[] {
     const { up, down, log } = scripts(host);
-    const argv = [
+    logs.set(host, log);
+    return [
       ...['-i', 'eth0', '-s', fx.lab.host(host).address, '-v', '10', '-a', VIP, '-p', 'secret'],
-      ...['-P', '-k', String(advskew), '-u', up, '-d', down, '-x', 'extra'],
-      // Lab hosts share one file system: each its own control socket (vipd's option).
-      `--vipd-socket=${join(fx.lab.logDir, `ucarp-${host}.sock`)}`,
+      ...['-P', '-k', String(advskew), '-u', up, '-d', down, '-x', 'extra', ...more],
     ];
-    const proc = fx.lab.spawn(host, `vipd-ucarp-${host}`, process.execPath, [
+  }
+  const logs = new Map<string, string>();
+  const logOf = (host: string): string => logs.get(host) ?? '';
+  const socket = (host: string): string => join(fx.lab.logDir, `ucarp-${host}.sock`);
+
+  function vipdUcarp(host: 'fw1' | 'fw2', argv: string[]): LabProcess {
+    const proc = fx.lab.spawn(host, `vipd-ucarp-${host}-${runs}`, process.execPath, [
       VIPD_CLI,
       'ucarp',
       ...argv,
+      // Lab hosts share one file system: each its own control socket (vipd's option).
+      `--vipd-socket=${socket(host)}`,
     ]);
-    return { proc: fx.track(proc), log };
+    return fx.track(proc);
+  }
+
+  /** ucarp 1.5.2 itself, with no syslog (-f none): its state changes on stderr. */
+  function realUcarp(host: 'fw1' | 'fw2', argv: string[]): LabProcess {
+    return fx.track(fx.lab.spawn(host, `ucarp-${host}-${runs}`, 'ucarp', [...argv, '-f', 'none']));
   }
 
   /** The script calls logged so far, once there are `n` (a plan's hooks follow its transition). */
@@ -136,30 +156,126 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
       5_000,
     );
 
+  /** `vipd status --json` of the vipd ucarp on `host`: its one instance. */
+  async function status(host: string): Promise<RouterStatus | undefined> {
+    const r = await execa(process.execPath, [
+      VIPD_CLI,
+      'status',
+      '--json',
+      '--socket',
+      socket(host),
+    ]);
+    return (JSON.parse(r.stdout) as DaemonStatus).instances[0];
+  }
+
+  /** Past a vipd backup's dead interval (3 x 1 + 100/256 s): a backup that hears no one is master by then. */
+  const pastDeadInterval = (): Promise<void> => new Promise((r) => setTimeout(r, 4_000));
+
+  /** Past its dead interval the vipd on `host` is still backup, hearing `master` (and only it holds the VIP). */
+  async function hearsMaster(host: 'fw1' | 'fw2', master: 'fw1' | 'fw2'): Promise<void> {
+    await pastDeadInterval();
+    await onlyHolder(fx, master);
+    const st = await status(host);
+    expect(st).toMatchObject({ state: 'backup', master: fx.lab.host(master).address });
+    expect(st?.counters.advertsReceived).toBeGreaterThan(0);
+    expect(st?.counters.rejected).toEqual({});
+  }
+
+  const ucarpStates = (p: LabProcess): string[] =>
+    p.lines.flatMap((l) => /Switching to state: (\w+)/.exec(l)?.[1] ?? []);
+
   it('runs the scripts with <interface> <vip> <xparam> on each transition; the VIP is on the master only', async () => {
     const args = `eth0 ${VIP} extra`;
-    // The lower-ranked box first (advskew 100 -> priority 155): it becomes master alone.
-    const fw2 = ucarp('fw2', 100);
-    await fw2.proc.waitForLine(/"to":"master"/, 10_000);
-    expect(await calls(fw2.log, 2)).toEqual([`down ${args}`, `up ${args}`]);
-    // advskew 10 -> priority 245, with -P: it preempts, as the lower skew does under CARP.
-    const fw1 = ucarp('fw1', 10);
-    await fw1.proc.waitForLine(/"to":"master"/, 10_000);
-    await fw2.proc.waitForLine(/"from":"master","to":"backup"/, 5_000);
+    // The lower-ranked box first (advskew 100): it becomes master alone.
+    const fw2 = vipdUcarp('fw2', ucarpArgs('fw2', 100));
+    await fw2.waitForLine(/"to":"master"/, 10_000);
+    expect(await calls(logOf('fw2'), 2)).toEqual([`down ${args}`, `up ${args}`]);
+    // advskew 10 with -P: it preempts, the lower skew winning as under CARP.
+    const fw1 = vipdUcarp('fw1', ucarpArgs('fw1', 10));
+    await fw1.waitForLine(/"to":"master"/, 10_000);
+    await fw2.waitForLine(/"from":"master","to":"backup"/, 5_000);
     await onlyHolder(fx, 'fw1');
-    expect(await calls(fw1.log, 2)).toEqual([`down ${args}`, `up ${args}`]);
-    expect(await calls(fw2.log, 3)).toEqual([`down ${args}`, `up ${args}`, `down ${args}`]);
+    expect(await calls(logOf('fw1'), 2)).toEqual([`down ${args}`, `up ${args}`]);
+    expect(await calls(logOf('fw2'), 3)).toEqual([`down ${args}`, `up ${args}`, `down ${args}`]);
     // The mapping is logged at start, without the password.
-    expect(fw1.proc.lines.find((l) => l.includes('"event":"ucarp-mapping"'))).toMatch(
-      /"priority":245.*"authPassword":"\*+"/,
+    expect(fw1.lines.find((l) => l.includes('"event":"ucarp-mapping"'))).toMatch(
+      /"protocol":"carp","carp":\{"password":"\*+","advbase":1,"advskew":10,"deadRatio":3\}/,
     );
-    expect(fw1.proc.lines.filter((l) => l.includes('secret'))).toEqual([]);
+    expect(fw1.lines.filter((l) => l.includes('secret'))).toEqual([]);
 
-    // A graceful stop releases like ucarp -z: the down script runs, the backup takes over.
-    fw1.proc.kill('SIGTERM');
-    await fw2.proc.waitForLine(/"reason":"priority-zero-heard"/, 5_000);
-    expect(await fw1.proc.exited).toBe(0);
-    expect(await calls(fw1.log, 3)).toEqual([`down ${args}`, `up ${args}`, `down ${args}`]);
+    // A graceful stop releases like ucarp -z, and its advbase 255/advskew 255 advert hands over
+    // at once: the backup does not wait out its dead interval.
+    fw1.kill('SIGTERM');
+    await fw2.waitForLine(/"reason":"priority-zero-heard"/, 2_000);
+    expect(await fw1.exited).toBe(0);
+    expect(await calls(logOf('fw1'), 3)).toEqual([`down ${args}`, `up ${args}`, `down ${args}`]);
     await onlyHolder(fx, 'fw2');
+  });
+
+  it('replaces a running ucarp pair one box at a time: backup first, then master', async () => {
+    // The ucarp pair: fw1 master (advskew 0), fw2 backup (advskew 100), no -z on either.
+    const fw1Args = ucarpArgs('fw1', 0);
+    const fw1Log = logOf('fw1');
+    const u1 = realUcarp('fw1', fw1Args);
+    await u1.waitForLine(/Switching to state: MASTER/, 10_000);
+    const u2 = realUcarp('fw2', ucarpArgs('fw2', 100));
+    await u2.waitForLine(/Switching to state: BACKUP/, 5_000);
+    await onlyHolder(fx, 'fw1');
+
+    // 1. The backup: ucarp stopped, vipd ucarp started with the same command line.
+    u2.kill('SIGTERM');
+    await u2.exited;
+    const v2 = vipdUcarp('fw2', ucarpArgs('fw2', 100));
+    await v2.waitForLine(/"to":"backup"/, 10_000);
+    // 2. It hears the ucarp master and stays backup; the ucarp master stays master.
+    await hearsMaster('fw2', 'fw1');
+    expect(ucarpStates(u1)).toEqual(['BACKUP', 'MASTER']);
+    expect(v2.lines.filter((l) => /"to":"master"/.test(l))).toEqual([]);
+
+    // 3. The master: ucarp stopped (it sends nothing): vipd takes over after its dead interval,
+    // 3 x 1 + 100/256 s. Without -z ucarp ran no down script: its VIP stays on fw1.
+    u1.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    await u1.exited;
+    const line = await v2.waitForLine(/"to":"master"/, 8_000);
+    const tookMs = Date.parse((JSON.parse(line) as { time: string }).time) - stoppedAt;
+    console.log(`[measure] vipd took over from the stopped ucarp master in ${tookMs} ms`);
+    expect(tookMs).toBeGreaterThan(2_000);
+    expect(line).toMatch(/"reason":"master-down"/);
+    expect(await fx.lab.hasAddress('fw1', VIP)).toBe(true);
+
+    // 4. vipd ucarp on fw1 with its command line: its start runs the down script (the VIP
+    // ucarp left goes), then with -P and the lower skew it takes the VIP back.
+    const v1 = vipdUcarp('fw1', fw1Args);
+    await v1.waitForLine(/"to":"master"/, 10_000);
+    await v2.waitForLine(/"from":"master","to":"backup"/, 5_000);
+    await onlyHolder(fx, 'fw1');
+    const fw1Calls = await calls(fw1Log, 4);
+    // ucarp's own calls, then vipd's: the down at its start, the up on preempting.
+    expect(fw1Calls.slice(-2)).toEqual([`down eth0 ${VIP} extra`, `up eth0 ${VIP} extra`]);
+  });
+
+  it("a ucarp box with -M (broadcast adverts) and a vipd box hear each other; vipd's stop hands over to ucarp at once", async () => {
+    const u1 = realUcarp('fw1', ucarpArgs('fw1', 0, ['-M']));
+    await u1.waitForLine(/Switching to state: MASTER/, 10_000);
+    const v2 = vipdUcarp('fw2', ucarpArgs('fw2', 100, ['-M']));
+    await v2.waitForLine(/"to":"backup"/, 10_000);
+    await hearsMaster('fw2', 'fw1');
+    expect(v2.lines.find((l) => l.includes('-M/--nomcast'))).toBeDefined();
+    // The other way round: vipd master, ucarp -M backup (on veth, which passes every multicast).
+    u1.kill('SIGTERM');
+    await v2.waitForLine(/"to":"master"/, 8_000);
+    const u1b = realUcarp('fw1', ucarpArgs('fw1', 200, ['-M']));
+    await u1b.waitForLine(/Switching to state: BACKUP/, 5_000);
+    await pastDeadInterval();
+    await onlyHolder(fx, 'fw2');
+    expect(ucarpStates(u1b)).toEqual(['BACKUP']);
+    // vipd's graceful stop (advbase 255/advskew 255): the ucarp backup takes over at once, not
+    // after its dead interval (3 x 1 + 200/256 s).
+    const stoppedAt = Date.now();
+    v2.kill('SIGTERM');
+    await u1b.waitForLine(/Switching to state: MASTER/, 2_500);
+    console.log(`[measure] ucarp took over ${Date.now() - stoppedAt} ms after vipd's SIGTERM`);
+    await onlyHolder(fx, 'fw1');
   });
 });

@@ -4,9 +4,10 @@
  * Contract: every router is the real RouterCore (src/router/core.ts) with an InstanceConfig made
  * by the real config parser from the FsmConfig a test gives, and the simulator is its shell:
  * - adverts travel as bytes: a `send` effect is encoded with the real codec (and signed with the
- *   real HMAC signer when the routers use HMAC), sent to the group, to the unicast peers, or with
- *   `to` to one router, and reaches each receiver as the core's `packet` event, so the core's
- *   receive verdict decodes and checks it;
+ *   real HMAC signer when the routers use HMAC; a CARP instance's with the CARP codec, its timing
+ *   and its password), sent to the group, to the unicast peers, or with `to` to one router, and
+ *   reaches each receiver as the core's `packet` event, so the core's receive verdict decodes and
+ *   checks it;
  * - timers follow `deadline(state)`: after every step one `tick` is armed there, and a
  *   per-router generation turns a timer armed earlier into a no-op (the simulated boxes never
  *   stall, so ticks are never late and the core's stall grace never applies);
@@ -21,6 +22,8 @@
  * never handled inside another router's step: answers are queued for the current time.
  */
 import type { Role } from '../../src/actions/plan.js';
+import type { CarpTiming } from '../../src/carp/fsm.js';
+import { encodeCarp } from '../../src/carp/packet.js';
 import { advertOf } from '../../src/router/advert.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { InstanceConfig } from '../../src/config/instance.js';
@@ -182,6 +185,8 @@ export interface SimOptions {
   vrid?: number;
   /** More instance keys (file shape: seconds, CIDR) for every router, e.g. { garp: { refresh: 1 } }. */
   instance?: Record<string, unknown>;
+  /** More instance keys for one router, merged after `instance` (e.g. its CARP advskew). */
+  perRouter?: (router: number) => Record<string, unknown>;
 }
 
 interface QueuedPlan {
@@ -208,6 +213,8 @@ interface RouterSlot {
   plans: QueuedPlan[];
   /** Whether the VIPs are on this box (see `vipHolders`). */
   holdsVips: boolean;
+  /** CARP's advert counter: one up per advert, as ucarp's (nobody checks it). */
+  carpCounter: bigint;
 }
 
 interface Job {
@@ -305,7 +312,7 @@ export class Simulator {
         others: addresses.filter((_, j) => j !== i),
         vrid: options.vrid,
         name: `r${i}`,
-        extra: options.instance,
+        extra: { ...options.instance, ...options.perRouter?.(i) },
       });
       const address = addresses[i] ?? '';
       this.byAddress.set(address, i);
@@ -322,6 +329,7 @@ export class Simulator {
         timerAt: undefined,
         plans: [],
         holdsVips: false,
+        carpCounter: 0n,
       };
     });
     this.random = mulberry32(options.seed);
@@ -518,7 +526,7 @@ export class Simulator {
   private perform(router: number, effect: CoreEffect, advert: SentAdvert | undefined): void {
     switch (effect.type) {
       case 'send':
-        this.send(router, effect.priority, effect.to);
+        this.send(router, effect.priority, effect.to, effect.carp);
         return;
       case 'run-plan': {
         const slot = this.slot(router);
@@ -637,14 +645,22 @@ export class Simulator {
    * Sends as the shell does: with `to` to that router alone, else to each unicast peer, else to
    * the group. The bytes are encoded per destination (the v3 checksum covers it) and signed.
    */
-  private send(from: number, priority: number, to: string | undefined): void {
+  private send(
+    from: number,
+    priority: number,
+    to: string | undefined,
+    carp: CarpTiming | undefined,
+  ): void {
     const sender = this.slot(from);
     const cfg = sender.instance;
     const destinations =
       to !== undefined ? [to] : cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [VRRP_GROUP];
     const advert: SentAdvert = { src: sender.given.primaryAddress, priority };
     for (const dst of destinations) {
-      const bytes = advertBytes(cfg, priority, sender.address, dst);
+      const bytes =
+        cfg.carp !== null && carp !== undefined
+          ? this.carpBytes(sender, cfg.carp.password, carp)
+          : advertBytes(cfg, priority, sender.address, dst);
       const payload = sender.signer?.sign(bytes, sender.address) ?? bytes;
       const receivers =
         dst === VRRP_GROUP ? this.routers.map((_, i) => i) : [this.byAddress.get(dst)];
@@ -653,6 +669,13 @@ export class Simulator {
         this.deliver(from, receiver, { payload, src: sender.address, dst, ttl: 255 }, advert);
       }
     }
+  }
+
+  private carpBytes(sender: RouterSlot, password: Buffer, timing: CarpTiming): Buffer {
+    sender.carpCounter += 1n;
+    const vip = sender.instance.vips[0]?.address ?? '';
+    const { vrid } = sender.instance;
+    return encodeCarp({ vhid: vrid, ...timing, counter: sender.carpCounter, password, vip });
   }
 
   private deliver(

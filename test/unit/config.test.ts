@@ -739,3 +739,121 @@ describe('host checks', () => {
     ]);
   });
 });
+
+describe('protocol carp', () => {
+  const carp = { ...base, vrid: 10, protocol: 'carp', carp: { password: 's3cr3t' } };
+
+  it('defaults: advbase 1, advskew 0, deadRatio 3; the password as bytes; vrrp by default', () => {
+    const c = parseConfig({ instances: [carp] }).instances[0];
+    expect(c?.protocol).toBe('carp');
+    expect(c?.carp).toEqual({
+      password: Buffer.from('s3cr3t'),
+      advbase: 1,
+      advskew: 0,
+      deadRatio: 3,
+    });
+    const vrrp = parseConfig({ instances: [base] }).instances[0];
+    expect(vrrp?.protocol).toBe('vrrp');
+    expect(vrrp?.carp).toBeNull();
+  });
+
+  it('takes advbase, advskew and deadRatio in their ranges', () => {
+    const c = parseConfig({
+      instances: [{ ...carp, carp: { password: 'x', advbase: 255, advskew: 254, deadRatio: 1 } }],
+    }).instances[0];
+    expect(c?.carp).toMatchObject({ advbase: 255, advskew: 254, deadRatio: 1 });
+    expect(
+      issues({
+        instances: [{ ...carp, carp: { password: 'x', advbase: 0, advskew: 255, deadRatio: 0 } }],
+      }),
+    ).toEqual([
+      'instances[0].carp.advbase: must be an integer from 1 to 255, got 0',
+      'instances[0].carp.advskew: must be an integer from 0 to 254, got 255',
+      'instances[0].carp.deadRatio: must be an integer from 1 to 255, got 0',
+    ]);
+  });
+
+  it('protocol carp without a carp section is refused, with its key path', () => {
+    expect(issues({ instances: [{ ...base, protocol: 'carp' }] })).toEqual([
+      'instances[0].carp: protocol "carp" needs a carp section with at least { "password": ... }',
+    ]);
+  });
+
+  it('a carp section on a vrrp instance is refused', () => {
+    expect(issues({ instances: [{ ...base, carp: { password: 's3cr3t' } }] })).toEqual([
+      'instances[0].carp: only for protocol "carp"; remove it or set protocol',
+    ]);
+    expect(
+      issues({ instances: [{ ...base, protocol: 'vrrp', carp: { password: 's3cr3t' } }] }),
+    ).toEqual(['instances[0].carp: only for protocol "carp"; remove it or set protocol']);
+  });
+
+  it.each([
+    ['version', { version: 2 }],
+    ['priority', { priority: 150 }],
+    ['advertInterval', { advertInterval: 2 }],
+    ['preemptDelay', { preemptDelay: 5 }],
+    ['authPassword', { version: 2, authPassword: 'pw' }],
+    ['hmac', { hmac: { keys: [{ id: 1, secret: 'a-long-enough-shared-secret' }] } }],
+    ['transport', { transport: 'udp' }],
+    ['unicastPeers', { unicastPeers: ['10.99.0.2'] }],
+    ['checksum', { checksum: 'rfc9568' }],
+    ['vmac', { vmac: true }],
+    ['quorum', { quorum: { witnesses: ['10.99.0.254'] } }],
+  ])('the VRRP-only key %s is refused for carp', (key, keys) => {
+    const got = configIssues({ instances: [{ ...carp, ...keys }] });
+    expect(got).toContainEqual({
+      key: `instances[0].${key}`,
+      reason: expect.stringMatching(/^not for protocol "carp" \(.+\): remove it$/) as unknown,
+    });
+    // Nothing else is wrong with these documents: as vrrp (without carp) they parse.
+    expect(issues({ instances: [{ ...base, vrid: 10, ...keys }] })).toEqual([]);
+  });
+
+  it('a VRRP key set to its default is no objection', () => {
+    const c = parseConfig({
+      instances: [{ ...carp, version: 3, priority: 100, advertInterval: 1, transport: 'raw' }],
+    });
+    expect(c.instances[0]?.protocol).toBe('carp');
+  });
+
+  it('an IPv6 VIP is refused: ucarp speaks IPv4 only', () => {
+    expect(issues({ instances: [{ ...carp, vips: ['2001:db8::100/64'] }] })).toEqual([
+      'instances[0].vips: CARP (as ucarp speaks it) is IPv4 only: use protocol "vrrp" for IPv6',
+    ]);
+  });
+
+  it('the password: 1 to 19 bytes (ucarp NUL-terminates it in a 20-byte key)', () => {
+    const at = (password: string): string[] =>
+      issues({ instances: [{ ...carp, carp: { password } }] });
+    expect(at('a'.repeat(19))).toEqual([]);
+    expect(at('é'.repeat(9) + 'a')).toEqual([]); // 19 bytes in 10 characters
+    const refused = 'instances[0].carp.password: must be a string of 1 to 19 bytes';
+    expect(at('a'.repeat(20))).toEqual([refused]);
+    expect(at('é'.repeat(10))).toEqual([refused]); // 20 bytes in 10 characters
+    expect(at('')).toEqual([refused]);
+    expect(issues({ instances: [{ ...carp, carp: {} }] })).toEqual([
+      expect.stringMatching(/^instances\[0\]\.carp\.password: /),
+    ]);
+  });
+
+  it("`vipd check`'s printed file shape masks the password and parses back", () => {
+    const config = parseConfig({
+      instances: [{ ...carp, carp: { password: 's3cr3t', advskew: 50, deadRatio: 4 } }],
+    });
+    const shape = toFileShape(config);
+    expect(shape.instances[0]).toMatchObject({
+      protocol: 'carp',
+      carp: { password: '********', advbase: 1, advskew: 50, deadRatio: 4 },
+    });
+    expect(JSON.stringify(shape)).not.toContain('s3cr3t');
+    const again = parseConfig(shape).instances[0];
+    expect(again?.carp).toEqual({
+      password: Buffer.from('********'),
+      advbase: 1,
+      advskew: 50,
+      deadRatio: 4,
+    });
+    expect(again?.protocol).toBe('carp');
+  });
+});

@@ -14,6 +14,7 @@ import {
   type FsmResult,
   type FsmState,
 } from '../../src/vrrp/fsm.js';
+import { backupAt, masterAt } from '../support/machine.js';
 
 const OUR_ADDRESS = '10.0.0.1';
 const LOWER_ADDRESS = '10.0.0.0';
@@ -44,20 +45,11 @@ const TIMER: FsmEvent = { type: 'timer' };
 const STARTUP: FsmEvent = { type: 'startup' };
 const SHUTDOWN: FsmEvent = { type: 'shutdown' };
 
+const VRRP = { initialState, step };
 /** A router that started at `at` and sits in backup. */
-function backup(cfg: FsmConfig, at = 0): FsmState {
-  const { state } = step(cfg, initialState(cfg), STARTUP, at);
-  expect(state.state).toBe('backup');
-  return state;
-}
-
+const backup = (cfg: FsmConfig, at = 0): FsmState => backupAt(VRRP, cfg, at);
 /** A router that became master at `at` through its Master_Down_Timer. */
-function master(cfg: FsmConfig, at = 0): FsmState {
-  const waiting = backup(cfg, 0);
-  const { state } = step(cfg, { ...waiting, masterDownAt: at }, TIMER, at);
-  expect(state.state).toBe('master');
-  return state;
-}
+const master = (cfg: FsmConfig, at = 0): FsmState => masterAt(VRRP, cfg, at);
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {

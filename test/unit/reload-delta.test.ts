@@ -72,6 +72,19 @@ describe('reloadDelta', () => {
     expect(d.report.needsRestart).toEqual(['control', 'node']);
   });
 
+  it("CARP's timing and password change in place; a change of protocol replaces the instance", () => {
+    const carp = (advskew: number, password = 's3cr3t') => ({
+      protocol: 'carp',
+      carp: { password, advskew },
+    });
+    const d = delta(
+      config([instance('A', 1, carp(0)), instance('B', 2)]),
+      config([instance('A', 1, carp(50, 'other')), instance('B', 2, carp(0))]),
+    );
+    expect(d.report.updated).toEqual(['A (carp)']);
+    expect(d.report.replaced).toEqual(['B (protocol, carp)']);
+  });
+
   it('refuses a change of the cluster section', () => {
     const cluster = (boxes: string[]) => ({
       cluster: {
