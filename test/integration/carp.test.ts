@@ -16,7 +16,8 @@
  *   logs "Bad digest") and both end master, each alone;
  * - equal advskew: two masters meeting keep the one ucarp keeps (the lower source address as a
  *   little-endian u32), whichever side runs vipd;
- * - the rolling migration of a ucarp pair to vipd, box by box, under a client's pings.
+ * - the rolling migration of a ucarp pair to `vipd ucarp` with the same command lines, box by
+ *   box, under a client's pings.
  *
  * A killed daemon leaves the VIP on its box, as a crashed box does until it reboots: the test
  * "reboots" it (removes the address) before counting holders again.
@@ -29,13 +30,15 @@ import {
   CARP_VIP as VIP,
   ScriptRecord,
   startUcarp,
+  ucarpArgs,
   UCARP_PACKET_ERRORS,
   vipdCarpConfig,
   type Ucarp,
   type UcarpOptions,
 } from '../support/ucarp.js';
 import { until } from '../support/until.js';
-import { startVipdWith, transitions } from '../support/vipd.js';
+import { controlSocket, startVipdWith, transitions } from '../support/vipd.js';
+import { VIPD_CLI } from '../support/paths.js';
 
 type Host = 'fw1' | 'fw2';
 type Kind = 'vipd' | 'ucarp';
@@ -505,9 +508,16 @@ describe('rolling migration of a ucarp pair to vipd, one box at a time, under a 
       advskew: host === 'fw1' ? 0 : 50,
       preempt: true,
     });
-    /** The box's ucarp replaced by vipd, set as that command line would set it. */
+    /** The box's ucarp replaced by `vipd ucarp` with the same command line (and a socket). */
     const vipdFor = (host: Host): LabProcess =>
-      fx.track(startVipdWith(fx.lab, host, vipdCarpConfig(host, record, opts(host))));
+      fx.track(
+        fx.lab.spawn(host, `vipd-ucarp-${host}`, process.execPath, [
+          VIPD_CLI,
+          'ucarp',
+          ...ucarpArgs(fx.lab, host, record, opts(host)),
+          `--vipd-socket=${controlSocket(fx.lab, host)}`,
+        ]),
+      );
 
     const u1 = startUcarp(fx.lab, 'fw1', record, opts('fw1'));
     fx.track(u1.proc);
@@ -530,6 +540,10 @@ describe('rolling migration of a ucarp pair to vipd, one box at a time, under a 
     await v2.waitForLine(/"to":"backup"/, 10_000);
     await sleep(DEAD_MS + 1_000);
     expect(transitions(v2).map((t) => t.to)).toEqual(['backup']);
+    // What the migration's step 2 checks: backup, hearing fw1's ucarp, nothing rejected.
+    const status = await instanceStatus(fx.lab, 'fw2', 'ucarp-vhid-10');
+    expect(status).toMatchObject({ state: 'backup', master: '10.99.0.1' });
+    expect(status?.counters.rejected).toEqual({});
     expect(await fx.lab.holders(VIP, ['fw1', 'fw2'])).toEqual(['fw1']);
 
     // fw1 (master): ucarp out (its down script drops the VIP; nothing on the wire), so fw2's
@@ -557,7 +571,7 @@ describe('rolling migration of a ucarp pair to vipd, one box at a time, under a 
     const noneMs = held.msWhen((h) => h.length === 0);
     const doubleClaim = longestDoubleClaim(adverts, 1_600);
     console.log(
-      `[measure] carp migration: ping ${replies.length}/${sent} replies, longest gap ${longestGap.toFixed(0)} ms (${(gapAt - stopAt).toFixed(0)} ms after fw1's ucarp stopped); VIP on two boxes ${twoMs.toFixed(0)} ms before fw1's vipd preempted and ${handoverMs.toFixed(0)} ms at it, on none ${noneMs.toFixed(0)} ms; longest double claim on the wire ${doubleClaim.toFixed(0)} ms`,
+      `[measure] carp migration: ping ${replies.length}/${sent} replies, longest gap ${longestGap.toFixed(0)} ms (from the last reply ${(gapAt - stopAt).toFixed(0)} ms from fw1's ucarp SIGTERM); VIP on two boxes ${twoMs.toFixed(0)} ms before fw1's vipd preempted and ${handoverMs.toFixed(0)} ms at it, on none ${noneMs.toFixed(0)} ms; longest double claim on the wire ${doubleClaim.toFixed(0)} ms`,
     );
     console.log(`[measure] carp migration holders: ${held.describe(stopAt)}`);
 
