@@ -4,7 +4,8 @@
 #   docker/splitbrain.sh [OPTIONS] [run]        build, start, wait for a master, cut fw1, watch,
 #                                               heal, watch, print vipd's transitions (plain bash)
 #   docker/splitbrain.sh [OPTIONS] sim [...]    the same scenario with scripts/splitbrain-sim's
-#                                               timeline and summary (needs Node 20 + npm ci here)
+#                                               timeline and summary (needs Node >=22, as
+#                                               package.json's engines say, + npm ci here)
 #   docker/splitbrain.sh [OPTIONS] up | status | down
 #   docker/splitbrain.sh [OPTIONS] cut [BOX]    BOX default fw1
 #   docker/splitbrain.sh [OPTIONS] heal [BOX]
@@ -12,6 +13,11 @@
 #                                               file and profiles (what the sim's driver uses)
 # OPTIONS: --mode proto|link|oneway (default proto), --transport raw|udp (default raw),
 #          --fw3 (a third firewall), --split SECONDS (default 8, for run)
+# VIPD_NODE_IMAGE: the image's base (docker/Dockerfile's NODE_IMAGE, node:24-bookworm-slim by
+# default), e.g. one built locally where no registry can be reached.
+#
+# run and up bring the project down when a step fails (exit status kept), so a failed run
+# leaves no containers behind; the other commands act on a project someone else manages.
 #
 # The cut happens inside the box, because containers cannot touch the Docker host's bridge:
 # an nft table in the box drops its election traffic (VRRP, or UDP 11200 with --transport udp)
@@ -52,6 +58,9 @@ compose() {
   docker compose version >/dev/null 2>&1 || cmd=(docker-compose)
   local profile=()
   [ "$VIPD_FW3" = 1 ] && profile=(--profile fw3)
+  if [ "${1:-}" = build ] && [ -n "${VIPD_NODE_IMAGE:-}" ]; then
+    set -- build --build-arg "NODE_IMAGE=$VIPD_NODE_IMAGE" "${@:2}"
+  fi
   cmd+=(-p "$PROJECT" -f "$here/docker-compose.yml" "${profile[@]+"${profile[@]}"}" "$@")
   # The pass-through replaces this shell, so a caller stopping it (`compose logs -f`) stops compose.
   if [ "${COMPOSE_EXEC:-0}" = 1 ]; then exec "${cmd[@]}"; fi
@@ -72,8 +81,10 @@ say() {
 }
 
 # The nft ruleset that makes the cut; deleting table $TABLE (inet and arp) heals it.
+# VRRP and CARP by number: nft resolves protocol names through /etc/protocols, which slim images
+# lack (no netbase).
 cut_rules() {
-  local match="ip protocol vrrp"
+  local match="meta l4proto 112"
   [ "$VIPD_TRANSPORT" = udp ] && match="udp dport $UDP_PORT"
   local in="chain in { type filter hook input priority 0; policy accept; $match drop; };"
   local out="chain out { type filter hook output priority 0; policy accept; $match drop; };"
@@ -109,6 +120,24 @@ up() {
   compose up -d --force-recreate
 }
 
+# The EXIT trap of run and up: on failure, remove what they started, then exit as the step did.
+down_on_failure() {
+  local status=$?
+  trap - EXIT
+  if [ "$status" != 0 ]; then
+    echo "splitbrain: failed (exit $status); bringing the project down" >&2
+    VIPD_FW3=1 compose down --timeout 5 >&2 || true
+  fi
+  exit "$status"
+}
+
+# Interrupted runs fail too (the EXIT trap sees 130/143 and cleans up).
+clean_up_on_failure() {
+  trap down_on_failure EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
 # Each box's last transition, whether it holds the VIP, and where the client's ARP entry points.
 status() {
   local box holds last mac arp
@@ -118,7 +147,8 @@ status() {
     holds=no
     compose exec -T "$box" ip -4 -o addr show dev eth0 | grep -q " $VIP/" && holds=yes
     mac="$(compose exec -T "$box" cat /sys/class/net/eth0/address | tr -d '\r')"
-    last="$(logs "$box" | grep '"event":"transition"' | tail -n 1 |
+    # grep finding nothing is an answer ("no transition yet"), not a failure of the run.
+    last="$(logs "$box" | { grep '"event":"transition"' || true; } | tail -n 1 |
       sed -E 's/.*"from":"([^"]*)","to":"([^"]*)","reason":"([^"]*)".*/\1 -> \2 (\3)/')"
     say "$box: ${last:-no transition yet}; VIP: $holds; client ARP here: $([ "$arp" = "$mac" ] && echo yes || echo no)"
   done
@@ -162,15 +192,15 @@ run() {
   say "transitions and split-brain events logged by vipd:"
   local box
   for box in $(firewalls); do
-    logs "$box" | grep -E '"event":"(transition|split-brain|one-way-loss)"' |
+    logs "$box" | { grep -E '"event":"(transition|split-brain|one-way-loss)"' || true; } |
       sed -E "s/^/  $box /; s/\"(level|node|instance|vrid)\":[^,]*,//g"
   done
   [ "$(vip_holders)" = 1 ]
 }
 
 case "${1:-run}" in
-  run) run ;;
-  up) up ;;
+  run) clean_up_on_failure; run ;;
+  up) clean_up_on_failure; up ;;
   status) status ;;
   down) VIPD_FW3=1 compose down --timeout 5 ;;
   cut) cut "${2:-fw1}" ;;

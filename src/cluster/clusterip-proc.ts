@@ -12,6 +12,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_NODES } from '../config/load-sharing.js';
 
 export interface ProcFiles {
   readFile(path: string): Promise<string>;
@@ -36,8 +37,12 @@ export class ClusterIpProcError extends Error {
   }
 }
 
-/** The kernel stores node numbers as u16: a larger number would silently become another node. */
-const MAX_NODE_NUMBER = 0xffff;
+/**
+ * Node numbers the kernel can answer: 1..--total-nodes, which iptables caps at CLUSTERIP_MAX_NODES
+ * (16, ipt_CLUSTERIP.h). Checked before writing: the kernel answers anything above the rule's
+ * total with a misleading ENOMEM, and truncates a number above 65535 into another node.
+ */
+const MAX_NODE_NUMBER = MAX_NODES.clusterip;
 
 /** The owned nodes in the file's text ("1,3\n", or nothing when none). */
 export function parseOwnedNodes(text: string): number[] {
@@ -113,10 +118,10 @@ export class ClusterIpProc {
   }
 
   async setOwned(vip: string, owned: readonly number[]): Promise<void> {
-    const bad = owned.filter((n) => !Number.isInteger(n) || n < 0 || n > MAX_NODE_NUMBER);
+    const bad = owned.filter((n) => !Number.isInteger(n) || n < 1 || n > MAX_NODE_NUMBER);
     if (bad.length > 0) {
       throw new ClusterIpProcError(
-        `CLUSTERIP VIP ${vip}: ${bad.join(', ')} is not a node number (whole numbers 1..16)`,
+        `CLUSTERIP VIP ${vip}: ${bad.join(', ')} is not a node number (whole numbers 1..${MAX_NODE_NUMBER}, the kernel's CLUSTERIP_MAX_NODES)`,
       );
     }
     const have = await this.read(vip);

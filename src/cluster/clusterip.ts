@@ -5,11 +5,20 @@
  * nothing else to install. The rule's --local-node is only the initial owned set: ownership then
  * lives in /proc/net/ipt_CLUSTERIP/<VIP> (see ClusterIpProc), one write per node, adds before
  * removes. The rule text is pure; the class runs iptables-legacy and the proc writer.
+ *
+ * Rebuilt from scratch like the other backends: the kernel keeps ONE cluster config per VIP,
+ * made by the first rule and kept while any CLUSTERIP rule for the VIP exists (a later `--new`
+ * with other parameters is silently ignored, one with another MAC refused). So install and
+ * remove read every rule back (iptables-legacy-save, all tables) and delete each CLUSTERIP rule
+ * for a configured VIP, whatever its parameters, unless it is the only one and exactly the wanted
+ * rule. The delete is committed before the insert: in one transaction the new rule would check in
+ * while the old still holds the config, and inherit the old parameters.
  */
 import { normaliseOwned, requireValidConfig, type LoadSharingBackend } from './backend.js';
 import type { BackendName, LoadSharingConfig } from '../config/load-sharing.js';
 import { ClusterIpProc, ClusterIpProcError } from './clusterip-proc.js';
 import { CommandError, runLocal, runOrThrow, type Run } from './command.js';
+import { deleteScript, ruleOption, savedRules, type SavedRule } from './iptables-save.js';
 
 const IPTABLES = 'iptables-legacy';
 
@@ -39,6 +48,13 @@ export function clusterIpRule(cfg: LoadSharingConfig, vip: string): string[] {
   ];
 }
 
+/** The CLUSTERIP rules for `vip` in `iptables-save` output, in any table or chain. */
+export function clusterIpRulesFor(save: string, vip: string): SavedRule[] {
+  return savedRules(save).filter(
+    (r) => ruleOption(r.line, '-j') === 'CLUSTERIP' && ruleOption(r.line, '-d') === `${vip}/32`,
+  );
+}
+
 export class ClusterIpBackend implements LoadSharingBackend {
   readonly name: BackendName = 'clusterip';
 
@@ -60,15 +76,35 @@ export class ClusterIpBackend implements LoadSharingBackend {
     );
   }
 
+  /** Every CLUSTERIP rule for `vip` the kernel holds now. */
+  private async rulesFor(vip: string): Promise<SavedRule[]> {
+    const save = await runOrThrow(this.run, 'reading the iptables rules', `${IPTABLES}-save`, []);
+    return clusterIpRulesFor(save, vip);
+  }
+
+  private async deleteRules(vip: string, rules: readonly SavedRule[]): Promise<void> {
+    const script = deleteScript(rules);
+    if (script === undefined) return;
+    await runOrThrow(
+      this.run,
+      `deleting the CLUSTERIP rules for ${vip}`,
+      `${IPTABLES}-restore`,
+      ['--noflush'],
+      script,
+    );
+  }
+
   async install(owned: readonly number[]): Promise<void> {
     const set = normaliseOwned(owned, this.cfg.totalNodes);
     for (const vip of this.cfg.vips) {
-      if (!(await this.hasRule(vip))) {
-        await runOrThrow(this.run, `adding the CLUSTERIP rule for ${vip}`, IPTABLES, [
-          '-I',
-          ...clusterIpRule(this.cfg, vip),
-        ]);
-      }
+      const rules = await this.rulesFor(vip);
+      // Kept as it is only when nothing else can hold the VIP's config: no churn on re-install.
+      if (rules.length === 1 && (await this.hasRule(vip))) continue;
+      await this.deleteRules(vip, rules);
+      await runOrThrow(this.run, `adding the CLUSTERIP rule for ${vip}`, IPTABLES, [
+        '-I',
+        ...clusterIpRule(this.cfg, vip),
+      ]);
     }
     await this.setOwned(set);
   }
@@ -79,14 +115,7 @@ export class ClusterIpBackend implements LoadSharingBackend {
   }
 
   async remove(): Promise<void> {
-    for (const vip of this.cfg.vips) {
-      if (await this.hasRule(vip)) {
-        await runOrThrow(this.run, `deleting the CLUSTERIP rule for ${vip}`, IPTABLES, [
-          '-D',
-          ...clusterIpRule(this.cfg, vip),
-        ]);
-      }
-    }
+    for (const vip of this.cfg.vips) await this.deleteRules(vip, await this.rulesFor(vip));
   }
 
   /** Nodes owned for every VIP: a node some VIP lacks is not fully owned, and setOwned fixes it. */

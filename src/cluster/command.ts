@@ -38,7 +38,7 @@ export async function runOrThrow(
     const detail = r.stderr.trim() || r.stdout.trim() || 'no output';
     const fed = input === undefined ? '' : ` fed:\n${input}`;
     throw new CommandError(
-      `${what}: \`${cmd} ${args.join(' ')}\` failed (exit ${r.exitCode}): ${detail}${fed}`,
+      `${what}: \`${[cmd, ...args].join(' ')}\` failed (exit ${r.exitCode}): ${detail}${fed}`,
     );
   }
   return r.stdout;

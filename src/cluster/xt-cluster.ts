@@ -21,6 +21,7 @@ import { hexSeed, normaliseOwned, requireValidConfig, type LoadSharingBackend } 
 import { sharingFamily, type BackendName, type LoadSharingConfig } from '../config/load-sharing.js';
 import { runLocal, runOrThrow, type Run } from './command.js';
 import { disableLoosePickup } from './conntrack.js';
+import { deleteLine, restoreScript } from './iptables-save.js';
 import {
   joinClusterMac,
   leaveClusterMac,
@@ -71,7 +72,7 @@ export function xtChainRules(cfg: LoadSharingConfig, owned: readonly number[]): 
 }
 
 function restore(lines: readonly string[]): string {
-  return ['*mangle', ...lines, 'COMMIT', ''].join('\n');
+  return restoreScript('mangle', lines);
 }
 
 /** Replaces the chain's content (declaring a chain under --noflush empties it). */
@@ -87,7 +88,7 @@ export function xtInstallScript(
 ): string {
   const wanted = cfg.vips.map((vip) => xtHookRule(cfg, vip));
   // Hooks of VIPs no longer configured go; missing ones are inserted ahead of other rules.
-  const stale = state.hooks.filter((h) => !wanted.includes(h)).map((h) => h.replace(/^-A/, '-D'));
+  const stale = state.hooks.filter((h) => !wanted.includes(h)).map(deleteLine);
   const missing = wanted.filter((h) => !state.hooks.includes(h)).map((h) => h.replace(/^-A/, '-I'));
   return restore([`:${XT_CHAIN} - [0:0]`, ...stale, ...missing, ...xtChainRules(cfg, owned)]);
 }
@@ -95,7 +96,7 @@ export function xtInstallScript(
 /** Deletes the hooks and the chain in `state`; undefined when nothing of ours is there. */
 export function xtRemoveScript(state: XtState): string | undefined {
   if (!state.chain && state.hooks.length === 0) return undefined;
-  const hooks = state.hooks.map((h) => h.replace(/^-A/, '-D'));
+  const hooks = state.hooks.map(deleteLine);
   return restore(state.chain ? [...hooks, `-F ${XT_CHAIN}`, `-X ${XT_CHAIN}`] : hooks);
 }
 

@@ -497,7 +497,7 @@ export class Lab {
     opts: { direction?: 'both' | 'from' | 'to'; udpPort?: number } = {},
   ): Promise<() => Promise<void>> {
     const port = this.host(host).port;
-    const what = opts.udpPort === undefined ? 'meta l4proto vrrp' : `udp dport ${opts.udpPort}`;
+    const what = opts.udpPort === undefined ? 'meta l4proto 112' : `udp dport ${opts.udpPort}`;
     const direction = opts.direction ?? 'both';
     const rules = [
       ...(direction === 'to' ? [] : [`iifname "${port}" ${what} drop`]),
@@ -524,7 +524,7 @@ export class Lab {
     if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
       throw new LabError(`lab: loss must be a whole percentage 0..100, got ${percent}`);
     }
-    const what = opts.udpPort === undefined ? 'meta l4proto vrrp' : `udp dport ${opts.udpPort}`;
+    const what = opts.udpPort === undefined ? 'meta l4proto 112' : `udp dport ${opts.udpPort}`;
     const table = 'loss_election';
     const remove = await this.bridgeTable(
       table,

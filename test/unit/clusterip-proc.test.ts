@@ -8,7 +8,7 @@ import {
   ClusterIpProcError,
   describeWriteError,
 } from '../../src/cluster/clusterip-proc.js';
-import type { CommandResult, Run } from '../../src/cluster/command.js';
+import type { Run } from '../../src/cluster/command.js';
 import { ClusterIpStandIn } from '../support/clusterip-standin.js';
 
 const VIP = '10.99.0.10';
@@ -104,9 +104,9 @@ describe('ClusterIpProc', () => {
     expect(err.code).toBe('ENOENT');
   });
 
-  it('node 0 (kernel ENOMEM): node numbers start at 1', async () => {
-    const err = await rejection(proc.setOwned(VIP, [0, 1]));
-    expect(err.message).toBe(
+  it('node 0 (kernel ENOMEM): node numbers start at 1', () => {
+    const err = Object.assign(new Error('ENOMEM: write'), { code: 'ENOMEM', syscall: 'write' });
+    expect(describeWriteError(VIP, `${kernel.dir}/${VIP}`, '+0', err, [1])).toBe(
       'node 0 of CLUSTERIP VIP 10.99.0.10 does not exist: node numbers start at 1 (kernel: ENOMEM)',
     );
   });
@@ -137,11 +137,11 @@ describe('ClusterIpProc', () => {
     expect(err.code).toBe('ENOENT');
   });
 
-  it('refuses what the kernel would misread, before writing anything', async () => {
-    for (const bad of [1.5, -1, 65537]) {
-      const err = await rejection(proc.setOwned(VIP, [bad]));
+  it('refuses what no CLUSTERIP rule can have (1..16, CLUSTERIP_MAX_NODES), before writing', async () => {
+    for (const bad of [0, 1.5, -1, 17, 65537]) {
+      const err = await rejection(proc.setOwned(VIP, [bad, 1]));
       expect(err.message).toBe(
-        `CLUSTERIP VIP 10.99.0.10: ${bad} is not a node number (whole numbers 1..16)`,
+        `CLUSTERIP VIP 10.99.0.10: ${bad} is not a node number (whole numbers 1..16, the kernel's CLUSTERIP_MAX_NODES)`,
       );
     }
     expect(kernel.writes).toEqual([]);
@@ -173,33 +173,104 @@ describe('ClusterIpBackend over the stand-in', () => {
     hashInit: 0,
   };
 
-  /** iptables-legacy as the kernel would answer it: inserting the rule creates the proc file. */
-  function fakeIptables(calls: string[]): Run {
-    let rule = false;
-    return async (cmd, args): Promise<CommandResult> => {
-      calls.push(`${cmd} ${args.slice(0, 1).join(' ')}`);
-      const op = args[0];
-      if (op === '-C') return { exitCode: rule ? 0 : 1, stdout: '', stderr: '' };
-      if (op === '-I') await kernel.addVip(VIP, 4, cfg.localNode);
-      if (op === '-D') await kernel.removeVip(VIP);
-      rule = op === '-I';
-      return { exitCode: 0, stdout: '', stderr: '' };
+  const ours = (c: LoadSharingConfig): string =>
+    `-A INPUT -d ${VIP}/32 -i eth0 -j CLUSTERIP --new --hashmode ${c.hashmode} --clustermac ${c.clusterMac.toUpperCase()} --total-nodes ${c.totalNodes} --local-node ${c.localNode} --hash-init ${c.hashInit}`;
+  /** Rules that are not vipd's: they must survive install and remove. */
+  const foreign = [
+    '-A INPUT -i eth0 -p tcp -m tcp --dport 22 -j ACCEPT',
+    '-A INPUT -d 10.99.0.100/32 -i eth0 -j CLUSTERIP --new --hashmode sourceip --clustermac 01:00:5E:00:01:0B --total-nodes 2 --local-node 1 --hash-init 0',
+  ];
+
+  /** Commands the backend ran, as "command first-argument". */
+  function recorded(calls: string[]): Run {
+    return (cmd, args, input) => {
+      calls.push(`${cmd} ${args.slice(0, 1).join(' ')}`.trim());
+      return kernel.iptables(cmd, args, input);
     };
   }
 
-  it('inserts the rule once, then owns through the proc file; remove deletes it', async () => {
+  beforeEach(async () => {
     await kernel.removeVip(VIP);
+    for (const line of foreign) await kernel.seedRule('filter', line);
+  });
+
+  it('inserts the rule once, then owns through the proc file; remove deletes it', async () => {
     const calls: string[] = [];
-    const backend = new ClusterIpBackend(cfg, fakeIptables(calls), proc);
+    const backend = new ClusterIpBackend(cfg, recorded(calls), proc);
     expect(await backend.owned()).toEqual([]);
     await backend.install([1, 3]);
     await backend.install([1, 3]);
-    expect(calls).toEqual(['iptables-legacy -C', 'iptables-legacy -I', 'iptables-legacy -C']);
+    // The second install finds its own rule alone for the VIP and keeps it: no churn.
+    expect(calls).toEqual([
+      'iptables-legacy-save',
+      'iptables-legacy -I',
+      'iptables-legacy-save',
+      'iptables-legacy -C',
+    ]);
+    expect(kernel.rules()).toEqual([ours(cfg), ...foreign]);
     expect(await backend.owned()).toEqual([1, 3]);
     await backend.setOwned([2]);
     expect(kernel.writes.map(([, data]) => data)).toEqual(['+3', '+2', '-1', '-3']);
     await backend.remove();
     await backend.remove();
     expect(await backend.owned()).toEqual([]);
+    expect(kernel.rules()).toEqual(foreign);
+  });
+
+  // A restart with a changed config: the rule the previous run left holds the VIP's config, and
+  // the kernel would go on hashing with it (or, for another MAC, refuse the new rule).
+  it.each([
+    ['totalNodes', { totalNodes: 2 }],
+    ['hashmode', { hashmode: 'sourceip-sourceport' }],
+    ['seed', { hashInit: 7 }],
+    ['clusterMac', { clusterMac: '01:00:5e:00:01:0c' }],
+    ['localNode only', { localNode: 2 }],
+  ] as const)(
+    'install replaces the rule of a previous run with another %s; remove deletes it',
+    async (_, change) => {
+      const previous = { ...cfg, ...change };
+      await kernel.seedRule('filter', ours(previous));
+      const backend = new ClusterIpBackend(cfg, kernel.iptables, proc);
+      await backend.install([1, 3]);
+      expect(kernel.params(VIP)).toEqual({
+        hashmode: 'sourceip',
+        clusterMac: '01:00:5E:00:01:0A',
+        total: 4,
+        hashInit: 0,
+      });
+      expect(kernel.rules()).toEqual([ours(cfg), ...foreign]);
+      expect(await backend.owned()).toEqual([1, 3]);
+
+      // Beside ours, a rule with other parameters (the kernel refuses another MAC meanwhile).
+      await kernel.seedRule('filter', ours({ ...previous, clusterMac: cfg.clusterMac }));
+      await backend.remove();
+      expect(kernel.rules()).toEqual(foreign);
+      expect(await backend.owned()).toEqual([]);
+    },
+  );
+
+  it('deletes every CLUSTERIP rule for the VIP, in any table, even one equal to its own', async () => {
+    const other = { ...cfg, totalNodes: 2, hashInit: 7 };
+    await kernel.seedRule('filter', ours(other));
+    await kernel.seedRule('filter', ours(cfg));
+    await kernel.seedRule('mangle', ours(cfg).replace('-A INPUT', '-A PREROUTING'));
+    expect(kernel.params(VIP)?.total).toBe(2);
+    const backend = new ClusterIpBackend(cfg, kernel.iptables, proc);
+    await backend.install([4]);
+    expect(kernel.params(VIP)?.total).toBe(4);
+    expect(kernel.rules()).toEqual([ours(cfg), ...foreign]);
+    expect(kernel.rules('mangle')).toEqual([]);
+    expect(await backend.owned()).toEqual([4]);
+  });
+
+  it('a failed read of the rules is reported, naming the command', async () => {
+    const backend = new ClusterIpBackend(
+      cfg,
+      async () => ({ exitCode: 4, stdout: '', stderr: "can't initialize iptables table `filter'" }),
+      proc,
+    );
+    await expect(backend.remove()).rejects.toThrow(
+      "reading the iptables rules: `iptables-legacy-save` failed (exit 4): can't initialize iptables table `filter'",
+    );
   });
 });

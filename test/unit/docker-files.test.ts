@@ -1,18 +1,29 @@
 /**
  * The Docker variant of the split-brain lab (docker/), checked without a Docker engine: the
  * compose file's structure (js-yaml, see test/support/js-yaml.d.ts), that it describes the same
- * boxes as the namespace simulation, that the Dockerfile's inputs exist, that the shell scripts
- * parse and are executable, and that the config the entrypoint writes from each service's
- * environment passes `vipd check` (the CLI run from its TypeScript source through tsx: this tier
- * has no build step). The nft rules docker/splitbrain.sh sends need root to be checked, so that
- * test is in the lab tier (test/integration/docker-splitbrain.test.ts).
+ * boxes as the namespace simulation, that the Dockerfile's base is a build argument and its
+ * inputs exist, that the root .dockerignore keeps host state out of the build context, that no
+ * nft rule names a protocol (the image has no /etc/protocols), that the shell scripts parse and
+ * are executable, that splitbrain.sh brings the project down when run or up fails (through a
+ * stand-in `docker`), and that the config the entrypoint writes from each service's environment
+ * passes `vipd check` (the CLI run from its TypeScript source through tsx: this tier has no
+ * build step). The nft rules docker/splitbrain.sh sends need root to be checked, so that test is
+ * in the lab tier (test/integration/docker-splitbrain.test.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { FakeDocker } from '../support/fake-docker.js';
 import { REPO_ROOT, VIPD_FROM_SOURCE } from '../support/paths.js';
 import { FIREWALLS, UDP_PORT, VIP, VIP_CIDR } from '../../scripts/splitbrain/scenario.js';
 
@@ -115,8 +126,23 @@ describe('docker-compose.yml', () => {
 describe('docker/Dockerfile', () => {
   const dockerfile = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
 
-  it('starts from Node 20 on bookworm and installs the tools vipd and the scenario call', () => {
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim\b/m);
+  it('starts both stages from the build argument NODE_IMAGE, the official Node 24 image by default', () => {
+    const lines = dockerfile.split('\n');
+    const arg = lines.findIndex((l) => /^ARG NODE_IMAGE=/.test(l));
+    const froms = lines.flatMap((l, i) => (l.startsWith('FROM ') ? [i] : []));
+    expect(lines[arg]).toBe('ARG NODE_IMAGE=node:24-bookworm-slim');
+    // An ARG before the first FROM is the only kind a FROM line can use.
+    expect(arg).toBeLessThan(froms[0] ?? -1);
+    expect(froms.map((i) => lines[i])).toEqual([
+      'FROM ${NODE_IMAGE} AS build',
+      'FROM ${NODE_IMAGE}',
+    ]);
+    const engines = (
+      JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+        engines: { node: string };
+      }
+    ).engines.node;
+    expect(engines).toBe('>=22');
     for (const pkg of ['iproute2', 'nftables', 'iputils-ping', 'iputils-arping', 'procps']) {
       expect(dockerfile).toContain(pkg);
     }
@@ -138,9 +164,38 @@ describe('docker/Dockerfile', () => {
     expect(existsSync(join(REPO_ROOT, entrypoint.slice(workdir.length + 1)))).toBe(true);
   });
 
-  it('keeps host build output out of the image', () => {
-    const ignored = readFileSync(join(DOCKER, 'Dockerfile.dockerignore'), 'utf8').split('\n');
-    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'build', '.lab']));
+  it('keeps host state out of the build context, for every builder (root .dockerignore)', () => {
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    for (const dir of ['node_modules', 'build', 'dist', '.git', '.lab', '.node', 'bench-results']) {
+      expect(
+        ignored.some((l) => l === dir || l === `**/${dir}`),
+        dir,
+      ).toBe(true);
+    }
+    // BuildKit would read this one instead of the root file, and the classic builder never.
+    expect(existsSync(join(DOCKER, 'Dockerfile.dockerignore'))).toBe(false);
+    // Nothing the build copies or compiles is excluded.
+    for (const needed of ['package.json', 'native', 'src', 'test', 'scripts', 'bench', 'docker']) {
+      expect(ignored, needed).not.toContain(needed);
+    }
+    expect(ignored.filter((l) => !/^(\*\*\/)?[\w.*-]+$/.test(l))).toEqual([]);
+  });
+});
+
+describe('nft rules for the election traffic', () => {
+  const files = [
+    ...readdirSync(DOCKER).map((f) => join(DOCKER, f)),
+    join(REPO_ROOT, 'scripts', 'splitbrain', 'docker.ts'),
+    join(REPO_ROOT, 'test', 'lab', 'lab.ts'),
+  ];
+
+  it.each(files)('%s matches protocols by number (the image has no /etc/protocols)', (file) => {
+    const named = readFileSync(file, 'utf8').match(
+      /\b(ip protocol|meta l4proto|ip6 nexthdr) [a-z]\w*/g,
+    );
+    expect(named).toBeNull();
   });
 });
 
@@ -150,6 +205,59 @@ describe('shell scripts', () => {
     const r = run('bash', ['-n', script]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+  });
+});
+
+describe('docker/splitbrain.sh against a stand-in docker', () => {
+  const docker = new FakeDocker();
+  const script = join(DOCKER, 'splitbrain.sh');
+  const project = ['compose', '-p', 'vipd-splitbrain', '-f', COMPOSE_FILE];
+  const down = [...project, '--profile', 'fw3', 'down', '--timeout', '5'];
+
+  function splitbrain(args: string[], env: NodeJS.ProcessEnv) {
+    docker.reset();
+    const r = run(script, args, env);
+    return { ...r, calls: docker.calls() };
+  }
+
+  it.each([
+    ['build', 3],
+    ['up', 17],
+  ])(
+    'up: a failing `compose %s` brings the project down and exits with its status',
+    (word, status) => {
+      const r = splitbrain(['up'], docker.env({ word, status }));
+      expect(r.code).toBe(status);
+      expect(r.calls.at(-1)).toEqual(down);
+      expect(r.stderr).toContain(`splitbrain: failed (exit ${status}); bringing the project down`);
+    },
+  );
+
+  it('up that succeeds leaves the project running', () => {
+    const r = splitbrain(['up'], docker.env());
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([
+      [...project, 'build'],
+      [...project, 'up', '-d', '--force-recreate'],
+    ]);
+  });
+
+  it('a failing cut on its own leaves a project it did not start alone', () => {
+    const r = splitbrain(['cut', 'fw1'], docker.env({ word: 'nft', status: 1 }));
+    expect(r.code).toBe(1);
+    expect(r.calls).toHaveLength(1);
+  });
+
+  it('status before any transition says so instead of failing', () => {
+    const r = splitbrain(['status'], docker.env());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/fw1: no transition yet; VIP: no;/);
+  });
+
+  it('VIPD_NODE_IMAGE becomes the build argument NODE_IMAGE', () => {
+    const r = splitbrain(['up'], { ...docker.env(), VIPD_NODE_IMAGE: 'local/node:24' });
+    expect(r.calls[0]).toEqual([...project, 'build', '--build-arg', 'NODE_IMAGE=local/node:24']);
   });
 });
 

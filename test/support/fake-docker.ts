@@ -1,0 +1,47 @@
+/**
+ * A stand-in `docker` for testing docker/splitbrain.sh without a Docker engine: put `env()` on
+ * the script's environment and it finds this one first on PATH. It answers `docker compose
+ * version` (so the script uses the plugin form), records every other call, and succeeds, or
+ * exits with `fail.status` for a call containing the word `fail.word` (a compose subcommand
+ * such as `build`, or `nft` for a cut).
+ */
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export class FakeDocker {
+  private readonly bin = mkdtempSync(join(tmpdir(), 'vipd-fake-docker-'));
+  private readonly log = join(this.bin, 'calls.jsonl');
+
+  constructor() {
+    writeFileSync(
+      join(this.bin, 'docker'),
+      `#!${process.execPath}\n` +
+        `const args = process.argv.slice(2);\n` +
+        `if (args[0] === 'compose' && args[1] === 'version') process.exit(0);\n` +
+        `require('node:fs').appendFileSync(${JSON.stringify(this.log)}, JSON.stringify(args) + '\\n');\n` +
+        `const [word, status] = (process.env.FAKE_DOCKER_FAIL ?? '').split(':');\n` +
+        `if (word && args.includes(word)) process.exit(Number(status));\n`,
+    );
+    chmodSync(join(this.bin, 'docker'), 0o755);
+    this.reset();
+  }
+
+  /** The environment that makes a script call this docker. */
+  env(fail?: { word: string; status: number }): NodeJS.ProcessEnv {
+    return {
+      PATH: `${this.bin}:${process.env.PATH ?? ''}`,
+      FAKE_DOCKER_FAIL: fail === undefined ? '' : `${fail.word}:${fail.status}`,
+    };
+  }
+
+  /** The argument vectors of the calls since the last reset, in order. */
+  calls(): string[][] {
+    const text = readFileSync(this.log, 'utf8').trim();
+    return text === '' ? [] : text.split('\n').map((l) => JSON.parse(l) as string[]);
+  }
+
+  reset(): void {
+    writeFileSync(this.log, '');
+  }
+}
