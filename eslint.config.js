@@ -33,6 +33,8 @@ const LAYERS = {
       // A dependency-free error class that the CLI's subcommands (features) throw and cli.ts
       // reports: in the shell, every one of them would import upward.
       'src/usage.ts',
+      // The command line's text: data, imported by the CLI and by a man page generator.
+      'src/help.ts',
     ],
     // What the config means on this box (scripts present, addresses on interfaces) reads the
     // filesystem: a port, though it lives with the schema.

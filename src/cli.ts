@@ -3,7 +3,13 @@
  * The `vipd` command line. `run` starts the daemon in the foreground (systemd-style: logs on
  * stdout, SIGTERM/SIGINT for a graceful stop with a priority-0 advert); `check` validates a
  * config and prints it normalised. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+ *
+ * The commands, their usage and help text are help.ts's COMMANDS; this file only dispatches.
+ * `-h`/`--help` anywhere in a command's arguments prints that command's help (stdout, exit 0)
+ * before anything is parsed or read; a usage error prints the message, then the usage of the
+ * command concerned (the top level's for an unknown command), on stderr, exit 2.
  */
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toFileShape } from './config/config.js';
 import { ConfigError } from './config/formats.js';
@@ -21,35 +27,24 @@ import { MetricsServer } from './control/metrics.js';
 import { ControlServer } from './control/server.js';
 import { armTestFaults } from './daemon/test-hooks.js';
 import { importKeepalived } from './migrate/keepalived.js';
-import { prepareUcarpRun } from './migrate/ucarp.js';
+import { prepareUcarpRun, wantsUcarpHelp } from './migrate/ucarp.js';
+import { ensureRuntimeDir } from './daemon/runtime-dir.js';
+import {
+  asksForHelp,
+  command,
+  commandHelp,
+  commandsUnder,
+  commandUsage,
+  COMMANDS,
+  listUsage,
+  topLevelHelp,
+  topLevelUsage,
+  type Command,
+  type CommandName,
+  versionText,
+} from './help.js';
+import { packageVersion } from './runtime/package.js';
 import { UsageError } from './usage.js';
-
-const USAGE = `usage:
-  vipd run --config FILE      run the daemon in the foreground
-  vipd check --config FILE    validate FILE, print it normalised (exit 0) or the errors (exit 2);
-                              scripts and VIPs are checked on this box too, warnings on stderr
-  vipd status [--json] [--socket PATH | --config FILE]
-                              the running daemon's instances: state, priorities, master,
-                              last transition, faults, counters (--json: as the daemon sends it)
-  vipd demote INSTANCE [--for SECONDS] [--socket PATH | --config FILE]
-                              maintenance: INSTANCE resigns (its backup takes over at once) and
-                              stays out of the election for SECONDS, or until promoted
-  vipd promote INSTANCE [--socket PATH | --config FILE]
-                              end a demotion: INSTANCE rejoins the election
-  vipd reload [--socket PATH | --config FILE]
-                              the running daemon re-reads its config file (as SIGHUP does)
-                              and says what changed, or why the new config was refused
-  vipd cluster owner CLIENT-IP... [--sport P] [--dport P] [--down BOX,...] [--live] [--json]
-                    [--instance NAME] --config FILE
-                              which node number (the kernel's hash) and which box answer
-                              each client; --down: with those boxes gone; --live: whether
-                              this box's kernel answers it now
-  vipd import keepalived FILE [--node NAME]
-                              convert a keepalived.conf: vipd config JSON on stdout, one
-                              line per thing not converted on stderr (FILE:LINE: why)
-  vipd ucarp -i IF -s SRCIP -v VHID -a VIP -p PASS [-P] [-b S] [-k SKEW] [-u UP] [-d DOWN] ...
-                              run vipd with ucarp's command line and scripts, speaking
-                              CARP beside ucarp boxes; vipd ucarp --help for details`;
 
 function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
@@ -76,11 +71,17 @@ async function run(path: string): Promise<number> {
   let control: ControlServer | undefined;
   let metrics: MetricsServer | undefined;
   let daemon: Daemon;
+  let version: string;
   try {
+    version = packageVersion();
     armTestFaults(process.env, log);
     // Held until the process exits: the kernel frees it then, even after a SIGKILL.
     await claimNamespace();
     if (config.control.socket !== null) {
+      const dir = dirname(config.control.socket);
+      if (await ensureRuntimeDir(dir)) {
+        log.info({ event: 'runtime-dir-created', dir }, `created ${dir} (mode 0700)`);
+      }
       control = await ControlServer.listen(config.control.socket, log);
     }
     if (config.metrics.listen !== null) {
@@ -100,7 +101,10 @@ async function run(path: string): Promise<number> {
   const reload = reloader(daemon, path, log);
   control?.serve(daemon, reload);
   metrics?.attach(daemon);
-  log.info({ event: 'started', instances: config.instances.map((i) => i.name) }, 'vipd running');
+  log.info(
+    { event: 'started', version, instances: config.instances.map((i) => i.name) },
+    'vipd running',
+  );
   notifier.ready(`running ${config.instances.map((i) => i.name).join(', ')}`);
   startWatchdog(notifier);
   let stopping = false;
@@ -133,57 +137,126 @@ async function run(path: string): Promise<number> {
   });
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    switch (command) {
-      case 'run':
-        return await run(configPath(rest));
-      case 'cluster':
-        if (rest[0] !== 'owner') throw new UsageError('cluster needs a subcommand: owner');
-        process.stdout.write(`${await clusterOwner(rest.slice(1))}\n`);
-        return 0;
-      case 'status':
-      case 'demote':
-      case 'promote':
-      case 'reload': {
-        const out = await controlCommand(command, rest);
-        process.stdout.write(out.stdout);
-        process.stderr.write(out.stderr);
-        return out.code;
-      }
-      case 'check': {
-        const path = configPath(rest);
-        const config = loadConfigFile(path);
-        refuseOnErrors(path, await hostChecks(config, interfaceAddresses), (w) =>
-          process.stderr.write(`warning: ${w.key}: ${w.reason}\n`),
-        );
-        process.stdout.write(`${JSON.stringify(toFileShape(config), null, 2)}\n`);
-        return 0;
-      }
-      case 'import':
-        if (rest[0] !== 'keepalived') throw new UsageError('import needs a source: keepalived');
-        process.stdout.write(
-          importKeepalived(rest.slice(1), (line) => process.stderr.write(`${line}\n`)),
-        );
-        return 0;
-      case 'ucarp': {
-        const prepared = await prepareUcarpRun(rest);
-        if ('help' in prepared) {
-          process.stdout.write(`${prepared.help}\n`);
-          return 0;
-        }
-        try {
-          return await run(prepared.configPath);
-        } finally {
-          prepared.cleanup();
-        }
-      }
-      default:
-        throw new UsageError(
-          command === undefined ? 'a command is required' : `unknown command "${command}"`,
-        );
+function print(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+const isHelp = (arg: string | undefined): boolean => arg === '-h' || arg === '--help';
+
+/** `vipd help [COMMAND]`, `vipd --help [COMMAND]`. */
+function help(words: string[]): number {
+  if (words.length === 0) return print(topLevelHelp());
+  const name = words.join(' ');
+  const named = COMMANDS.find((c) => c.name === name);
+  if (named !== undefined) return print(commandHelp(named));
+  const group = words.length === 1 ? commandsUnder(name) : [];
+  if (group.length > 0) return print(listUsage(group));
+  throw new UsageError(`no command "${name}"`);
+}
+
+function version(args: string[]): number {
+  if (args.length > 0) throw new UsageError(`version takes no arguments, got ${args.join(' ')}`);
+  return print(versionText(packageVersion(), process.version));
+}
+
+type Handler = (args: string[]) => Promise<number>;
+
+async function controlHandler(
+  command: 'status' | 'demote' | 'promote' | 'reload',
+  args: string[],
+): Promise<number> {
+  const out = await controlCommand(command, args);
+  process.stdout.write(out.stdout);
+  process.stderr.write(out.stderr);
+  return out.code;
+}
+
+/** One per command of COMMANDS: the compiler checks none is missing. */
+const HANDLERS: Record<CommandName, Handler> = {
+  run: (args) => run(configPath(args)),
+  check: async (args) => {
+    const path = configPath(args);
+    const config = loadConfigFile(path);
+    refuseOnErrors(path, await hostChecks(config, interfaceAddresses), (w) =>
+      process.stderr.write(`warning: ${w.key}: ${w.reason}\n`),
+    );
+    return print(JSON.stringify(toFileShape(config), null, 2));
+  },
+  status: (args) => controlHandler('status', args),
+  demote: (args) => controlHandler('demote', args),
+  promote: (args) => controlHandler('promote', args),
+  reload: (args) => controlHandler('reload', args),
+  'cluster owner': async (args) => print(await clusterOwner(args)),
+  'import keepalived': async (args) => {
+    process.stdout.write(importKeepalived(args, (line) => process.stderr.write(`${line}\n`)));
+    return 0;
+  },
+  ucarp: async (args) => {
+    const prepared = await prepareUcarpRun(args);
+    if ('help' in prepared) return print(prepared.help);
+    try {
+      return await run(prepared.configPath);
+    } finally {
+      prepared.cleanup();
     }
+  },
+  help: async (args) => help(args),
+  version: async (args) => version(args),
+};
+
+/**
+ * The command `argv` names (one or two words) and its arguments, or the exit code once a group's
+ * usage is printed (`vipd cluster --help`). `setUsage` narrows what a usage error prints.
+ */
+function lookup(
+  argv: string[],
+  setUsage: (usage: string) => void,
+): { command: Command; args: string[] } | number {
+  const [first, ...after] = argv;
+  if (first === undefined) throw new UsageError('a command is required');
+  const group = commandsUnder(first);
+  if (group.length === 0) {
+    throw new UsageError(
+      first.startsWith('-') ? `unknown option ${first}` : `unknown command "${first}"`,
+    );
+  }
+  const single = group.find((c) => c.name === first);
+  if (single !== undefined) return { command: single, args: after };
+  setUsage(listUsage(group));
+  const [sub, ...args] = after;
+  const chosen = group.find((c) => c.name === `${first} ${sub}`);
+  if (chosen !== undefined) return { command: chosen, args };
+  if (isHelp(sub)) return print(listUsage(group));
+  const subs = group.map((c) => c.name.slice(first.length + 1)).join(', ');
+  throw new UsageError(
+    sub === undefined
+      ? `${first} needs a subcommand: ${subs}`
+      : `unknown command "${first} ${sub}" (${first} has: ${subs})`,
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  // What follows a usage error: narrowed to the command concerned as the line is read.
+  let usage = topLevelUsage();
+  try {
+    const [first, ...after] = argv;
+    if (isHelp(first)) {
+      usage = commandUsage(command('help'));
+      return help(after);
+    }
+    if (first === '-V' || first === '--version') {
+      usage = commandUsage(command('version'));
+      return version(after);
+    }
+    const found = lookup(argv, (u) => (usage = u));
+    if (typeof found === 'number') return found;
+    const { command: cmd, args } = found;
+    usage = commandUsage(cmd);
+    // ucarp's options are ucarp's (getopt_long, grouped flags): its own parser finds -h.
+    const wantsHelp = cmd.name === 'ucarp' ? wantsUcarpHelp(args) : asksForHelp(cmd, args);
+    if (wantsHelp) return print(commandHelp(cmd));
+    return await HANDLERS[cmd.name](args);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -193,7 +266,7 @@ async function main(argv: string[]): Promise<number> {
       err instanceof UsageError ||
       (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ) {
-      process.stderr.write(`vipd: ${(err as Error).message}\n${USAGE}\n`);
+      process.stderr.write(`vipd: ${(err as Error).message}\n${usage}\n`);
       return 2;
     }
     throw err;

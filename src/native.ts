@@ -9,11 +9,10 @@
  * tried again on the next call. Failed system calls inside the addon throw Errors carrying
  * `errno`, `syscall` and `strerror` (NativeCallError); `errnoCode` names the errno.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { getSystemErrorName } from 'node:util';
+import { packageRoot } from './runtime/package.js';
 
 /**
  * One datagram read from a raw IP socket. IPv4 reads the whole packet; an IPv6 raw socket gets
@@ -157,17 +156,6 @@ export class NativeLoadError extends Error {
 export function errnoCode(err: unknown): string | undefined {
   const errno = (err as NativeCallError).errno;
   return typeof errno === 'number' ? getSystemErrorName(-errno) : undefined;
-}
-
-/** The nearest directory above this file with a package.json, from src/ or dist/src/. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('no package.json above the vipd sources');
-    dir = parent;
-  }
-  return dir;
 }
 
 let addon: NativeAddon | undefined;

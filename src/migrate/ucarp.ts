@@ -31,63 +31,11 @@ import { createLogger } from '../log.js';
 import { isIpv4 } from '../net/address.js';
 import { primaryAddress, readInterface } from '../net/interface.js';
 import { UsageError } from '../usage.js';
+import { command, commandHelp } from '../help.js';
 import { CARP_GROUP, CARP_MAX_PASSWORD } from '../carp/packet.js';
 
-export const UCARP_HELP = `usage: vipd ucarp -i IF -s SRCIP -v VHID -a VIP (-p PASS | -o FILE) [-P] [-b ADVBASE]
-                  [-k ADVSKEW] [-r DEADRATIO] [-u UPSCRIPT] [-d DOWNSCRIPT] [-x XPARAM] [-z]
-                  [-n] [-D] [--vipd-socket PATH] [--vipd-metrics ADDR:PORT] [--vipd-vrrp]
-
-Runs vipd with ucarp's command line, speaking CARP as ucarp does: one virtual host on IF with
-vhid VHID and the address VIP/32, adverts every ADVBASE + ADVSKEW/256 s (the most frequent
-advertiser is master), HMAC-SHA1 of PASS (1 to 19 bytes), a backup taking over after
-DEADRATIO x ADVBASE + ADVSKEW/256 s without adverts, preemption with -P, and the up/down
-scripts called as ucarp calls them: UPSCRIPT IF VIP [XPARAM] on becoming master, DOWNSCRIPT IF
-VIP [XPARAM] on leaving it (and on entering backup at start-up). A ucarp box and a vipd ucarp
-box with the same -v, -p and -a hear each other and elect one master, so a pair can move one
-box at a time. vipd's own --vipd-socket (for vipd status/demote) and --vipd-metrics are off
-unless given: ucarp runs one process per VIP, and those would share one default socket and port.
-
-Rolling migration of a ucarp pair (one box at a time, never ucarp and vipd on one box):
-  1. On the backup: stop ucarp, start vipd ucarp with the same command line plus
-     --vipd-socket PATH (e.g. as a systemd unit like config/vipd.service).
-  2. Check it: \`vipd status --socket PATH\` says BACKUP, and its log has no
-     "ucarp-mapping-note" you did not expect and no rejected packets (carp-auth means another
-     password, vhid or address); the master stays master.
-  3. On the master: stop ucarp. ucarp sends nothing when it stops, so the vipd box takes over
-     after DEADRATIO x ADVBASE + ADVSKEW/256 s (3 s and a bit by default). Without -z ucarp
-     runs no down script and leaves the VIP on the box: start vipd ucarp at once (its start
-     runs the down script and removes VIP/32) or run the down script by hand. Stopping ucarp
-     while its box is backup costs no takeover at all.
-  4. Start vipd ucarp there with its command line; with -P and the lower -k it takes the VIP
-     back, otherwise it stays backup.
-From then on a graceful stop (SIGTERM) of a vipd master sends an advert with advbase 255 and
-advskew 255: a backup (vipd or ucarp) takes over on reading it, not after its dead interval.
-
-Differences to know:
-  - vipd adds and removes the VIP itself (ip addr replace/del of VIP/32); the scripts run in
-    addition. A script that adds the VIP with another prefix (ip addr add VIP/24) adds a second
-    entry, which it removes again in its down script; one that adds VIP/32
-    (or the bare address) fails with "Address already assigned" and must tolerate it.
-  - like ucarp, a script's exit status does not matter: a failure is logged and the transition
-    stands (the down script also runs at start-up, when there is no VIP to delete).
-  - scripts are killed after 10 s; ucarp waits for them forever.
-  - on SIGTERM/SIGINT vipd always releases (advbase 255/advskew 255 advert, down script, VIP
-    removed), as ucarp does with -z (which sends no advert); -n (no down script at start-up)
-    is not supported.
-  - vipd sends from IF's primary address, not from -s; CARP breaks a tie of equal advbase and
-    advskew by source address, so give the boxes different -k.
-  - -k 255 becomes 254 (255 with advbase 255 is the advert of a stopping box); -b must be 1 to
-    255 (ucarp's sub-second -b 0 -k N is not supported).
-  - -m other than 224.0.0.18 is refused: vipd joins 224.0.0.18 only, and a ucarp box drops
-    adverts sent to another group. -M (ucarp sends to Ethernet broadcast, IP still to
-    224.0.0.18): vipd hears those and sends multicast itself.
-  - -S and -f have no vipd equivalent and are ignored with a warning; -B is refused: run vipd
-    in the foreground under systemd.
-
---vipd-vrrp: VRRPv2 instead of CARP (VRID = VHID, priority 255 - ADVSKEW clamped to 1..254,
-adverts every ADVBASE s, a password of 1 to 8 bytes sent as VRRPv2's clear-text password, none
-if longer; -r, -m and -M ignored with a warning). ucarp does not hear VRRP: switch every box of
-the pair together.`;
+/** `vipd ucarp --help`: the text lives in help.ts, with every other command's. */
+export const UCARP_HELP = commandHelp(command('ucarp'));
 
 interface OptionSpec {
   short: string;
