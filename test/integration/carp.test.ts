@@ -16,14 +16,15 @@
  *   logs "Bad digest") and both end master, each alone;
  * - equal advskew: two masters meeting keep the one ucarp keeps (the lower source address as a
  *   little-endian u32), whichever side runs vipd;
- * - the rolling migration of a ucarp pair to `vipd ucarp` with the same command lines, box by
- *   box, under a client's pings.
+ * - the rolling migration of a ucarp pair to `vipd ucarp` box by box under a client's pings:
+ *   with the same command lines (the stopped ucarp master leaves a master-down gap), and with
+ *   the lower -k on the first vipd box (it preempts the ucarp master, which then stops as backup).
  *
  * A killed daemon leaves the VIP on its box, as a crashed box does until it reboots: the test
  * "reboots" it (removes the address) before counting holders again.
  */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { LabProcess } from '../lab/lab.js';
+import type { Lab, LabProcess } from '../lab/lab.js';
 import { instanceStatus } from '../support/control.js';
 import { useLab, type LabFixture } from '../support/lab-fixture.js';
 import {
@@ -52,6 +53,17 @@ const DEAD_MS = 3_000 + (WORSE / 256) * 1_000;
 const MARGIN_MS = 2_500;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The VIP comes to be on exactly `want`: a daemon's scripts run after it logs its new state. */
+const vipOn = (lab: Lab, want: Host[]): Promise<string[]> =>
+  until(
+    `the VIP on ${want.join(' and ')}`,
+    async () => {
+      const on = await lab.holders(VIP, ['fw1', 'fw2']);
+      return { done: on.join() === want.join(), value: on };
+    },
+    5_000,
+  );
 
 /** One side of the pair, vipd or ucarp on a host, started and stopped as a test needs. */
 interface Box {
@@ -189,14 +201,7 @@ describe('vipd (CARP) and ucarp 1.5.2 on one vhid', () => {
 
   /** The VIP comes to be on `host` only and stays so for an advert interval and more. */
   async function onlyHolder(host: Host): Promise<void> {
-    await until(
-      `the VIP on ${host} only`,
-      async () => {
-        const on = await holders();
-        return { done: on.length === 1 && on[0] === host, value: on };
-      },
-      5_000,
-    );
+    await vipOn(fx.lab, [host]);
     await sleep(1_500);
     expect(await holders()).toEqual([host]);
   }
@@ -420,7 +425,7 @@ describe('vipd (CARP) and ucarp 1.5.2 with equal advskew: the tie goes as ucarp 
       const heal = await fx.lab.cutElection('fw1');
       fw1.start(o('fw1'));
       await fw1.waitFor('master', 10_000);
-      expect(await fx.lab.holders(VIP, ['fw1', 'fw2'])).toEqual(['fw1', 'fw2']);
+      await vipOn(fx.lab, ['fw1', 'fw2']);
       const t0 = performance.now();
       const mark = fw2.mark();
       await heal();
@@ -501,28 +506,59 @@ function pingReplies(lines: string[]): { replies: number[]; sent: number } {
 describe('rolling migration of a ucarp pair to vipd, one box at a time, under a client', () => {
   const fx = useLab(['fw1', 'fw2', 'client']);
 
-  it('never two masters on the wire, the VIP on two boxes only as fw1 preempts at the end, one gap: ucarp leaving without a word', async () => {
+  /** What a migration's steps report back to the shared checks. */
+  interface StepsDone {
+    /** The preemption: from the step that starts it to the VIP being on the new master only. */
+    preempt: { from: number; to: number; by: Host };
+    /** The box holding the VIP at the end, alone since `zero`. */
+    last: Host;
+    /** The moment the log's times count from, and what it is. */
+    zero: { at: number; what: string };
+  }
+
+  interface Migration {
+    /** The pair as it runs before: each box's ucarp command line (both with -P and -z). */
+    ucarp: Record<Host, UcarpOptions>;
+    /** Each box's `vipd ucarp` command line. */
+    vipd: Record<Host, UcarpOptions>;
+    /** The steps, with ucarp running on both boxes and the client pinging the VIP. */
+    steps(
+      u: Record<Host, Ucarp>,
+      vipdFor: (host: Host) => LabProcess,
+      record: ScriptRecord,
+    ): Promise<StepsDone>;
+    /** The script calls over the steps, each group in any order (two boxes at once). */
+    scripts: string[][];
+    /** The longest the client may go without a reply (and the VIP on no box). */
+    maxGapMs: number;
+    /** The longest the preemption may keep the VIP on two boxes, and two masters advertising. */
+    maxOverlapMs: { vip: number; adverts: number };
+  }
+
+  /**
+   * Starts the ucarp pair (fw1 master), a holder timeline, a capture and a client pinging the
+   * VIP 20 times a second; runs `m.steps`; then checks what every migration must keep (the VIP
+   * on two boxes only during the preemption, on none at most `maxGapMs`, never two masters'
+   * rhythms on the wire at once, the scripts on the right boxes) and logs what it measured.
+   */
+  async function migrate(label: string, m: Migration): Promise<{ gapAt: number }> {
     const record = new ScriptRecord(fx.lab);
-    // Both boxes' command line: fw1 the preferred master, both with -P.
-    const opts = (host: Host): UcarpOptions => ({
-      advskew: host === 'fw1' ? 0 : 50,
-      preempt: true,
-    });
-    /** The box's ucarp replaced by `vipd ucarp` with the same command line (and a socket). */
+    record.reset();
+    /** The box's ucarp replaced by `vipd ucarp` with its command line (and a socket). */
     const vipdFor = (host: Host): LabProcess =>
       fx.track(
         fx.lab.spawn(host, `vipd-ucarp-${host}`, process.execPath, [
           VIPD_CLI,
           'ucarp',
-          ...ucarpArgs(fx.lab, host, record, opts(host)),
+          ...ucarpArgs(fx.lab, host, record, m.vipd[host]),
           `--vipd-socket=${controlSocket(fx.lab, host)}`,
         ]),
       );
 
-    const u1 = startUcarp(fx.lab, 'fw1', record, opts('fw1'));
+    const u1 = startUcarp(fx.lab, 'fw1', record, m.ucarp.fw1);
     fx.track(u1.proc);
     await u1.waitForState('MASTER', 10_000);
-    const u2 = startUcarp(fx.lab, 'fw2', record, opts('fw2'));
+    const u2 = startUcarp(fx.lab, 'fw2', record, m.ucarp.fw2);
     fx.track(u2.proc);
     await u2.waitForState('BACKUP', 10_000);
     await sleep(1_500);
@@ -534,27 +570,7 @@ describe('rolling migration of a ucarp pair to vipd, one box at a time, under a 
     await sleep(2_000);
     const start = record.calls().length;
 
-    // fw2 (backup): ucarp out, vipd in. It starts as backup hearing fw1's ucarp and stays so.
-    await u2.stop();
-    const v2 = vipdFor('fw2');
-    await v2.waitForLine(/"to":"backup"/, 10_000);
-    await sleep(DEAD_MS + 1_000);
-    expect(transitions(v2).map((t) => t.to)).toEqual(['backup']);
-    // What the migration's step 2 checks: backup, hearing fw1's ucarp, nothing rejected.
-    const status = await instanceStatus(fx.lab, 'fw2', 'ucarp-vhid-10');
-    expect(status).toMatchObject({ state: 'backup', master: '10.99.0.1' });
-    expect(status?.counters.rejected).toEqual({});
-    expect(await fx.lab.holders(VIP, ['fw1', 'fw2'])).toEqual(['fw1']);
-
-    // fw1 (master): ucarp out (its down script drops the VIP; nothing on the wire), so fw2's
-    // vipd takes over after the master-down interval; fw1's vipd, with -P, takes over back.
-    const stopAt = Date.now();
-    await u1.stop();
-    await v2.waitForLine(/"to":"master"/, DEAD_MS + MARGIN_MS);
-    const preemptAt = Date.now();
-    const v1 = vipdFor('fw1');
-    await v1.waitForLine(/"to":"master"/, 10_000);
-    await v2.waitForLine(/"from":"master","to":"backup"/, 5_000);
+    const done = await m.steps({ fw1: u1, fw2: u2 }, vipdFor, record);
     await sleep(3_000);
 
     ping.kill('SIGINT');
@@ -566,37 +582,143 @@ describe('rolling migration of a ucarp pair to vipd, one box at a time, under a 
     const gaps = replies.slice(1).map((t, i) => t - (replies[i] ?? t));
     const longestGap = Math.max(...gaps);
     const gapAt = replies[gaps.indexOf(longestGap)] ?? 0;
-    const twoMs = held.msWhen((h) => h.length > 1, held.startedAt, preemptAt);
-    const handoverMs = held.msWhen((h) => h.length > 1, preemptAt);
+    const { preempt, zero } = done;
+    const twoMs =
+      held.msWhen((h) => h.length > 1, held.startedAt, preempt.from) +
+      held.msWhen((h) => h.length > 1, preempt.to);
+    const handoverMs = held.msWhen((h) => h.length > 1, preempt.from, preempt.to);
     const noneMs = held.msWhen((h) => h.length === 0);
     const doubleClaim = longestDoubleClaim(adverts, 1_600);
     console.log(
-      `[measure] carp migration: ping ${replies.length}/${sent} replies, longest gap ${longestGap.toFixed(0)} ms (from the last reply ${(gapAt - stopAt).toFixed(0)} ms from fw1's ucarp SIGTERM); VIP on two boxes ${twoMs.toFixed(0)} ms before fw1's vipd preempted and ${handoverMs.toFixed(0)} ms at it, on none ${noneMs.toFixed(0)} ms; longest double claim on the wire ${doubleClaim.toFixed(0)} ms`,
+      `[measure] carp migration${label}: ping ${replies.length}/${sent} replies (${sent - replies.length} lost), longest gap ${longestGap.toFixed(0)} ms (from the last reply ${(gapAt - zero.at).toFixed(0)} ms from ${zero.what}); VIP on two boxes ${twoMs.toFixed(0)} ms outside ${preempt.by}'s preemption and ${handoverMs.toFixed(0)} ms at it, on none ${noneMs.toFixed(0)} ms; longest double claim on the wire ${doubleClaim.toFixed(0)} ms`,
     );
-    console.log(`[measure] carp migration holders: ${held.describe(stopAt)}`);
+    console.log(`[measure] carp migration${label} holders: ${held.describe(zero.at)}`);
 
     expect(twoMs).toBe(0);
     // Preemption is make-before-break, as with two ucarps: the new master adds the VIP and
     // advertises, the old one drops it when it hears that.
-    expect(handoverMs).toBeLessThan(1_000);
-    // The one gap: ucarp's silent exit, then the master-down interval.
-    expect(noneMs).toBeLessThan(DEAD_MS + MARGIN_MS);
-    expect(longestGap).toBeLessThan(DEAD_MS + MARGIN_MS);
-    expect(gapAt).toBeGreaterThanOrEqual(stopAt - 500);
-    expect(held.soleFrom('fw1', stopAt)).toBeDefined();
+    expect(handoverMs).toBeLessThan(m.maxOverlapMs.vip);
+    expect(noneMs).toBeLessThan(m.maxGapMs);
+    expect(longestGap).toBeLessThan(m.maxGapMs);
+    expect(held.soleFrom(done.last, zero.at)).toBeDefined();
     // Adverts from both boxes, all decoded by tcpdump as CARP, never two masters' rhythms at once.
     expect(new Set(adverts.map((a) => a.source))).toEqual(new Set(['10.99.0.1', '10.99.0.2']));
-    expect(doubleClaim).toBeLessThan(500);
+    expect(doubleClaim).toBeLessThan(m.maxOverlapMs.adverts);
     const steps = record.since(start);
-    expect({ inOrder: steps.slice(0, 4), anyOrder: steps.slice(4).sort() }).toEqual({
-      inOrder: [
-        'down fw2', // vipd starting on fw2
-        'down fw1', // ucarp -z leaving fw1
-        'up fw2',
-        'down fw1', // vipd starting on fw1
+    let at = 0;
+    const grouped = m.scripts.map((g) => steps.slice(at, (at += g.length)).sort());
+    expect({ grouped, rest: steps.slice(at) }).toEqual({
+      grouped: m.scripts.map((g) => [...g].sort()),
+      rest: [],
+    });
+    return { gapAt };
+  }
+
+  /** What step 2 checks on `host`'s `vipd ucarp`: `state`, hearing `master`, nothing rejected. */
+  async function checkStatus(host: Host, state: 'master' | 'backup', master: string) {
+    const status = await instanceStatus(fx.lab, host, 'ucarp-vhid-10');
+    expect(status).toMatchObject({ state, master });
+    expect(status?.counters.rejected).toEqual({});
+  }
+
+  it('never two masters on the wire, the VIP on two boxes only as fw1 preempts at the end, one gap: ucarp leaving without a word', async () => {
+    // Both boxes keep their command line: fw1 the preferred master, both with -P.
+    const lines = { fw1: { advskew: 0, preempt: true }, fw2: { advskew: 50, preempt: true } };
+    let stopAt = 0;
+    const { gapAt } = await migrate('', {
+      ucarp: lines,
+      vipd: lines,
+      async steps(u, vipdFor) {
+        // fw2 (backup): ucarp out, vipd in. It starts as backup hearing fw1's ucarp and stays so.
+        await u.fw2.stop();
+        const v2 = vipdFor('fw2');
+        await v2.waitForLine(/"to":"backup"/, 10_000);
+        await sleep(DEAD_MS + 1_000);
+        expect(transitions(v2).map((t) => t.to)).toEqual(['backup']);
+        await checkStatus('fw2', 'backup', '10.99.0.1');
+        expect(await fx.lab.holders(VIP, ['fw1', 'fw2'])).toEqual(['fw1']);
+
+        // fw1 (master): ucarp out (its down script drops the VIP; nothing on the wire), so fw2's
+        // vipd takes over after the master-down interval; fw1's vipd, with -P, takes over back.
+        stopAt = Date.now();
+        await u.fw1.stop();
+        await v2.waitForLine(/"to":"master"/, DEAD_MS + MARGIN_MS);
+        const from = Date.now();
+        const v1 = vipdFor('fw1');
+        await v1.waitForLine(/"to":"master"/, 10_000);
+        await v2.waitForLine(/"from":"master","to":"backup"/, 5_000);
+        await vipOn(fx.lab, ['fw1']); // the end of the preemption's overlap
+        return {
+          preempt: { from, to: Date.now(), by: 'fw1' },
+          last: 'fw1',
+          zero: { at: stopAt, what: "fw1's ucarp SIGTERM" },
+        };
+      },
+      scripts: [
+        ['down fw2'], // vipd starting on fw2
+        ['down fw1'], // ucarp -z leaving fw1
+        ['up fw2'],
+        ['down fw1'], // vipd starting on fw1
+        ['down fw2', 'up fw1'], // fw1 preempting fw2: both scripts at once
       ],
-      // fw1 preempting fw2: both scripts at once
-      anyOrder: ['down fw2', 'up fw1'],
+      // The one gap: ucarp's silent exit, then the master-down interval.
+      maxGapMs: DEAD_MS + MARGIN_MS,
+      // vipd yields as it reads fw1's advert.
+      maxOverlapMs: { vip: 1_000, adverts: 500 },
+    });
+    expect(gapAt).toBeGreaterThanOrEqual(stopAt - 500);
+  });
+
+  it('with the lower -k on the vipd box, fw2 preempts the ucarp master at once and fw1 stops as backup: no master-down gap', async () => {
+    // The ucarp master needs an -k above 0 for a box to beat it. fw2's `vipd ucarp` gets -k 0
+    // with -P; fw1 keeps its command line, now the higher -k: it comes back as backup and fw2
+    // stays master, no second switch.
+    const ucarp = { fw1: { advskew: 10, preempt: true }, fw2: { advskew: 50, preempt: true } };
+    let startAt = 0;
+    await migrate(' (lower -k on vipd)', {
+      ucarp,
+      vipd: { fw1: ucarp.fw1, fw2: { advskew: 0, preempt: true } },
+      async steps(u, vipdFor, record) {
+        // fw2 (backup): ucarp out, vipd in with -k 0: it hears fw1's worse ucarp and preempts it;
+        // fw1's ucarp hears the better advert, goes backup and runs its down script.
+        await u.fw2.stop();
+        const mark = u.fw1.proc.lines.length;
+        startAt = Date.now();
+        const v2 = vipdFor('fw2');
+        await v2.waitForLine(/"from":"backup","to":"master"/, 10_000);
+        await u.fw1.waitForState('BACKUP', 5_000, mark);
+        await vipOn(fx.lab, ['fw2']); // the end of the preemption's overlap
+        const to = Date.now();
+        await checkStatus('fw2', 'master', '10.99.0.2');
+        await sleep(1_500);
+
+        // fw1 (backup now): ucarp out, no script, nothing lost; vipd in, backup past its
+        // master-down interval.
+        const calls = record.calls().length;
+        await u.fw1.stop();
+        expect(record.calls().length).toBe(calls);
+        const v1 = vipdFor('fw1');
+        await v1.waitForLine(/"to":"backup"/, 10_000);
+        await sleep(DEAD_MS + 1_000);
+        expect(transitions(v1).map((t) => t.to)).toEqual(['backup']);
+        expect(transitions(v2).map((t) => t.to)).toEqual(['backup', 'master']);
+        await checkStatus('fw1', 'backup', '10.99.0.2');
+        return {
+          preempt: { from: startAt, to, by: 'fw2' },
+          last: 'fw2',
+          zero: { at: startAt, what: "fw2's vipd start" },
+        };
+      },
+      scripts: [
+        ['down fw2'], // vipd starting on fw2
+        ['down fw1', 'up fw2'], // fw2 preempting fw1's ucarp: both scripts at once
+        ['down fw1'], // vipd starting on fw1 (ucarp leaving as backup runs none)
+      ],
+      // No master-down interval to wait out: a preemption, then no takeover at all.
+      maxGapMs: 1_000,
+      // ucarp reads packets through libpcap with a 1 s timeout (CAPTURE_TIMEOUT): it hears
+      // fw2's better advert up to 1 s late, advertising and holding the VIP until then.
+      maxOverlapMs: { vip: 2_000, adverts: 1_500 },
     });
   });
 });
