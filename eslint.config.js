@@ -35,6 +35,8 @@ const LAYERS = {
       'src/usage.ts',
       // The command line's text: data, imported by the CLI and by a man page generator.
       'src/help.ts',
+      // vipd(8) rendered from help.ts's text, for the Debian package.
+      'src/help-man.ts',
     ],
     // What the config means on this box (scripts present, addresses on interfaces) reads the
     // filesystem: a port, though it lives with the schema.

@@ -334,24 +334,40 @@ export function commandUsage(c: CommandHelp): string {
   return `${usageLine(c)}\n\noptions:\n${table(optionRows([...c.options, HELP_OPTION]))}`;
 }
 
-/** Details as printed: each run of unindented lines filled to WIDTH, indented lines kept. */
-function reflow(details: string): string {
-  const out: string[] = [];
+/** A piece of `details`: filled text, a line kept as written, or a paragraph break. */
+export type DetailBlock =
+  | { readonly kind: 'text'; readonly words: readonly string[] }
+  | { readonly kind: 'verbatim'; readonly line: string }
+  | { readonly kind: 'break' };
+
+/**
+ * `details` as its pieces: each run of unindented lines one text block, an indented line
+ * verbatim, an empty line a break. The terminal and the man page render these their own way.
+ */
+export function detailBlocks(details: string): DetailBlock[] {
+  const out: DetailBlock[] = [];
   let words: string[] = [];
   const flush = (): void => {
-    if (words.length > 0) out.push(fill(words, '', 0));
+    if (words.length > 0) out.push({ kind: 'text', words });
     words = [];
   };
   for (const line of details.split('\n')) {
     if (line === '' || line.startsWith(' ')) {
       flush();
-      out.push(line);
+      out.push(line === '' ? { kind: 'break' } : { kind: 'verbatim', line });
     } else {
       words.push(...line.split(' ').filter((w) => w !== ''));
     }
   }
   flush();
-  return out.join('\n');
+  return out;
+}
+
+/** Details as printed: each run of unindented lines filled to WIDTH, indented lines kept. */
+function reflow(details: string): string {
+  return detailBlocks(details)
+    .map((b) => (b.kind === 'text' ? fill(b.words, '', 0) : b.kind === 'verbatim' ? b.line : ''))
+    .join('\n');
 }
 
 /** `vipd COMMAND --help`: the summary, the usage and the details. */
