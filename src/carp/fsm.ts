@@ -28,7 +28,12 @@ import type {
   TransitionReason,
   VrrpState,
 } from '../vrrp/fsm.js';
-import { initialState as vrrpInitialState } from '../vrrp/fsm.js';
+import {
+  initialState as vrrpInitialState,
+  leaveMaster,
+  transition,
+  unchanged,
+} from '../vrrp/fsm.js';
 import { addressBytes } from '../net/address.js';
 import { CARP_RESIGN } from './packet.js';
 
@@ -247,7 +252,7 @@ function startBackup(
 ): FsmResult {
   return {
     state: enterBackup(config, now, undefined),
-    actions: [{ type: 'transition', from, to: 'backup', reason, peer: undefined }],
+    actions: [transition(from, 'backup', reason, undefined)],
   };
 }
 
@@ -279,7 +284,7 @@ function becomeMaster(
     },
     actions: [
       { type: 'send-advert', priority: 1, cause: 'became-master' },
-      { type: 'transition', from: 'backup', to: 'master', reason, peer },
+      transition('backup', 'master', reason, peer),
     ],
   };
 }
@@ -294,7 +299,7 @@ function enterFault(config: CarpFsmConfig, state: FsmState, now: number): FsmRes
       ...(wasMaster ? [resign('fault')] : []),
       wasMaster
         ? leaveMaster(state, now, 'fault', 'fault', undefined)
-        : { type: 'transition', from: state.state, to: 'fault', reason: 'fault', peer: undefined },
+        : transition(state.state, 'fault', 'fault', undefined),
     ],
   };
 }
@@ -312,7 +317,7 @@ function toInitialize(
       ...(wasMaster ? [resign('shutdown')] : []),
       wasMaster
         ? leaveMaster(state, now, 'initialize', 'shutdown', undefined)
-        : { type: 'transition', from, to: 'initialize', reason: 'shutdown', peer: undefined },
+        : transition(from, 'initialize', 'shutdown', undefined),
     ],
   };
 }
@@ -320,23 +325,6 @@ function toInitialize(
 /** Priority 0 is the core's word for "resign": it sends CARP's 255/255. */
 function resign(cause: 'fault' | 'shutdown'): FsmAction {
   return { type: 'send-advert', priority: 0, cause };
-}
-
-function leaveMaster(
-  state: FsmState,
-  now: number,
-  to: VrrpState,
-  reason: TransitionReason,
-  peer: Peer | undefined,
-): FsmAction {
-  return {
-    type: 'transition',
-    from: 'master',
-    to,
-    reason,
-    peer,
-    masterForMs: now - (state.masterSince ?? now),
-  };
 }
 
 function readvertise(
@@ -349,8 +337,4 @@ function readvertise(
     state: { ...state, advertAt: now + carpIntervalMs(config) },
     actions: [{ type: 'send-advert', priority: 1, cause }],
   };
-}
-
-function unchanged(state: FsmState): FsmResult {
-  return { state, actions: [] };
 }

@@ -62,7 +62,6 @@ const CHECKSUM_AT = 6;
 const COUNTER_AT = 8;
 const DIGEST_AT = 16;
 const DIGEST_LENGTH = 20;
-/** ucarp copies the password NUL-terminated into a 20-byte key. */
 /** ucarp copies the password NUL-terminated into its 20-byte HMAC key (and refuses a longer one). */
 export const CARP_MAX_PASSWORD = 19;
 const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;

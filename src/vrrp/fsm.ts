@@ -491,7 +491,8 @@ function rivalAdvert(
   return { ...again, actions: [...report, ...again.actions] };
 }
 
-function leaveMaster(
+/** A master's transition out, with how long it was master (shared with carp/fsm.ts). */
+export function leaveMaster(
   state: FsmState,
   now: number,
   to: VrrpState,
@@ -572,7 +573,7 @@ function readvertise(
   };
 }
 
-function unchanged(state: FsmState): FsmResult {
+export function unchanged(state: FsmState): FsmResult {
   return { state, actions: [] };
 }
 
@@ -582,7 +583,7 @@ function sendAdvert(priority: number, cause: AdvertCause, to?: string): FsmActio
     : { type: 'send-advert', priority, cause, to };
 }
 
-function transition(
+export function transition(
   from: VrrpState,
   to: VrrpState,
   reason: TransitionReason,
