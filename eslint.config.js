@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const root = import.meta.dirname;
 
 /*
- * The layers of src/, one way down (issue 12, README "Layout"): a file may import its own layer
+ * The layers of src/, one way down (issue 12, docs/layout.md): a file may import its own layer
  * and the layers below it, never one above; no runtime import cycle anywhere. Every file of
  * src/ is in exactly one layer: a file in none fails lint (last block) until it is placed here.
  *

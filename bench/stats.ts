@@ -1,8 +1,9 @@
 /**
  * Shared figures and output of the benchmarks: summary statistics of a set of runs, markdown
- * tables padded the way prettier pads them (so a table pastes into README.md unchanged), and
- * the report every benchmark writes to bench-results/<name>.json and bench/all.ts gathers into
- * bench-results/summary.json. No measuring here: see bench/lab.ts for that.
+ * tables padded the way prettier pads them (so a table pastes into docs/benchmarks.md
+ * unchanged), and the report every benchmark writes to bench-results/<name>.json and
+ * bench/all.ts gathers into bench-results/summary.json. No measuring here: see bench/lab.ts for
+ * that.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -31,7 +32,7 @@ export function triple(s: Stats, digits = 0): string {
   return [s.min, s.median, s.max].map((x) => x.toFixed(digits)).join(' / ');
 }
 
-/** A signed figure: "+12", "−3" (minus sign, not hyphen, as in the README's tables). */
+/** A signed figure: "+12", "−3" (minus sign, not hyphen, as in docs/benchmarks.md). */
 export function signed(x: number, digits = 0): string {
   const s = Math.abs(x).toFixed(digits);
   return Number(s) === 0 ? s : `${x < 0 ? '−' : '+'}${s}`;

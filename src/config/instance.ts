@@ -1,8 +1,9 @@
 /**
- * One virtual router: the instance section of the file (keys, defaults and units as the README
- * documents them), the checks across its keys, and the normalised InstanceConfig the daemon runs
- * with (intervals in ms or centiseconds, VIPs split into address and prefix). The types are the
- * schema's output; the printer back to the file's shape is checked against its input.
+ * One virtual router: the instance section of the file (keys, defaults and units as
+ * docs/configuration.md documents them), the checks across its keys, and the normalised
+ * InstanceConfig the daemon runs with (intervals in ms or centiseconds, VIPs split into address
+ * and prefix). The types are the schema's output; the printer back to the file's shape is
+ * checked against its input.
  */
 import * as z from 'zod';
 import { addressFamily, isLinkLocal, type AddressFamily } from '../net/address.js';
