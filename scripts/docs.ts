@@ -11,18 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import {
-  COMMANDS,
-  EXIT_STATUS,
-  HELP_OPTION,
-  PROGRAM,
-  VERSION_OPTION,
-  detailBlocks,
-  listUsage,
-  optionFlags,
-  type CommandHelp,
-  type OptionHelp,
-} from '../src/help.js';
+import * as help from '../src/help.js';
+import type { CommandHelp, OptionHelp } from '../src/help.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const CLI_DOC = join(ROOT, 'docs/cli.md');
@@ -37,7 +27,7 @@ function optionTable(options: readonly OptionHelp[]): string[] {
   return [
     '| option | meaning |',
     '| --- | --- |',
-    ...options.map((o) => `| \`${cell(optionFlags(o))}\` | ${cell(o.text)} |`),
+    ...options.map((o) => `| \`${cell(help.optionFlags(o))}\` | ${cell(o.text)} |`),
   ];
 }
 
@@ -49,7 +39,7 @@ function details(text: string): string[] {
     if (block.length > 0) out.push('', '```text', ...block, '```');
     block = [];
   };
-  for (const b of detailBlocks(text)) {
+  for (const b of help.detailBlocks(text)) {
     if (b.kind === 'verbatim') {
       block.push(b.line);
       continue;
@@ -64,12 +54,12 @@ function details(text: string): string[] {
 function commandSection(c: CommandHelp): string[] {
   const out = [
     '',
-    `## ${PROGRAM.name} ${c.name}`,
+    `## ${help.PROGRAM.name} ${c.name}`,
     '',
     `${c.summary[0]?.toUpperCase() ?? ''}${c.summary.slice(1)}.`,
     '',
     '```text',
-    listUsage([c]),
+    help.listUsage([c]),
     '```',
   ];
   if (c.options.length > 0) out.push('', ...optionTable(c.options));
@@ -80,33 +70,34 @@ function commandSection(c: CommandHelp): string[] {
 /** docs/cli.md before Prettier: every command with its usage, options and details. */
 export function cliMarkdown(): string {
   const lines = [
-    `# The ${PROGRAM.name} command line`,
+    `# The ${help.PROGRAM.name} command line`,
     '',
     '<!-- Generated from src/help.ts by scripts/docs.ts (npm run docs): edit those, not this file. -->',
     '',
-    `${PROGRAM.summary}. The same text is \`${PROGRAM.name} --help\`, \`${PROGRAM.name} COMMAND --help\` and the man page vipd(8).`,
+    `${help.PROGRAM.summary}. The same text is \`${help.PROGRAM.name} --help\`, \`${help.PROGRAM.name} COMMAND --help\` and the man page vipd(8).`,
     '',
     '```text',
-    `${PROGRAM.name} COMMAND [ARGS...]`,
-    `${PROGRAM.name} COMMAND --help`,
+    `${help.PROGRAM.name} COMMAND [ARGS...]`,
+    `${help.PROGRAM.name} COMMAND --help`,
     '```',
     '',
     '| command | what it does |',
     '| --- | --- |',
-    ...COMMANDS.map(
-      (c) => `| [\`${c.name}\`](#${anchor(`${PROGRAM.name} ${c.name}`)}) | ${cell(c.summary)} |`,
+    ...help.COMMANDS.map(
+      (c) =>
+        `| [\`${c.name}\`](#${anchor(`${help.PROGRAM.name} ${c.name}`)}) | ${cell(c.summary)} |`,
     ),
     '',
-    `Options of the top level (every command also takes \`${optionFlags(HELP_OPTION)}\`):`,
+    `Options of the top level (every command also takes \`${help.optionFlags(help.HELP_OPTION)}\`):`,
     '',
-    ...optionTable([HELP_OPTION, VERSION_OPTION]),
+    ...optionTable([help.HELP_OPTION, help.VERSION_OPTION]),
     '',
     'Exit status:',
     '',
     '| status | meaning |',
     '| --- | --- |',
-    ...EXIT_STATUS.map((e) => `| ${e.code} | ${cell(e.text)} |`),
-    ...COMMANDS.flatMap(commandSection),
+    ...help.EXIT_STATUS.map((e) => `| ${e.code} | ${cell(e.text)} |`),
+    ...help.COMMANDS.flatMap(commandSection),
   ];
   return `${lines.join('\n')}\n`;
 }
