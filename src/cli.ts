@@ -8,27 +8,11 @@
  * `-h`/`--help` anywhere in a command's arguments prints that command's help (stdout, exit 0)
  * before anything is parsed or read; a usage error prints the message, then the usage of the
  * command concerned (the top level's for an unknown command), on stderr, exit 2.
+ *
+ * Each command's module is imported when that command runs: help, usage errors and the control
+ * commands start without loading the daemon, the config schema or the migration tools.
  */
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { toFileShape } from './config/config.js';
-import { ConfigError } from './config/formats.js';
-import { hostChecks, loadConfigFile, refuseOnErrors } from './config/host-checks.js';
-import { interfaceAddresses } from './net/interface.js';
-import { monotonicClock } from './ports/clock.js';
-import { Daemon } from './daemon/daemon.js';
-import { claimNamespace } from './daemon/single-instance.js';
-import { createNotifier, startWatchdog } from './daemon/notify.js';
-import { createLogger } from './log.js';
-import { reloader } from './daemon/reload.js';
-import { clusterOwner } from './cluster/owner-cli.js';
-import { controlCommand } from './control/client.js';
-import { MetricsServer } from './control/metrics.js';
-import { ControlServer } from './control/server.js';
-import { armTestFaults } from './daemon/test-hooks.js';
-import { importKeepalived } from './migrate/keepalived.js';
-import { prepareUcarpRun, wantsUcarpHelp } from './migrate/ucarp.js';
-import { ensureRuntimeDir } from './daemon/runtime-dir.js';
 import {
   asksForHelp,
   command,
@@ -50,91 +34,6 @@ function configPath(args: string[]): string {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   if (values.config === undefined) throw new UsageError('--config FILE is required');
   return values.config;
-}
-
-async function run(path: string): Promise<number> {
-  const config = loadConfigFile(path);
-  const log = createLogger(config.log.level, config.node.name);
-  refuseOnErrors(path, await hostChecks(config, interfaceAddresses), (w) =>
-    log.warn({ event: 'config-warning', key: w.key }, `${w.key}: ${w.reason}`),
-  );
-  // systemd (Type=notify): READY=1 once started, WATCHDOG=1 from a timer, STOPPING=1 on a stop.
-  // The variables are read once and then removed, so hook scripts and other children do not
-  // talk to systemd as if they were vipd (NotifyAccess=main would reject them anyway).
-  const notifier = createNotifier(process.env, (err) =>
-    log.warn({ event: 'notify-failed', err: err.message }, err.message),
-  );
-  for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete process.env[name];
-  // The namespace lock, the control socket and the metrics port are claimed before the daemon
-  // touches the network: a second vipd in this network namespace (whatever its socket path) must
-  // stop here, not after its start-up plan has removed the running one's VIPs.
-  let control: ControlServer | undefined;
-  let metrics: MetricsServer | undefined;
-  let daemon: Daemon;
-  let version: string;
-  try {
-    version = packageVersion();
-    armTestFaults(process.env, log);
-    // Held until the process exits: the kernel frees it then, even after a SIGKILL.
-    await claimNamespace();
-    if (config.control.socket !== null) {
-      const dir = dirname(config.control.socket);
-      if (await ensureRuntimeDir(dir)) {
-        log.info({ event: 'runtime-dir-created', dir }, `created ${dir} (mode 0700)`);
-      }
-      control = await ControlServer.listen(config.control.socket, log);
-    }
-    if (config.metrics.listen !== null) {
-      metrics = await MetricsServer.listen(config.metrics.listen, log);
-    }
-    daemon = await Daemon.start(config, monotonicClock, log);
-  } catch (err) {
-    await Promise.allSettled([control?.close(), metrics?.close()]);
-    log.fatal(
-      { event: 'start-failed', err: (err as Error).message },
-      `vipd could not start: ${(err as Error).message}`,
-    );
-    notifier.status(`could not start: ${(err as Error).message}`);
-    return 1;
-  }
-  // One reloader for SIGHUP and the control socket: reloads never overlap.
-  const reload = reloader(daemon, path, log);
-  control?.serve(daemon, reload);
-  metrics?.attach(daemon);
-  log.info(
-    { event: 'started', version, instances: config.instances.map((i) => i.name) },
-    'vipd running',
-  );
-  notifier.ready(`running ${config.instances.map((i) => i.name).join(', ')}`);
-  startWatchdog(notifier);
-  let stopping = false;
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ event: 'signal', signal }, `${signal}: stopping gracefully`);
-      notifier.stopping(`${signal}: stopping gracefully`);
-      // The control socket goes last: while it exists, a vipd started meanwhile refuses to start,
-      // so it cannot take over the VIPs this one is still releasing.
-      void metrics?.close();
-      const stopped = daemon.stop().finally(() => control?.close());
-      stopped.then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error({ event: 'stop-failed', err: String(err) }, 'graceful stop failed');
-          resolve(1);
-        },
-      );
-    };
-    // `on`, not `once`: execa's child cleanup (signal-exit) re-raises a signal nobody else is
-    // listening to, which would kill us halfway through the graceful stop.
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      log.info({ event: 'signal', signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
-      void reload();
-    });
-  });
 }
 
 function print(text: string): number {
@@ -162,10 +61,15 @@ function version(args: string[]): number {
 
 type Handler = (args: string[]) => Promise<number>;
 
+async function run(path: string): Promise<number> {
+  return (await import('./daemon/run.js')).runDaemon(path);
+}
+
 async function controlHandler(
   command: 'status' | 'demote' | 'promote' | 'reload',
   args: string[],
 ): Promise<number> {
+  const { controlCommand } = await import('./control/client.js');
   const out = await controlCommand(command, args);
   process.stdout.write(out.stdout);
   process.stderr.write(out.stderr);
@@ -177,6 +81,15 @@ const HANDLERS: Record<CommandName, Handler> = {
   run: (args) => run(configPath(args)),
   check: async (args) => {
     const path = configPath(args);
+    const [
+      { toFileShape },
+      { hostChecks, loadConfigFile, refuseOnErrors },
+      { interfaceAddresses },
+    ] = await Promise.all([
+      import('./config/config.js'),
+      import('./config/host-checks.js'),
+      import('./net/interface.js'),
+    ]);
     const config = loadConfigFile(path);
     refuseOnErrors(path, await hostChecks(config, interfaceAddresses), (w) =>
       process.stderr.write(`warning: ${w.key}: ${w.reason}\n`),
@@ -187,12 +100,17 @@ const HANDLERS: Record<CommandName, Handler> = {
   demote: (args) => controlHandler('demote', args),
   promote: (args) => controlHandler('promote', args),
   reload: (args) => controlHandler('reload', args),
-  'cluster owner': async (args) => print(await clusterOwner(args)),
+  'cluster owner': async (args) => {
+    const { clusterOwner } = await import('./cluster/owner-cli.js');
+    return print(await clusterOwner(args));
+  },
   'import keepalived': async (args) => {
+    const { importKeepalived } = await import('./migrate/keepalived.js');
     process.stdout.write(importKeepalived(args, (line) => process.stderr.write(`${line}\n`)));
     return 0;
   },
   ucarp: async (args) => {
+    const { prepareUcarpRun } = await import('./migrate/ucarp.js');
     const prepared = await prepareUcarpRun(args);
     if ('help' in prepared) return print(prepared.help);
     try {
@@ -254,19 +172,23 @@ async function main(argv: string[]): Promise<number> {
     const { command: cmd, args } = found;
     usage = commandUsage(cmd);
     // ucarp's options are ucarp's (getopt_long, grouped flags): its own parser finds -h.
-    const wantsHelp = cmd.name === 'ucarp' ? wantsUcarpHelp(args) : asksForHelp(cmd, args);
+    const wantsHelp =
+      cmd.name === 'ucarp'
+        ? (await import('./migrate/ucarp.js')).wantsUcarpHelp(args)
+        : asksForHelp(cmd, args);
     if (wantsHelp) return print(commandHelp(cmd));
     return await HANDLERS[cmd.name](args);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
     if (
       err instanceof UsageError ||
       (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ) {
       process.stderr.write(`vipd: ${(err as Error).message}\n${usage}\n`);
+      return 2;
+    }
+    // A config error comes from the schema's module, loaded by then: the same class.
+    if (err instanceof (await import('./config/formats.js')).ConfigError) {
+      process.stderr.write(`${err.message}\n`);
       return 2;
     }
     throw err;

@@ -199,10 +199,12 @@ describe('vipd (CARP) and ucarp 1.5.2 on one vhid', () => {
   /** Holders of the VIP now. */
   const holders = (): Promise<string[]> => fx.lab.holders(VIP, ['fw1', 'fw2']);
 
-  /** The VIP comes to be on `host` only and stays so for an advert interval and more. */
-  async function onlyHolder(host: Host): Promise<void> {
-    await vipOn(fx.lab, [host]);
-    await sleep(1_500);
+  /**
+   * The VIP comes to be on `host` only and stays so for an advert interval and more, and until
+   * `quiet` (a wait of the caller's, running meanwhile) is over.
+   */
+  async function onlyHolder(host: Host, quiet: Promise<void> = Promise.resolve()): Promise<void> {
+    await Promise.all([quiet, vipOn(fx.lab, [host]).then(() => sleep(1_500))]);
     expect(await holders()).toEqual([host]);
   }
 
@@ -274,9 +276,8 @@ describe('vipd (CARP) and ucarp 1.5.2 on one vhid', () => {
     worse.start({ advskew: WORSE, preempt });
     await worse.waitFor('backup', 10_000);
     // Past its master-down interval: had it not accepted the master's adverts, it would be master.
-    await sleep(DEAD_MS + 500);
+    await onlyHolder(better.host, sleep(DEAD_MS + 500));
     expect(worse.entered()).toEqual(['backup']);
-    await onlyHolder(better.host);
   }
 
   describe.each([
@@ -355,10 +356,9 @@ describe('vipd (CARP) and ucarp 1.5.2 on one vhid', () => {
       const after = callCount();
       better.start({ advskew: BETTER, preempt: false });
       await better.waitFor('backup', 10_000);
-      await sleep(DEAD_MS + 1_500);
+      await onlyHolder('fw2', sleep(DEAD_MS + 1_500));
       expect(better.entered()).toEqual(['backup']);
       expect(worse.state()).toBe('master');
-      await onlyHolder('fw2');
       expect(rec().since(after)).toEqual(better.startCalls);
       await cleanWire(better, worse);
     });

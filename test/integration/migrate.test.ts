@@ -30,12 +30,17 @@ import { startVipdWith, transitions } from '../support/vipd.js';
 
 const VIP = '10.99.0.100';
 
-/** Two advert intervals after convergence a second master would show: then only `host` has it. */
-async function onlyHolder(fx: LabFixture, host: 'fw1' | 'fw2'): Promise<void> {
+/** Only `host` has the VIP now. */
+async function holdsAlone(fx: LabFixture, host: 'fw1' | 'fw2'): Promise<void> {
   const other = host === 'fw1' ? 'fw2' : 'fw1';
-  await new Promise((r) => setTimeout(r, 2_000));
   expect(await fx.lab.hasAddress(host, VIP)).toBe(true);
   expect(await fx.lab.hasAddress(other, VIP)).toBe(false);
+}
+
+/** Two advert intervals after convergence a second master would show: then only `host` has it. */
+async function onlyHolder(fx: LabFixture, host: 'fw1' | 'fw2'): Promise<void> {
+  await new Promise((r) => setTimeout(r, 2_000));
+  await holdsAlone(fx, host);
 }
 
 describe('vipd import keepalived: the converted config elects like keepalived', () => {
@@ -173,8 +178,9 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
 
   /** Past its dead interval the vipd on `host` is still backup, hearing `master` (and only it holds the VIP). */
   async function hearsMaster(host: 'fw1' | 'fw2', master: 'fw1' | 'fw2'): Promise<void> {
+    // Longer than the two advert intervals onlyHolder waits, counted from the same convergence.
     await pastDeadInterval();
-    await onlyHolder(fx, master);
+    await holdsAlone(fx, master);
     const st = await status(host);
     expect(st).toMatchObject({ state: 'backup', master: fx.lab.host(master).address });
     expect(st?.counters.advertsReceived).toBeGreaterThan(0);
@@ -268,7 +274,7 @@ describe("vipd ucarp: ucarp's command line and scripts", () => {
     const u1b = realUcarp('fw1', ucarpArgs('fw1', 200, ['-M']));
     await u1b.waitForLine(/Switching to state: BACKUP/, 5_000);
     await pastDeadInterval();
-    await onlyHolder(fx, 'fw2');
+    await holdsAlone(fx, 'fw2');
     expect(ucarpStates(u1b)).toEqual(['BACKUP']);
     // vipd's graceful stop (advbase 255/advskew 255): the ucarp backup takes over at once, not
     // after its dead interval (3 x 1 + 200/256 s).

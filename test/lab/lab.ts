@@ -166,6 +166,22 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * Runs `ip` commands (each an argument list) in one `ip -batch` process, in namespace `ns` if
+ * given: building a lab takes a handful of processes instead of one per command. Stops at the
+ * first failing command and throws with ip's complaint and the commands it was given.
+ */
+async function ipBatch(ns: string | undefined, commands: string[][]): Promise<void> {
+  const args = [...(ns === undefined ? [] : ['-n', ns]), '-batch', '-'];
+  const input = commands.map((c) => c.join(' ')).join('\n');
+  const r = await execa('ip', args, { input, reject: false });
+  if (r.exitCode !== 0) {
+    throw new LabError(
+      `lab: \`ip ${args.join(' ')}\` failed (exit ${String(r.exitCode)}): ${r.stderr.trim() || String(r.message)}; its commands:\n${input}`,
+    );
+  }
+}
+
 /** Kills what still runs in a namespace (`ip netns del` would leave it running), then deletes it. */
 function deleteNamespaceSync(ns: string): void {
   try {
@@ -194,6 +210,36 @@ async function sweepDeadLabs(): Promise<void> {
 /** The switch-side end of a host's interface; eth0 keeps the short name p-<host>. */
 function portName(host: string, ifname: string): string {
   return (ifname === 'eth0' ? `p-${host}` : `p-${host}-${ifname}`).slice(0, 15);
+}
+
+const LO_UP = ['link', 'set', 'lo', 'up'];
+
+/** A bridge that forwards at once (no STP, no forwarding delay) and floods all multicast. */
+function bridgeCommands(bridge: string): string[][] {
+  return [
+    [
+      'link',
+      'add',
+      bridge,
+      'type',
+      'bridge',
+      'mcast_snooping',
+      '0',
+      'stp_state',
+      '0',
+      'forward_delay',
+      '0',
+    ],
+    ['link', 'set', bridge, 'up'],
+  ];
+}
+
+/** In a host: `cidr` on `ifname`, then `ifname` up. */
+function interfaceCommands(ifname: string, cidr: string): string[][] {
+  return [
+    ['addr', 'add', cidr, 'dev', ifname],
+    ['link', 'set', ifname, 'up'],
+  ];
 }
 
 export class Lab {
@@ -227,10 +273,19 @@ export class Lab {
     live.add(lab);
     try {
       await sweepDeadLabs();
-      await lab.addNamespace(lab.switchNs);
-      await lab.addSwitch('br0');
-      for (const [i, name] of opts.hosts.entries())
-        await lab.addHost(name, `${lab.subnet}.${i + 1}`);
+      // The whole LAN in four steps, each one `ip -batch`: the namespaces, then the switch with
+      // its bridge and every host's cable (whose far end lands in the host), then all hosts at
+      // once, each bringing up its end with its address.
+      const hosts = opts.hosts.map((name, i) => lab.newHost(name, `${lab.subnet}.${i + 1}`));
+      await lab.addNamespaces([lab.switchNs, ...hosts.map((h) => h.ns)]);
+      await ipBatch(lab.switchNs, [
+        LO_UP,
+        ...bridgeCommands('br0'),
+        ...hosts.flatMap((h) => lab.portCommands(h, 'eth0', 'br0')),
+      ]);
+      await Promise.all(
+        hosts.map((h) => ipBatch(h.ns, [LO_UP, ...interfaceCommands('eth0', `${h.address}/24`)])),
+      );
     } catch (err) {
       await lab.destroy();
       throw err;
@@ -238,64 +293,51 @@ export class Lab {
     return lab;
   }
 
-  private async addNamespace(ns: string): Promise<void> {
-    await run('ip', ['netns', 'add', ns]);
-    this.namespaces.push(ns);
-    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  /** Creates namespaces, recorded first so that a failure half-way still removes them all. */
+  private async addNamespaces(names: string[]): Promise<void> {
+    this.namespaces.push(...names);
+    await ipBatch(
+      undefined,
+      names.map((ns) => ['netns', 'add', ns]),
+    );
+  }
+
+  /** Registers a host (its namespace not yet created) with the port its eth0 will plug into. */
+  private newHost(name: string, address: string): LabHost {
+    const host = { name, ns: `${this.prefix}-${name}`, address, port: portName(name, 'eth0') };
+    this.hosts.set(name, host);
+    return host;
   }
 
   /** Adds a host namespace plugged into the bridge, with `address`/24 on its eth0. */
   async addHost(name: string, address: string, bridge = 'br0'): Promise<LabHost> {
-    const ns = `${this.prefix}-${name}`;
-    await this.addNamespace(ns);
-    const host = { name, ns, address, port: '' };
-    this.hosts.set(name, host);
-    host.port = await this.plug(name, 'eth0', `${address}/24`, bridge);
+    const host = this.newHost(name, address);
+    await this.addNamespaces([host.ns]);
+    await ipBatch(host.ns, [LO_UP]);
+    await this.plug(name, 'eth0', `${address}/24`, bridge);
     return host;
   }
 
   /** Another switch (bridge) in the switch namespace, for a second LAN (e.g. behind the firewalls). */
   async addSwitch(bridge: string): Promise<void> {
-    await run('ip', [
-      '-n',
-      this.switchNs,
-      'link',
-      'add',
-      bridge,
-      'type',
-      'bridge',
-      'mcast_snooping',
-      '0',
-      'stp_state',
-      '0',
-      'forward_delay',
-      '0',
-    ]);
-    await run('ip', ['-n', this.switchNs, 'link', 'set', bridge, 'up']);
+    await ipBatch(this.switchNs, bridgeCommands(bridge));
   }
 
   /** Plugs an existing host into a switch with a new interface carrying `cidr`. */
   async plug(host: string, ifname: string, cidr: string, bridge: string): Promise<string> {
-    const port = portName(host, ifname);
-    const ns = this.host(host).ns;
-    await run('ip', [
-      '-n',
-      this.switchNs,
-      'link',
-      'add',
-      port,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      ifname,
-      'netns',
-      ns,
-    ]);
-    await run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', bridge, 'up']);
-    await run('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', ifname]);
-    await run('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
-    return port;
+    const h = this.host(host);
+    await ipBatch(this.switchNs, this.portCommands(h, ifname, bridge));
+    await ipBatch(h.ns, interfaceCommands(ifname, cidr));
+    return portName(host, ifname);
+  }
+
+  /** In the switch namespace: a veth whose far end is `ifname` in `host`, its near end a port of `bridge`. */
+  private portCommands(host: LabHost, ifname: string, bridge: string): string[][] {
+    const port = portName(host.name, ifname);
+    return [
+      ['link', 'add', port, 'type', 'veth', 'peer', 'name', ifname, 'netns', host.ns],
+      ['link', 'set', port, 'master', bridge, 'up'],
+    ];
   }
 
   /** A direct cable between two hosts (e.g. the conntrackd sync link). */
@@ -309,24 +351,11 @@ export class Lab {
   ): Promise<void> {
     const nsA = this.host(a).ns;
     const nsB = this.host(b).ns;
-    await run('ip', [
-      '-n',
-      nsA,
-      'link',
-      'add',
-      ifA,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      ifB,
-      'netns',
-      nsB,
+    await ipBatch(nsA, [['link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]]);
+    await Promise.all([
+      ipBatch(nsA, interfaceCommands(ifA, cidrA)),
+      ipBatch(nsB, interfaceCommands(ifB, cidrB)),
     ]);
-    await run('ip', ['-n', nsA, 'addr', 'add', cidrA, 'dev', ifA]);
-    await run('ip', ['-n', nsB, 'addr', 'add', cidrB, 'dev', ifB]);
-    await run('ip', ['-n', nsA, 'link', 'set', ifA, 'up']);
-    await run('ip', ['-n', nsB, 'link', 'set', ifB, 'up']);
   }
 
   host(name: string): LabHost {
@@ -726,7 +755,25 @@ export class Lab {
     if (this.destroyed) return;
     for (const p of this.processes) p.kill('SIGKILL');
     await Promise.all(this.processes.map((p) => p.exited));
-    this.destroySync();
+    // As destroySync, with the namespaces read at once and deleted by one process.
+    const namespaces = [...this.namespaces].reverse();
+    const pids = await Promise.all(
+      namespaces.map(
+        async (ns) => (await execa('ip', ['netns', 'pids', ns], { reject: false })).stdout,
+      ),
+    );
+    for (const pid of pids.join('\n').split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    // -force: past a namespace that is already gone (or never was: a half-built lab).
+    const input = namespaces.map((ns) => `netns del ${ns}`).join('\n');
+    await execa('ip', ['-force', '-batch', '-'], { input, reject: false });
+    this.destroyed = true;
+    live.delete(this);
   }
 
   /** The same without waiting for exits, for process-exit and signal handlers. */
