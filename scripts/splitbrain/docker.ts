@@ -131,7 +131,7 @@ export class DockerCluster implements Cluster {
 
   async heal(): Promise<void> {
     if (this.cutBox === undefined) return;
-    await this.script(['heal', this.cutBox]);
+    await this.script(['heal']);
     this.cutBox = undefined;
   }
 
