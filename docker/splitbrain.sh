@@ -201,19 +201,21 @@ clean_up_on_failure() {
 
 # Each box's last transition, whether it holds the VIP, and where the client's ARP entry points.
 status() {
-  local box holds last mac arp
+  local box holds last mac arp state
   # shellcheck disable=SC2046
   resolve client $(firewalls)
   arp="$(in_box client ip neigh show "$VIP" |
     awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')"
   for box in $(firewalls); do
+    # One exec for both: the interface's MAC, then its addresses.
+    state="$(in_box "$box" sh -c 'cat /sys/class/net/eth0/address; ip -4 -o addr show dev eth0')"
+    mac="${state%%$'\n'*}"
     holds=no
-    in_box "$box" ip -4 -o addr show dev eth0 | grep -q " $VIP/" && holds=yes
-    mac="$(in_box "$box" cat /sys/class/net/eth0/address)"
+    grep -q " $VIP/" <<<"$state" && holds=yes
     # grep finding nothing is an answer ("no transition yet"), not a failure of the run.
     last="$(logs "$box" | { grep '"event":"transition"' || true; } | tail -n 1 |
       sed -E 's/.*"from":"([^"]*)","to":"([^"]*)","reason":"([^"]*)".*/\1 -> \2 (\3)/')"
-    say "$box: ${last:-no transition yet}; VIP: $holds; client ARP here: $([ "$arp" = "$mac" ] && echo yes || echo no)"
+    say "$box: ${last:-no transition yet}; VIP: $holds; client ARP here: $([ -n "$arp" ] && [ "$arp" = "$mac" ] && echo yes || echo no)"
   done
 }
 

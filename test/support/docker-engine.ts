@@ -111,7 +111,7 @@ export class DockerEngine {
 
   /** Starts dockerd and waits until it answers; fails with its log when it does not. */
   static async start(): Promise<DockerEngine> {
-    const runDir = mkdtempSync(join(tmpdir(), 'vipd-docker-'));
+    const runDir = mkdtempSync(join(tmpdir(), 'vipd-dockerd-'));
     const data = join(ENGINE_DIR, 'data');
     mkdirSync(data, { recursive: true });
     const logFile = join(runDir, 'dockerd.log');
