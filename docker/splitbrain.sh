@@ -177,7 +177,9 @@ heal() {
 }
 
 up() {
-  compose build
+  # Every service names the same image (docker-compose.yml): building it for one is enough,
+  # where `compose build` would send the context and check each step once per service.
+  compose build fw1
   compose up -d --force-recreate
 }
 

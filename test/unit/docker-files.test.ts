@@ -237,7 +237,7 @@ describe('docker/splitbrain.sh against a stand-in docker', () => {
     const r = splitbrain(['up'], docker.env());
     expect(r.code).toBe(0);
     expect(r.calls).toEqual([
-      [...project, 'build'],
+      [...project, 'build', 'fw1'],
       [...project, 'up', '-d', '--force-recreate'],
     ]);
   });
@@ -258,7 +258,13 @@ describe('docker/splitbrain.sh against a stand-in docker', () => {
 
   it('VIPD_NODE_IMAGE becomes the build argument NODE_IMAGE', () => {
     const r = splitbrain(['up'], { ...docker.env(), VIPD_NODE_IMAGE: 'local/node:24' });
-    expect(r.calls[0]).toEqual([...project, 'build', '--build-arg', 'NODE_IMAGE=local/node:24']);
+    expect(r.calls[0]).toEqual([
+      ...project,
+      'build',
+      '--build-arg',
+      'NODE_IMAGE=local/node:24',
+      'fw1',
+    ]);
   });
 });
 
