@@ -45,7 +45,7 @@ export class DockerCluster implements Cluster {
     };
     const cluster = new DockerCluster(boxes, transport, logDir, env);
     await cluster.script(['down']);
-    await cluster.script(['compose', 'build']);
+    await cluster.script(['compose', 'build', 'fw1']);
     await cluster.script(['compose', 'up', '-d', '--force-recreate', '--no-deps', CLIENT]);
     await cluster.resolve(CLIENT);
     return cluster;
@@ -131,7 +131,7 @@ export class DockerCluster implements Cluster {
 
   async heal(): Promise<void> {
     if (this.cutBox === undefined) return;
-    await this.script(['heal', this.cutBox]);
+    await this.script(['heal']);
     this.cutBox = undefined;
   }
 

@@ -1,9 +1,10 @@
 /**
  * A stand-in `docker` for testing docker/splitbrain.sh without a Docker engine: put `env()` on
  * the script's environment and it finds this one first on PATH. It answers `docker compose
- * version` (so the script uses the plugin form), records every other call, and succeeds, or
- * exits with `fail.status` for a call containing the word `fail.word` (a compose subcommand
- * such as `build`, or `nft` for a cut).
+ * version` (so the script uses the plugin form), answers `docker ps -q` filtered by a compose
+ * service label with the id `fake-<service>`, records every other call (`ps` included), and
+ * succeeds, or exits with `fail.status` for a call containing the word `fail.word` (a compose
+ * subcommand such as `build`, or `nft` for a cut).
  */
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ export class FakeDocker {
         `const args = process.argv.slice(2);\n` +
         `if (args[0] === 'compose' && args[1] === 'version') process.exit(0);\n` +
         `require('node:fs').appendFileSync(${JSON.stringify(this.log)}, JSON.stringify(args) + '\\n');\n` +
+        `const service = args[0] === 'ps' && /com\\.docker\\.compose\\.service=(\\S+)/.exec(args.join(' '));\n` +
+        `if (service) console.log('fake-' + service[1]);\n` +
         `const [word, status] = (process.env.FAKE_DOCKER_FAIL ?? '').split(':');\n` +
         `if (word && args.includes(word)) process.exit(Number(status));\n`,
     );
