@@ -44,7 +44,8 @@ const RESPONDER = `
 const net = require('node:net');
 const dgram = require('node:dgram');
 const [name, vip, port] = process.argv.slice(1);
-const tcp = net.createServer((s) => s.end(name + '\\n'));
+// A client that gives up (its window ends) resets the connection: not a reason to die.
+const tcp = net.createServer((s) => { s.on('error', () => {}); s.end(name + '\\n'); });
 const udp = dgram.createSocket(vip.includes(':') ? 'udp6' : 'udp4');
 udp.on('message', (_m, from) => udp.send(name, from.port, from.address));
 let ready = 0;

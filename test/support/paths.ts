@@ -1,9 +1,12 @@
 /** Where things are, for tests and scripts: the repository root and the CLI, built or not. */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ABOVE = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Also when this file runs compiled, from dist/test/support (the kernel test's guest program). */
+export const REPO_ROOT = existsSync(join(ABOVE, 'package.json')) ? ABOVE : dirname(ABOVE);
 /** The built CLI (dist/), what operators install: the lab tier runs this one. */
 export const VIPD_CLI = resolve(REPO_ROOT, 'dist/src/cli.js');
 /**
