@@ -7,10 +7,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FakeDocker } from '../support/fake-docker.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { removeTempDirs } from '../support/temp-dir.js';
 import { UDP_PORT } from '../../scripts/splitbrain/scenario.js';
+
+afterAll(removeTempDirs);
 
 const DOCKER = join(REPO_ROOT, 'docker');
 

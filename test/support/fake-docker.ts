@@ -4,14 +4,15 @@
  * version` (so the script uses the plugin form), answers `docker ps -q` filtered by a compose
  * service label with the id `fake-<service>`, records every other call (`ps` included), and
  * succeeds, or exits with `fail.status` for a call containing the word `fail.word` (a compose
- * subcommand such as `build`, or `nft` for a cut).
+ * subcommand such as `build`, or `nft` for a cut). Its directory is a `tempDir`: the test file
+ * removes it with `afterAll(removeTempDirs)`.
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './temp-dir.js';
 
 export class FakeDocker {
-  private readonly bin = mkdtempSync(join(tmpdir(), 'vipd-fake-docker-'));
+  private readonly bin = tempDir('vipd-fake-docker-');
   private readonly log = join(this.bin, 'calls.jsonl');
 
   constructor() {

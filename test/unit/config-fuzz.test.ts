@@ -4,14 +4,16 @@
  * or refused with a ConfigError whose every issue names a key and an operator-readable reason,
  * never any other exception; a huge file is refused before it is parsed.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { loadConfigFile } from '../../src/config/host-checks.js';
 import { ConfigError } from '../../src/config/formats.js';
+import { removeTempDirs, tempDir } from '../support/temp-dir.js';
+
+afterAll(removeTempDirs);
 
 const valid = {
   node: { name: 'fw1' },
@@ -119,7 +121,7 @@ describe('hostile configs', () => {
   });
 
   it('a huge file is refused before it is parsed', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'vipd-huge-')), 'vipd.json');
+    const file = join(tempDir('vipd-huge-'), 'vipd.json');
     writeFileSync(file, `{"instances": [${'{},'.repeat(2_000_000)}{}]}`);
     expect(() => loadConfigFile(file)).toThrow(/too large/);
   });

@@ -1,10 +1,12 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { parseConfig, toFileShape } from '../../src/config/config.js';
 import { ConfigError, type ConfigIssue } from '../../src/config/formats.js';
 import { hostChecks, type PresentAddress } from '../../src/config/host-checks.js';
+import { removeTempDirs, tempDir } from '../support/temp-dir.js';
+
+afterAll(removeTempDirs);
 
 const base = { name: 'VI_1', interface: 'eth0', vrid: 51, vips: ['10.99.0.100/24'] };
 
@@ -652,7 +654,7 @@ describe('VIPs and interface names', () => {
 });
 
 describe('host checks', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vipd-host-'));
+  const dir = tempDir('vipd-host-');
   const file = (name: string, mode: number): string => {
     const path = join(dir, name);
     writeFileSync(path, '#!/bin/sh\nexit 0\n');

@@ -11,21 +11,16 @@
  * in the lab tier (test/integration/docker-splitbrain.test.ts).
  */
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { FakeDocker } from '../support/fake-docker.js';
 import { REPO_ROOT, VIPD_FROM_SOURCE } from '../support/paths.js';
 import { FIREWALLS, UDP_PORT, VIP, VIP_CIDR } from '../../scripts/splitbrain/scenario.js';
+import { removeTempDirs, tempDir } from '../support/temp-dir.js';
+
+afterAll(removeTempDirs);
 
 const DOCKER = join(REPO_ROOT, 'docker');
 const COMPOSE_FILE = join(DOCKER, 'docker-compose.yml');
@@ -270,7 +265,7 @@ describe('docker/splitbrain.sh against a stand-in docker', () => {
 
 describe('docker/entrypoint.sh', () => {
   const entrypoint = join(DOCKER, 'entrypoint.sh');
-  const dir = mkdtempSync(join(tmpdir(), 'vipd-docker-'));
+  const dir = tempDir('vipd-docker-');
 
   it.each(firewalls.flatMap(([name, s]) => ['raw', 'udp'].map((t) => [name, t, s] as const)))(
     'writes a config for %s (%s) that vipd check accepts',

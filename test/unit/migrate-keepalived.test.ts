@@ -1,7 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/config/formats.js';
 import {
@@ -14,6 +13,9 @@ import {
   type KeepalivedNote,
 } from '../../src/migrate/keepalived.js';
 import { keepalivedConfig } from '../support/keepalived.js';
+import { removeTempDirs, tempDir } from '../support/temp-dir.js';
+
+afterAll(removeTempDirs);
 
 /** Numbered lines: the tests name the keepalived line each note must point at. */
 function conf(...lines: string[]): string {
@@ -863,7 +865,7 @@ describe('keepalived use_vmac to vipd vmac', () => {
 
 /** `text` as a keepalived.conf in a fresh temp dir; its path. */
 function file(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'vipd-import-')), 'keepalived.conf');
+  const path = join(tempDir('vipd-import-'), 'keepalived.conf');
   writeFileSync(path, text);
   return path;
 }

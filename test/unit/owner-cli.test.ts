@@ -1,14 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { ownerNode } from '../../src/cluster/hash.js';
 import { clusterOwner, type OwnerAnswer } from '../../src/cluster/owner-cli.js';
 import { homeBox, preferenceOrder, type ClusterShape } from '../../src/cluster/ownership.js';
 import { UsageError } from '../../src/usage.js';
+import { removeTempDirs, tempDir } from '../support/temp-dir.js';
+
+afterAll(removeTempDirs);
 
 function writeConfig(doc: unknown): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'vipd-owner-')), 'vipd.json');
+  const file = join(tempDir('vipd-owner-'), 'vipd.json');
   writeFileSync(file, JSON.stringify(doc));
   return file;
 }

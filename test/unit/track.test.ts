@@ -3,17 +3,19 @@
  * and a script that hangs is killed with its whole process group at its timeout, counted, and
  * leaves nothing running.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, it, expect } from 'vitest';
 import { monotonicClock } from '../../src/ports/clock.js';
 import { ScriptCheck, type ScriptCheckConfig } from '../../src/track/script-check.js';
 import { readTrackedValue } from '../../src/track/file-check.js';
 import { effectivePriority } from '../../src/track/weights.js';
+import { removeTempDirs, tempDir } from '../support/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vipd-track-'));
+afterAll(removeTempDirs);
+
+const dir = tempDir('vipd-track-');
 
 function script(name: string, body: string): string {
   const path = join(dir, name);
