@@ -9,12 +9,9 @@
  * The root gets this machine's apt sources (suites and mirror) with the date checks off: the
  * mirrors here are frozen snapshots whose Release files have expired.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const exec = promisify(execFile);
+import { mustRun } from './command.js';
 
 /** Where lab tests keep what is slow to fetch or build: outside the clone, kept between runs. */
 export const LAB_CACHE = process.env.VIPD_LAB_CACHE ?? '/var/cache/vipd-lab';
@@ -30,17 +27,6 @@ export function debianMirror(): string {
   );
 }
 
-/** A command's failure with what it printed: the cause an operator of the lab can act on. */
-async function run(cmd: string, args: string[]): Promise<void> {
-  try {
-    await exec(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    const out = `${err.stderr ?? ''}${err.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${out}`);
-  }
-}
-
 /** The cached tarball of a minbase root, debootstrapped on first use. Returns its path. */
 export async function debianRootTarball(): Promise<string> {
   if (existsSync(TARBALL)) return TARBALL;
@@ -50,7 +36,7 @@ export async function debianRootTarball(): Promise<string> {
   const build = join(LAB_CACHE, `.build-${process.pid}`);
   rmSync(build, { recursive: true, force: true });
   try {
-    await run('debootstrap', ['--variant=minbase', DEBIAN_SUITE, build, debianMirror()]);
+    await mustRun('debootstrap', ['--variant=minbase', DEBIAN_SUITE, build, debianMirror()]);
     rmSync(join(build, 'etc/apt/sources.list'), { force: true });
     if (existsSync(SOURCES)) {
       writeFileSync(join(build, 'etc/apt/sources.list.d/debian.sources'), readFileSync(SOURCES));
@@ -59,11 +45,11 @@ export async function debianRootTarball(): Promise<string> {
       join(build, 'etc/apt/apt.conf.d/99frozen-mirror'),
       'Acquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n',
     );
-    await run('sh', [
+    await mustRun('sh', [
       '-c',
       `rm -rf "${build}"/var/lib/apt/lists/* "${build}"/var/cache/apt/archives/*.deb`,
     ]);
-    await run('tar', ['-C', build, '-cf', `${TARBALL}.${process.pid}`, '.']);
+    await mustRun('tar', ['-C', build, '-cf', `${TARBALL}.${process.pid}`, '.']);
     renameSync(`${TARBALL}.${process.pid}`, TARBALL);
   } finally {
     rmSync(build, { recursive: true, force: true });
@@ -76,5 +62,5 @@ export async function debianRootTarball(): Promise<string> {
 export async function freshDebianRoot(dir: string): Promise<void> {
   const tarball = await debianRootTarball();
   mkdirSync(dir, { recursive: true });
-  await run('tar', ['-C', dir, '-xf', tarball]);
+  await mustRun('tar', ['-C', dir, '-xf', tarball]);
 }

@@ -38,6 +38,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { mustRun } from './command.js';
 import { freshDebianRoot, LAB_CACHE } from './debian-root.js';
 
 export class DockerEngineError extends Error {
@@ -80,22 +81,6 @@ export function run(
     );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
-}
-
-/** The output of a command that must succeed, or an error with what it printed last. */
-async function must(
-  cmd: string,
-  args: readonly string[],
-  env?: NodeJS.ProcessEnv,
-): Promise<string> {
-  const r = await run(cmd, args, { env });
-  if (r.code !== 0) {
-    const out = `${r.stderr}${r.stdout}`.trim().split('\n').slice(-20).join('\n');
-    throw new DockerEngineError(
-      `\`${cmd} ${args.join(' ')}\` failed (exit ${String(r.code)}):\n${out}`,
-    );
-  }
-  return r.stdout;
 }
 
 const ENGINE_DIR = join(LAB_CACHE, 'docker-engine');
@@ -258,18 +243,18 @@ export interface HostNet {
 const DOCKER_LINK = /^(docker\d+|br-[0-9a-f]{12}|veth[0-9a-f]{7})$/;
 
 export async function hostNet(): Promise<HostNet> {
-  const links = (await must('ip', ['-o', 'link', 'show']))
+  const links = (await mustRun('ip', ['-o', 'link', 'show']))
     .split('\n')
     .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? '')
     .filter((name) => DOCKER_LINK.test(name))
     .sort();
   const rules = async (table: string): Promise<string[]> =>
-    (await must('iptables', ['-t', table, '-S'])).trim().split('\n');
+    (await mustRun('iptables', ['-t', table, '-S'])).trim().split('\n');
   return {
     links,
     filter: await rules('filter'),
     nat: await rules('nat'),
-    ipForward: (await must('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(),
+    ipForward: (await mustRun('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(),
   };
 }
 
@@ -297,7 +282,7 @@ export async function restoreHostNet(before: HostNet): Promise<void> {
     }
   }
   if (now.ipForward !== before.ipForward) {
-    await must('sysctl', ['-qw', `net.ipv4.ip_forward=${before.ipForward}`]);
+    await mustRun('sysctl', ['-qw', `net.ipv4.ip_forward=${before.ipForward}`]);
   }
 }
 
@@ -305,7 +290,7 @@ export async function restoreHostNet(before: HostNet): Promise<void> {
 async function npmDir(prefix: string): Promise<string> {
   const beside = join(prefix, 'lib/node_modules/npm');
   if (existsSync(beside)) return beside;
-  const cli = realpathSync((await must('sh', ['-c', 'command -v npm'])).trim());
+  const cli = realpathSync((await mustRun('sh', ['-c', 'command -v npm'])).trim());
   // <dir>/npm/bin/npm-cli.js
   return dirname(dirname(cli));
 }
@@ -344,7 +329,7 @@ export async function nodeBaseImage(engine: DockerEngine): Promise<string> {
       writeFileSync(join(local, 'share/vipd-lab-extra-ca.pem'), bundle);
       changes.push('-c', 'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/vipd-lab-extra-ca.pem');
     }
-    await must(
+    await mustRun(
       'sh',
       [
         '-c',
@@ -353,7 +338,7 @@ export async function nodeBaseImage(engine: DockerEngine): Promise<string> {
         root,
         standIn,
       ],
-      engine.env,
+      { env: engine.env },
     );
   } finally {
     rmSync(root, { recursive: true, force: true });

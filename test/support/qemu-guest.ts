@@ -23,6 +23,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync, rmSync } 
 import { copyFile, mkdir, mkdtemp, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { mustRun } from './command.js';
 import { LAB_CACHE } from './debian-root.js';
 
 const exec = promisify(execFile);
@@ -42,15 +43,6 @@ export interface GuestKernel {
   dir: string;
 }
 
-async function sh(what: string, cmd: string, args: string[], cwd?: string): Promise<string> {
-  try {
-    return (await exec(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024 })).stdout;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new GuestError(`${what}: ${err.message.split('\n')[0]}\n${err.stderr ?? ''}`.trim());
-  }
-}
-
 /** apt's candidate `Version:` of a package, or undefined when apt does not know it. */
 async function candidate(pkg: string): Promise<string | undefined> {
   const out = await exec('apt-cache', ['show', '--no-all-versions', pkg]).catch(() => undefined);
@@ -61,7 +53,7 @@ async function candidate(pkg: string): Promise<string | undefined> {
 async function kernelPackage(): Promise<{ pkg: string; version: string }> {
   for (const updated of [false, true]) {
     // No lists (a fresh machine): apt knows nothing yet; fetch them once.
-    if (updated) await sh('apt-get update', 'apt-get', ['update', '-qq']);
+    if (updated) await mustRun('apt-get', ['update', '-qq']);
     const deps = await exec('apt-cache', ['depends', 'linux-image-amd64']).catch(() => undefined);
     const pkg = /Depends: (linux-image-6\.1\.\S+-amd64)$/m.exec(deps?.stdout ?? '')?.[1];
     const version = pkg === undefined ? undefined : await candidate(pkg);
@@ -76,9 +68,9 @@ async function kernelPackage(): Promise<{ pkg: string; version: string }> {
 async function unpackPackages(pkgs: string[], dir: string): Promise<void> {
   const debs = join(dir, '.debs');
   await mkdir(debs, { recursive: true });
-  await sh(`apt-get download ${pkgs.join(' ')}`, 'apt-get', ['download', ...pkgs], debs);
+  await mustRun('apt-get', ['download', ...pkgs], { cwd: debs });
   for (const deb of readdirSync(debs)) {
-    await sh(`unpacking ${deb}`, 'dpkg-deb', ['-x', join(debs, deb), dir]);
+    await mustRun('dpkg-deb', ['-x', join(debs, deb), dir]);
   }
   rmSync(debs, { recursive: true, force: true });
 }
@@ -111,7 +103,7 @@ export async function debianKernel(): Promise<GuestKernel> {
     // kmod picks its tool by the name it is called by.
     const depmod = join(build, 'depmod');
     await symlink(kmodBinary(build), depmod);
-    await sh('depmod for the guest kernel', depmod, ['-b', build, release]);
+    await mustRun(depmod, ['-b', build, release]);
     rmSync(depmod);
     await rename(build, dir);
   } finally {
@@ -225,7 +217,7 @@ async function buildInitramfs(kernel: GuestKernel, dir: string): Promise<string>
   await writeFile(join(root, 'mods/order'), mods.map((m) => basename(m)).join('\n') + '\n');
   await writeFile(join(root, 'init'), INIT, { mode: 0o755 });
   const image = join(dir, 'initramfs.cpio.gz');
-  await sh('building the initramfs', 'sh', [
+  await mustRun('sh', [
     '-c',
     `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${image}"`,
   ]);
