@@ -59,10 +59,11 @@ describe.each([true, false])(
       await client.waitForLine(/connected/, 10_000);
       await new Promise((r) => setTimeout(r, CRASH_AT_MS));
       // The box dies: every process on it, and its links.
+      const from = fw2.lines.length;
       await lab.signalHost('fw1', 'SIGKILL');
       for (const dev of ['eth0', 'eth1', 'sync0'])
         await lab.exec('fw1', 'ip', ['link', 'set', dev, 'down']);
-      await fw2.waitForLine(/"instance":"BACK".*"event":"plan","role":"master","ok":true/, 10_000);
+      await fw2.waitForLine(/"instance":"BACK".*"event":"plan","role":"master","ok":true/, 10_000, from);
       const result = JSON.parse(await client.waitForLine(/^\{/, RUN_MS + 5_000)) as ProbeResult;
       const afterCrash = result.echoes.filter((t) => t > CRASH_AT_MS + 1_000).length;
       console.log(

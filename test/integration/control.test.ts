@@ -304,11 +304,12 @@ describe('vipd status, demote, promote and metrics in the lab', () => {
     expect(notFound).toBe('404');
 
     const back = await fx.lab.watchAddress('fw1', VIP);
+    const from = fw2.lines.length;
     const promote = await vipd(['promote', 'VI_1', '--socket', sock('fw1')]);
     expect(promote).toMatchObject({ code: 0, stderr: '' });
     expect(promote.stdout).toMatch(/^VI_1 promoted: back in the election/);
     await back(MASTER_DOWN_MS + 2_000);
-    await fw2.waitForLine(/"from":"master","to":"backup"/, 5_000);
+    await fw2.waitForLine(/"from":"master","to":"backup"/, 5_000, from);
     expect(transitions(fw1).at(-1)).toMatchObject({ from: 'backup', to: 'master' });
     const again = await vipd(['promote', 'VI_1', '--socket', sock('fw1')]);
     expect(again).toMatchObject({ code: 0 });

@@ -60,9 +60,11 @@ describe('two vipd over IPv6 (VRRPv3, ff02::12)', () => {
 
   async function electedPair(): Promise<{ fw1: LabProcess; fw2: LabProcess }> {
     await ready();
+    // fw2 joins a running master: started together on a loaded machine, the one that comes up
+    // first rightly wins the first round, and a later wait for fw2's "to master" would find it.
     const fw1 = start('fw1', 150);
-    const fw2 = start('fw2', 100);
     await fw1.waitForLine(/"to":"master"/, 20_000);
+    const fw2 = start('fw2', 100);
     await fw2.waitForLine(/"to":"backup"/, 20_000);
     await holder('fw1', 10_000);
     // The client learns the VIP (neighbour solicitation) once; after this only NAs move it.
