@@ -12,10 +12,11 @@
 //                (syscall 'poll') call onError once with an Error as native/common.h makes them;
 //                the socket is still watched, the owner decides whether to reopen.
 //   send         sendto with MSG_DONTWAIT (sendmsg, and errors naming it, when the Protocol adds
-//                control messages); throws on failure (EAGAIN, ENOBUFS included). A pending
-//                error found just before it is cleared and goes to onError on the loop's next
-//                turn instead of failing this send: a link that flapped while the box was backup
-//                left ENETDOWN pending, and the first send of the next takeover failed with it.
+//                control messages); throws on failure (EAGAIN, ENOBUFS included). A failed send
+//                is tried once more: a pending error (a link that flapped while the box was
+//                backup left ENETDOWN) fails the first send that meets it and is cleared by it;
+//                when the second try goes, the first error goes to onError on the loop's next
+//                turn instead of failing this send.
 //   close        stops watching and closes the descriptor; idempotent, safe from inside onBatch
 //                or onError; send() afterwards throws EBADF, fd reads -1.
 //   faults       injectFault (native/fault.cc) is taken where the real call would fail: 'send'
@@ -162,13 +163,6 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
     if (TakeFault(protocol_->kind(), FaultOp::kSend, &err)) {
       return ThrowErrno(env, err, call, subject_);
     }
-    // Reported, not lost: the owner learns the link had trouble, and this send is judged on its
-    // own (it fails by itself if the trouble is still there).
-    const int pending = TakeSocketError(fd_);
-    if (pending != 0) {
-      deferred_.push_back(pending);
-      poller_.Wake(0);
-    }
     const Napi::Buffer<uint8_t> packet = info[0].As<Napi::Buffer<uint8_t>>();
     iovec vector = {packet.Data(), packet.Length()};
     msghdr message = {};
@@ -180,14 +174,26 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
       message.msg_control = control;
       message.msg_controllen = control_length;
     }
-    ssize_t sent;
-    do {
-      sent = control_length > 0
-                 ? sendmsg(fd_, &message, MSG_DONTWAIT | MSG_NOSIGNAL)
-                 : sendto(fd_, packet.Data(), packet.Length(), MSG_DONTWAIT | MSG_NOSIGNAL,
-                          reinterpret_cast<const sockaddr*>(&destination), length);
-    } while (sent < 0 && errno == EINTR);
-    if (sent < 0) return ThrowErrno(env, errno, call, subject_);
+    const auto transmit = [&]() {
+      ssize_t sent;
+      do {
+        sent = control_length > 0
+                   ? sendmsg(fd_, &message, MSG_DONTWAIT | MSG_NOSIGNAL)
+                   : sendto(fd_, packet.Data(), packet.Length(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                            reinterpret_cast<const sockaddr*>(&destination), length);
+      } while (sent < 0 && errno == EINTR);
+      return sent < 0 ? errno : 0;
+    };
+    const int first = transmit();
+    if (first == 0) return env.Undefined();
+    // A pending socket error (ENETDOWN left by a link flap while the box was backup) fails the
+    // first send that meets it, and is cleared by doing so. Reported, not lost: the owner learns
+    // the link had trouble, and the send is judged again on its own (it fails by itself if the
+    // trouble is still there). Trying first spares every good send a getsockopt(SO_ERROR).
+    const int again = transmit();
+    if (again != 0) return ThrowErrno(env, again, call, subject_);
+    deferred_.push_back(first);
+    poller_.Wake(0);
     return env.Undefined();
   }
 

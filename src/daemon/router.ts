@@ -16,11 +16,11 @@ import { probeAll } from '../net/witness.js';
 import type { Observer } from '../ports/events.js';
 import type { InboundPacket, Transport } from '../net/transport.js';
 import type { VrrpState } from '../vrrp/fsm.js';
-import { VRRP_GROUP, VRRP_GROUP_V6, encodeAdvert } from '../vrrp/packet.js';
+import { VRRP_GROUP, VRRP_GROUP_V6 } from '../vrrp/packet.js';
 import { CARP_GROUP, encodeCarp } from '../carp/packet.js';
 import type { CarpTiming } from '../carp/fsm.js';
 import { randomBytes } from 'node:crypto';
-import { advertOf } from '../router/advert.js';
+import { AdvertBytes } from '../router/advert-bytes.js';
 import type { Clock } from '../ports/clock.js';
 import { TroubleCounter } from '../ports/counters.js';
 import { PlanQueue } from '../runtime/plan-queue.js';
@@ -66,6 +66,7 @@ export class VirtualRouter {
   private readonly plans = new PlanQueue();
   private readonly inFlight = new Set<Promise<void>>();
   private sent = 0;
+  private readonly adverts: AdvertBytes;
   /**
    * CARP's 64-bit counter: random at start, one up per advert, as ucarp's. Nobody checks it
    * (ucarp and OpenBSD leave replay protection as a to-do), so it is the shell's bookkeeping.
@@ -86,6 +87,7 @@ export class VirtualRouter {
       config.unicastPeers.length > 0
         ? config.unicastPeers
         : [config.family === 6 ? VRRP_GROUP_V6 : VRRP_GROUP];
+    this.adverts = new AdvertBytes(deps.ttlChecked);
     this.log = deps.log;
     this.duties = deps.duties;
     this.signer = config.hmac === null ? undefined : new HmacSigner(config.hmac);
@@ -315,16 +317,9 @@ export class VirtualRouter {
 
   /** To the group or the unicast peers; with `to` (a yield notice), to that router alone. */
   private sendAdvert(priority: number, to: string | undefined): void {
-    const cfg = this.cfg;
     const source = this.core.cfg.primary.address;
-    const advert = advertOf(cfg, priority);
     for (const dst of to === undefined ? this.destinations : [to]) {
-      const payload = encodeAdvert(advert, {
-        src: source,
-        // A udp receiver cannot see the destination and checks against the one it expects.
-        dst: this.deps.ttlChecked || cfg.unicastPeers.length > 0 ? dst : VRRP_GROUP,
-        checksum: cfg.checksum,
-      });
+      const payload = this.adverts.get(this.cfg, priority, source, dst);
       this.transmit(dst, this.signer?.sign(payload, source) ?? payload);
     }
   }

@@ -68,7 +68,8 @@ export class RawTransport implements Transport {
   private readonly family: 4 | 6;
   private readonly ifname: string;
   private readonly socket: NativeSocket;
-  private nextId = 1;
+  /** The IPv4 frame last built around each advert payload (the router reuses its payloads). */
+  private readonly frames = new WeakMap<Buffer, { dst: string; frame: Buffer }>();
 
   constructor(opts: RawTransportOptions) {
     // Compared with the RFC 5952 text of each datagram's source (a malformed one is the addon's
@@ -148,10 +149,14 @@ export class RawTransport implements Transport {
   }
 
   private ipv4Packet(dst: string, payload: Buffer): Buffer {
-    const packet = encodeIpv4(
+    const built = this.frames.get(payload);
+    if (built?.dst === dst) return built.frame;
+    const frame = encodeIpv4(
       {
         tos: IPTOS_PREC_INTERNETCONTROL,
-        id: this.nextId,
+        // With IP_HDRINCL Linux fills in an ID of 0 (ip_select_ident, per destination) and
+        // always writes the header checksum, so the same frame can be sent every interval.
+        id: 0,
         dontFragment: false,
         ttl: 255,
         protocol: IPPROTO_VRRP,
@@ -160,8 +165,8 @@ export class RawTransport implements Transport {
       },
       payload,
     );
-    this.nextId = (this.nextId % 0xffff) + 1;
-    return packet;
+    this.frames.set(payload, { dst, frame });
+    return frame;
   }
 
   /** Idempotent; a send after it rejects (EBADF). */

@@ -63,7 +63,11 @@ describe.each([true, false])(
       await lab.signalHost('fw1', 'SIGKILL');
       for (const dev of ['eth0', 'eth1', 'sync0'])
         await lab.exec('fw1', 'ip', ['link', 'set', dev, 'down']);
-      await fw2.waitForLine(/"instance":"BACK".*"event":"plan","role":"master","ok":true/, 10_000, from);
+      await fw2.waitForLine(
+        /"instance":"BACK".*"event":"plan","role":"master","ok":true/,
+        10_000,
+        from,
+      );
       const result = JSON.parse(await client.waitForLine(/^\{/, RUN_MS + 5_000)) as ProbeResult;
       const afterCrash = result.echoes.filter((t) => t > CRASH_AT_MS + 1_000).length;
       console.log(

@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LabProcess } from '../lab/lab.js';
 import { useLab } from '../support/lab-fixture.js';
+import { tsharkFrames } from '../support/tshark.js';
 import { startVipd, transitions } from '../support/vipd.js';
 
 const VIP = '10.99.0.100';
@@ -72,6 +73,7 @@ describe.each(variants)(
           ? Promise.all([
               fx.lab.countPackets('ip proto 112 and dst host 224.0.0.18', 1_500),
               fx.lab.countPackets('ip proto 112 and dst host 10.99.0.2', 1_500),
+              fx.lab.captureFile('ip proto 112 and src host 10.99.0.1', interval * 2_500 + 200),
             ])
           : undefined;
       await Promise.all([new Promise((r) => setTimeout(r, 2_000)), counted]);
@@ -80,11 +82,19 @@ describe.each(variants)(
       expect(transitions(fw2).filter((t) => t.to === 'master')).toEqual([]);
       if (counted !== undefined) {
         // Unicast peers must not fall back to the group; multicast must not leak to unicast.
-        const [group, direct] = await counted;
+        const [group, direct, file] = await counted;
         expect({ group: group > 0, direct: direct > 0 }).toEqual({
           group: !unicast,
           direct: unicast,
         });
+        // vipd sends the same frame every interval with ID 0: the kernel must fill in the ID
+        // (a fresh one each time) and the header checksum.
+        const frames = await tsharkFrames(file, ['ip.check_checksum:TRUE']);
+        const ids = frames.map((f) => /Identification: (0x[0-9a-f]+)/.exec(f)?.[1]);
+        expect(frames.length).toBeGreaterThanOrEqual(2);
+        expect(frames.every((f) => f.includes('[Header checksum status: Good]'))).toBe(true);
+        expect(ids).not.toContain('0x0000');
+        expect(new Set(ids).size).toBe(ids.length);
       }
     });
 
