@@ -7,9 +7,10 @@
  *     vipd_instance_state{instance,state}        1 for the current state, 0 for the others
  *     vipd_instance_priority{instance,kind}      kind="base" (configured) or "effective"
  *     vipd_cluster_owned_nodes{cluster,box}      node numbers this box answers (cluster only)
+ *     vipd_adverts_sent_total{instance}, vipd_adverts_received_total{instance}: counters, but
+ *     read from the routers' own counts too, so that no event is made for every packet
  * - things that happened (counters, histograms), fed by the daemon's observer events:
  *     vipd_transitions_total{instance,from,to,reason}
- *     vipd_adverts_sent_total{instance}, vipd_adverts_received_total{instance}
  *     vipd_packets_rejected_total{instance,reason}, vipd_split_brain_total{instance}
  *     vipd_action_step_seconds{instance,kind,ok}  every plan step, hooks included
  *     vipd_hook_seconds{instance,ok}              hook runs alone (the operator's own scripts)
@@ -57,14 +58,6 @@ export class VipdMetrics {
     'to',
     'reason',
   ]);
-  private readonly advertsSent = this.counter('vipd_adverts_sent_total', 'Adverts sent', [
-    'instance',
-  ]);
-  private readonly advertsReceived = this.counter(
-    'vipd_adverts_received_total',
-    'Valid adverts received',
-    ['instance'],
-  );
   private readonly rejected = this.counter(
     'vipd_packets_rejected_total',
     'Received packets rejected, by reason',
@@ -96,6 +89,12 @@ export class VipdMetrics {
   );
 
   constructor() {
+    this.countedAtScrape('vipd_adverts_sent_total', 'Adverts sent', (c) => c.advertsSent);
+    this.countedAtScrape(
+      'vipd_adverts_received_total',
+      'Valid adverts received',
+      (c) => c.advertsReceived,
+    );
     // prom-client samples event-loop lag with a 10 ms timer by default: 100 wake-ups a second,
     // ten times what a 0.1 s master needs. One sample a second still shows a held loop.
     collectDefaultMetrics({
@@ -191,6 +190,26 @@ export class VipdMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  /** A per-instance counter the routers keep themselves, read at every scrape. */
+  private countedAtScrape(
+    name: string,
+    help: string,
+    count: (c: DaemonStatus['instances'][number]['counters']) => number,
+  ): void {
+    const read = (): DaemonStatus | undefined => this.source?.status();
+    new Counter({
+      name,
+      help,
+      labelNames: ['instance'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const inst of read()?.instances ?? [])
+          this.inc({ instance: inst.name }, count(inst.counters));
+      },
+    });
+  }
+
   /** A gauge refilled from the daemon's status at every scrape. */
   private gauge<L extends string>(
     name: string,
@@ -242,8 +261,6 @@ export class VipdMetrics {
   private seed(status: DaemonStatus): void {
     for (const inst of status.instances) {
       const instance = inst.name;
-      this.advertsSent.inc({ instance }, inst.counters.advertsSent);
-      this.advertsReceived.inc({ instance }, inst.counters.advertsReceived);
       this.splitBrains.inc({ instance }, inst.counters.splitBrains);
       for (const [reason, n] of Object.entries(inst.counters.rejected)) {
         this.rejected.inc({ instance, reason }, n);
@@ -260,12 +277,6 @@ export class VipdMetrics {
     switch (event.type) {
       case 'transition':
         this.transitions.inc({ instance, from: event.from, to: event.to, reason: event.reason });
-        return;
-      case 'advert-sent':
-        this.advertsSent.inc({ instance });
-        return;
-      case 'advert-received':
-        this.advertsReceived.inc({ instance });
         return;
       case 'rejected':
         this.rejected.inc({ instance, reason: event.reason });

@@ -343,7 +343,6 @@ export class VirtualRouter {
     const sending = this.deps.link.send(dst, payload).then(
       () => {
         this.sent += 1;
-        this.deps.emit({ type: 'advert-sent', instance: this.cfg.name });
       },
       (err: unknown) => {
         this.sendFailures.record('send-error', (err as Error).message, dst);

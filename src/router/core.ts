@@ -362,7 +362,6 @@ function rejected(st: Step, reason: string, detail: string, src: string): void {
 
 function received(st: Step): void {
   st.count('advertsReceived');
-  st.emit({ type: 'advert-received', instance: st.name });
 }
 
 function tick(st: Step): void {

@@ -1,6 +1,6 @@
 /**
  * What a router tells the world besides its log: one typed event per thing worth counting
- * (transitions, adverts, rejected packets, split brains, plan steps, fault causes), for the
+ * (transitions, rejected packets, split brains, plan steps, fault causes), for the
  * metrics endpoint, sync groups and anything else that watches a running daemon.
  */
 import type { Step } from '../actions/plan.js';
@@ -9,8 +9,6 @@ import type { FaultCause } from './faults.js';
 
 export type DaemonEvent =
   | { type: 'transition'; instance: string; from: VrrpState; to: VrrpState; reason: string }
-  | { type: 'advert-sent'; instance: string }
-  | { type: 'advert-received'; instance: string }
   | { type: 'rejected'; instance: string; reason: string }
   | { type: 'split-brain'; instance: string }
   | { type: 'step'; instance: string; kind: Step['kind']; ok: boolean; ms: number }

@@ -95,10 +95,7 @@ export function replay(config: CaseConfig, inputs: readonly Input[]): Output[] {
   const apply = (event: CoreEvent): void => {
     const result = step(state, event, now);
     state = result.state;
-    for (const effect of result.effects) {
-      if (effect.type === 'event' && effect.event.type === 'advert-received') continue;
-      out.push({ at: now, effect });
-    }
+    for (const effect of result.effects) out.push({ at: now, effect });
   };
   const runUntil = (t: number): void => {
     for (let d = deadline(state); d !== undefined && d <= t; d = deadline(state)) {
