@@ -27,6 +27,12 @@ export function stats(xs: number[]): Stats {
   };
 }
 
+/** The `p`-th percentile (0..100) of `xs`, nearest rank; NaN when empty. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
 /** "min / median / max", rounded to `digits` decimals. */
 export function triple(s: Stats, digits = 0): string {
   return [s.min, s.median, s.max].map((x) => x.toFixed(digits)).join(' / ');
