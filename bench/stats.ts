@@ -73,13 +73,21 @@ export interface Report {
   results: unknown;
 }
 
-/** The aggregate "cpu" line of /proc/stat: [steal, total] in ticks. */
-function cpuTicks(): [number, number] {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+/**
+ * The aggregate "cpu" line of /proc/stat, in ticks: user, nice, system, idle, iowait, irq,
+ * softirq, steal.
+ */
+export function machineCpu(): number[] {
+  return (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
     .trim()
     .split(/\s+/)
     .slice(1, 9)
     .map(Number);
+}
+
+/** [steal, total] in ticks. */
+function cpuTicks(): [number, number] {
+  const fields = machineCpu();
   return [fields[7] ?? 0, fields.reduce((a, b) => a + b, 0)];
 }
 
