@@ -117,6 +117,9 @@ export function address(r: VirtualRouter): string {
   return a;
 }
 
+/** The address owner's priority (RFC 5798): master at start-up, no waiting. */
+export const OWNER_PRIORITY = 255;
+
 export interface BoxOptions {
   priority: number;
   /** Advertisement interval, seconds (VRRPv3: centisecond steps). */
@@ -211,12 +214,14 @@ let keepalivedStarts = 0;
  * instance with advert_int 1 fixed; the benchmarks need many instances and sub-second adverts
  * (keepalived 2.2.7 takes `advert_int 0.1` with VRRPv3: it sends "intvl 10cs"). Gratuitous ARP
  * (IPv6: unsolicited neighbour advertisement) settings are keepalived's defaults (5 at once on
- * becoming master, 5 more 5 s later).
+ * becoming master, 5 more 5 s later). The address owner (priority 255) starts in state MASTER:
+ * keepalived 2.2.7 in state BACKUP waits a Master_Down_Interval even at 255, where RFC 5798
+ * §6.4.1 (and vipd) go master at once.
  */
 export function keepalivedConfig(host: string, o: BoxOptions): string {
   const instances = o.routers.map(
     (r) => `vrrp_instance VI_${r.vrid} {
-  state BACKUP
+  state ${o.priority === OWNER_PRIORITY ? 'MASTER' : 'BACKUP'}
   interface eth0
   virtual_router_id ${r.vrid}
   priority ${o.priority}
