@@ -576,13 +576,14 @@ export async function captureAnnouncements(
  * tcpdump on `host`'s eth0 of the adverts `from` sends (for IPv6, its own link-local: the
  * source of VRRPv3 adverts); stop() returns them. CARP shares IP protocol 112 with VRRP, and
  * byte 0 (version 2, type 1) with VRRPv2: tcpdump decodes it as CARP when told (-T carp).
+ * seen() parses what it has printed so far.
  */
 export async function captureAdverts(
   lab: Lab,
   host: string,
   from: string,
   protocol: 'vrrp' | 'carp' = 'vrrp',
-): Promise<{ stop: () => Promise<Advert[]> }> {
+): Promise<{ seen: () => Advert[]; stop: () => Promise<Advert[]> }> {
   // VRRP is next header 112 right after the fixed IPv6 header (no extension headers).
   const proto112 = familyOf(from) === 6 ? 'ip6 and ip6[6] == 112' : 'ip proto 112';
   const dump = await startTcpdump(
@@ -591,32 +592,33 @@ export async function captureAdverts(
     protocol === 'carp' ? ['-T', 'carp'] : [],
     `${proto112} and src host ${from}`,
   );
+  const seen = (): Advert[] =>
+    dump.lines.flatMap((l): Advert[] => {
+      if (protocol === 'carp') {
+        const c =
+          /^(\d+\.\d+) IP .* CARPv2-advertise \d+: vhid=(\d+) advbase=(\d+) advskew=(\d+)/.exec(l);
+        return c === null
+          ? []
+          : [
+              {
+                at: Number(c[1]) * 1000,
+                vrid: Number(c[2]),
+                protocol,
+                advbase: Number(c[3]),
+                advskew: Number(c[4]),
+              },
+            ];
+      }
+      const m = /^(\d+\.\d+) IP6? .* vrid (\d+), prio (\d+)/.exec(l);
+      return m === null
+        ? []
+        : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), protocol, priority: Number(m[3]) }];
+    });
   return {
+    seen,
     stop: async () => {
       await stopTcpdump(dump);
-      return dump.lines.flatMap((l): Advert[] => {
-        if (protocol === 'carp') {
-          const c =
-            /^(\d+\.\d+) IP .* CARPv2-advertise \d+: vhid=(\d+) advbase=(\d+) advskew=(\d+)/.exec(
-              l,
-            );
-          return c === null
-            ? []
-            : [
-                {
-                  at: Number(c[1]) * 1000,
-                  vrid: Number(c[2]),
-                  protocol,
-                  advbase: Number(c[3]),
-                  advskew: Number(c[4]),
-                },
-              ];
-        }
-        const m = /^(\d+\.\d+) IP6? .* vrid (\d+), prio (\d+)/.exec(l);
-        return m === null
-          ? []
-          : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), protocol, priority: Number(m[3]) }];
-      });
+      return seen();
     },
   };
 }
