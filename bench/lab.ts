@@ -792,3 +792,38 @@ export async function clearBoxes(
 }
 
 export const mib = (kib: number): string => (kib / 1024).toFixed(1);
+
+/** One daemon's runs of a benchmark: their results, and why the others failed. */
+export interface DaemonRuns<R> {
+  daemon: Daemon;
+  runs: R[];
+  failures: string[];
+}
+
+/**
+ * `runs` runs of `once` per daemon, interleaved (vipd, keepalived, vipd, ...) so load on the
+ * machine hits both alike. A failed run is counted with its reason, not fatal; every run is
+ * logged to stderr, a success as `describe` puts it.
+ */
+export async function interleaved<R>(
+  runs: number,
+  once: (daemon: Daemon) => Promise<R>,
+  describe: (r: R) => string,
+): Promise<DaemonRuns<R>[]> {
+  const cases: DaemonRuns<R>[] = DAEMONS.map((daemon) => ({ daemon, runs: [], failures: [] }));
+  for (let i = 0; i < runs; i += 1) {
+    for (const c of cases) {
+      const label = `${c.daemon} run ${i + 1}/${runs}`;
+      try {
+        const r = await once(c.daemon);
+        c.runs.push(r);
+        process.stderr.write(`${label}: ${describe(r)}\n`);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        c.failures.push(msg);
+        process.stderr.write(`${label}: FAILED: ${msg}\n`);
+      }
+    }
+  }
+  return cases;
+}

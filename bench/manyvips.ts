@@ -32,6 +32,7 @@ import {
   captureAdverts,
   captureAnnouncements,
   clearBoxes,
+  interleaved,
   macOf,
   rfcTimers,
   signalBox,
@@ -41,6 +42,7 @@ import {
   waitForState,
   watchAddresses,
   type Daemon,
+  type DaemonRuns,
   type VirtualRouter,
 } from './lab.js';
 import { envCount, markdownTable, runBench, stats, triple, writeReport } from './stats.js';
@@ -134,12 +136,6 @@ async function once(lab: Lab, daemon: Daemon, fw2Mac: string): Promise<Run> {
   }
 }
 
-interface Case {
-  daemon: Daemon;
-  runs: Run[];
-  failures: string[];
-}
-
 async function main(): Promise<void> {
   if (!(ADVERT_S >= 0.01 && ADVERT_S <= 40.95)) {
     throw new Error(`ADVERT_S=${ADVERT_S}: VRRPv3 takes 0.01..40.95 s`);
@@ -148,26 +144,16 @@ async function main(): Promise<void> {
     `manyvips: ${RUNS} runs x ${DAEMONS.length} daemons, about ${Math.ceil((RUNS * DAEMONS.length * (15 + 7 * ADVERT_S)) / 60)} min (RUNS=n to change)\n`,
   );
   await buildVipdSnapshot();
-  const cases: Case[] = DAEMONS.map((daemon) => ({ daemon, runs: [], failures: [] }));
   const lab = await Lab.create({ hosts: HOSTS });
+  let cases: DaemonRuns<Run>[];
   try {
     const fw2Mac = await macOf(lab, 'fw2');
-    for (let i = 0; i < RUNS; i += 1) {
-      for (const c of cases) {
-        const label = `${c.daemon} run ${i + 1}/${RUNS}`;
-        try {
-          const r = await once(lab, c.daemon, fw2Mac);
-          c.runs.push(r);
-          process.stderr.write(
-            `${label}: VIPs ${r.firstVipMs.toFixed(1)} .. ${r.allVipsMs.toFixed(1)} ms, gratuitous ARPs ${r.firstGarpMs.toFixed(1)} .. ${r.allGarpsMs.toFixed(1)} ms (${r.announced} addresses)\n`,
-          );
-        } catch (err) {
-          const msg = err instanceof Error ? err.message : String(err);
-          c.failures.push(msg);
-          process.stderr.write(`${label}: FAILED: ${msg}\n`);
-        }
-      }
-    }
+    cases = await interleaved(
+      RUNS,
+      (daemon) => once(lab, daemon, fw2Mac),
+      (r) =>
+        `VIPs ${r.firstVipMs.toFixed(1)} .. ${r.allVipsMs.toFixed(1)} ms, gratuitous ARPs ${r.firstGarpMs.toFixed(1)} .. ${r.allGarpsMs.toFixed(1)} ms (${r.announced} addresses)`,
+    );
   } finally {
     await lab.destroy();
   }

@@ -22,12 +22,14 @@ import {
   buildVipdSnapshot,
   captureAdverts,
   clearBoxes,
+  interleaved,
   sleep,
   startDaemon,
   virtualRouters,
   waitForState,
   watchEvent,
   type Daemon,
+  type DaemonRuns,
 } from './lab.js';
 import { envCount, markdownTable, runBench, stats, triple, writeReport } from './stats.js';
 
@@ -67,36 +69,19 @@ async function once(lab: Lab, daemon: Daemon): Promise<Run> {
   }
 }
 
-interface Case {
-  daemon: Daemon;
-  runs: Run[];
-  failures: string[];
-}
-
 async function main(): Promise<void> {
   process.stderr.write(
     `startup: ${RUNS} runs x ${DAEMONS.length} daemons, about ${Math.ceil((RUNS * DAEMONS.length * 3) / 60)} min (RUNS=n to change)\n`,
   );
   await buildVipdSnapshot();
-  const cases: Case[] = DAEMONS.map((daemon) => ({ daemon, runs: [], failures: [] }));
   const lab = await Lab.create({ hosts: ['fw1', 'client'] });
+  let cases: DaemonRuns<Run>[];
   try {
-    for (let i = 0; i < RUNS; i += 1) {
-      for (const c of cases) {
-        const label = `${c.daemon} run ${i + 1}/${RUNS}`;
-        try {
-          const r = await once(lab, c.daemon);
-          c.runs.push(r);
-          process.stderr.write(
-            `${label}: first advert ${r.advertMs.toFixed(1)} ms, VIP ${r.vipMs.toFixed(1)} ms\n`,
-          );
-        } catch (err) {
-          const msg = err instanceof Error ? err.message : String(err);
-          c.failures.push(msg);
-          process.stderr.write(`${label}: FAILED: ${msg}\n`);
-        }
-      }
-    }
+    cases = await interleaved(
+      RUNS,
+      (daemon) => once(lab, daemon),
+      (r) => `first advert ${r.advertMs.toFixed(1)} ms, VIP ${r.vipMs.toFixed(1)} ms`,
+    );
   } finally {
     await lab.destroy();
   }
