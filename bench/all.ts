@@ -2,7 +2,8 @@
  * `npm run bench`: every benchmark in turn, each its own process (one namespace lab at a time, so
  * none measures while another loads the machine), on one vipd snapshot compiled here, then all
  * their tables together and bench-results/summary.json. BENCHES="failover,resources" runs a
- * subset; every benchmark's own variables (RUNS, ADVERTS, FAMILIES, PROTOCOLS, ROUTERS, WINDOW_S, ...)
+ * subset; every benchmark's own variables (RUNS, ADVERTS, FAMILIES, PROTOCOLS, ROUTERS, WINDOW_S, ADVERT_S, STRESS_S,
+ * SCHEDS, ...)
  * pass through.
  * A report older than this run's start is refused, so the summary never mixes runs. The soak
  * (bench/soak.ts, `npm run soak`, 10 minutes) is not part of it.
@@ -13,7 +14,15 @@ import { execa } from 'execa';
 import { buildVipdSnapshot } from './lab.js';
 import { RESULTS_DIR, printReport, readReport, runBench } from './stats.js';
 
-const ALL = ['failover', 'resources', 'bringup', 'redistribution'];
+const ALL = [
+  'failover',
+  'resources',
+  'bringup',
+  'redistribution',
+  'manyvips',
+  'pressure',
+  'startup',
+];
 const BENCHES = (process.env.BENCHES ?? ALL.join(',')).split(',').filter(Boolean);
 
 async function main(): Promise<void> {
@@ -50,6 +59,9 @@ async function main(): Promise<void> {
         'SEED_VIPS',
         'BOXES',
         'BENCHES',
+        'ADVERT_S',
+        'STRESS_S',
+        'SCHEDS',
       ].flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]]])),
     ),
     started: started.toISOString(),

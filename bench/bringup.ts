@@ -12,13 +12,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab } from '../test/lab/lab.js';
 import { vipdConfig } from '../test/support/vipd.js';
-import { buildVipdSnapshot, startBenchVipd } from './lab.js';
+import { buildVipdSnapshot, bulkVip as vip, startBenchVipd } from './lab.js';
 import { envCount, markdownTable, runBench, stats, writeReport } from './stats.js';
 
 const VIPS = 1000;
 const SEED_VIPS = envCount('SEED_VIPS', 50);
 const RUNS = envCount('RUNS', 3);
-const vip = (n: number): string => `10.100.${n >> 8}.${n & 255}`;
 
 function logTime(line: string): number {
   return Date.parse((JSON.parse(line) as { time: string }).time);

@@ -37,6 +37,12 @@
  *   once on hearing one with advbase 255/advskew 255 (it would time out before the next).
  *   From the signal, SIGKILL times therefore spread over (MDI − advert, MDI].
  *
+ * The takeover's other pieces, from the same last advert: the decision (the bound plus the
+ * `lateMs` vipd logs with its transition, how late its timer fired; '—' when the log has no such
+ * field, as keepalived's and ucarp's have not), fw2's first advert and its first gratuitous ARP
+ * for the VIP (sender = target address; IPv6: its unsolicited neighbour advertisement to
+ * ff02::1), both captured by tcpdump on the client's eth0 (the wire past the switch).
+ *
  * Output: a table per protocol and family on stdout (VRRP IPv4's alone as before when
  * FAMILIES=4 PROTOCOLS=vrrp) and bench-results/failover.json, each result with its protocol
  * and family.
@@ -51,6 +57,7 @@ import {
   addressAdded,
   advertRank,
   captureAdverts,
+  captureAnnouncements,
   carpDownMs,
   clearBoxes,
   stateChanges,
@@ -150,6 +157,15 @@ function runEstimateMs(c: Contender, way: Way, intervalS: number): number {
 }
 
 interface Run {
+  /**
+   * The takeover's pieces, each from fw1's last advert (kernel receive time on fw2), ms:
+   * decision: the bound plus the lateness vipd logs with its transition (`lateMs`; absent in
+   * keepalived's, ucarp's and older vipd's logs); fw2's first advert and its first gratuitous ARP
+   * (IPv6: unsolicited neighbour advertisement) for the VIP, both captured on the client's eth0.
+   */
+  decisionMs?: number;
+  firstAdvertMs: number;
+  firstAnnouncementMs: number;
   /** Signal to the VIP on fw2, ms. */
   vipMs: number;
   /** Signal to the client's entry for the VIP on fw2's MAC, ms. */
@@ -162,15 +178,20 @@ interface Run {
   advertToTransitionMs?: number;
 }
 
-/** When (epoch ms) vipd last logged a transition to master: the takeover being timed. */
-function masterLoggedAt(lines: string[]): number | undefined {
-  let at: number | undefined;
+/**
+ * vipd's last transition to master (the takeover being timed): when it was logged (epoch ms)
+ * and how late against its timer it was decided, when the line says (`lateMs`).
+ */
+function masterLogged(lines: string[]): { at: number; lateMs?: number } | undefined {
+  let found: { at: number; lateMs?: number } | undefined;
   for (const line of lines) {
     if (!line.includes('"event":"transition"')) continue;
-    const obj = JSON.parse(line) as { to?: string; time?: string };
-    if (obj.to === 'master') at = Date.parse(obj.time ?? '');
+    const obj = JSON.parse(line) as { to?: string; time?: string; lateMs?: unknown };
+    if (obj.to !== 'master') continue;
+    const at = Date.parse(obj.time ?? '');
+    found = typeof obj.lateMs === 'number' ? { at, lateMs: obj.lateMs } : { at };
   }
-  return at;
+  return found;
 }
 
 interface Macs {
@@ -186,6 +207,8 @@ interface Setup {
   vip: string;
   /** fw1's IPv4 address, or its own link-local (read before any VIP is on it). */
   fw1Source: string;
+  /** The same of fw2: the source of its adverts once it takes over. */
+  fw2Source: string;
   macs: Macs;
 }
 
@@ -197,13 +220,19 @@ async function setUp(lab: Lab, protocol: Protocol, family: Family, macs: Macs): 
   const [router = { vrid: 1, vips: [] }] = virtualRouters(1, family);
   const vip = address(router);
   const routers = protocol === 'carp' ? [{ vrid: router.vrid, vips: [`${vip}/32`] }] : [router];
-  const fw1Source = lab.host('fw1').address;
-  if (family === 4) return { protocol, family, routers, vip, fw1Source, macs };
+  if (family === 4) {
+    const [fw1Source, fw2Source] = [lab.host('fw1').address, lab.host('fw2').address];
+    return { protocol, family, routers, vip, fw1Source, fw2Source, macs };
+  }
   await lab.exec('client', 'ip', ['addr', 'add', CLIENT_IPV6, 'dev', 'eth0', 'nodad']);
   for (const host of HOSTS) await lab.dadDone(host);
-  const linkLocal = await lab.linkLocal('fw1');
-  if (linkLocal === undefined) throw new Error('fw1 has no IPv6 link-local address on eth0');
-  return { protocol, family, routers, vip, fw1Source: linkLocal, macs };
+  const linkLocal = async (host: string): Promise<string> => {
+    const ll = await lab.linkLocal(host);
+    if (ll === undefined) throw new Error(`${host} has no IPv6 link-local address on eth0`);
+    return ll;
+  };
+  const [fw1Source, fw2Source] = [await linkLocal('fw1'), await linkLocal('fw2')];
+  return { protocol, family, routers, vip, fw1Source, fw2Source, macs };
 }
 
 /** Starts fw1 (`master`: the better rank) or fw2 of a contender's pair. */
@@ -232,7 +261,7 @@ async function once(
   way: Way,
   setup: Setup,
 ): Promise<Run> {
-  const { family, routers, vip: VIP, fw1Source, macs } = setup;
+  const { family, routers, vip: VIP, fw1Source, fw2Source, macs } = setup;
   const { daemon } = c;
   const started: LabProcess[] = [];
   try {
@@ -254,6 +283,8 @@ async function once(
     await until("the client's entry for the VIP is fw1's MAC", clientOnFw1, 10_000, 20);
     const changes = stateChanges(daemon, fw1).length + stateChanges(daemon, fw2).length;
     const adverts = await captureAdverts(lab, 'fw2', fw1Source, c.protocol);
+    const newAdverts = await captureAdverts(lab, 'client', fw2Source, c.protocol);
+    const announcements = await captureAnnouncements(lab, 'client', macs.fw2, family);
     const vipUp = await watchEvent(lab, 'fw2', 'address', addressAdded(VIP), family);
     const arpMoved = await watchEvent(lab, 'client', 'neigh', neighbourIs(VIP, macs.fw2), family);
     await sleep(SETTLE_MS + Math.random() * intervalS * 1000);
@@ -275,8 +306,32 @@ async function once(
     const arpAt = await arpMoved(limit);
     const last = (await adverts.stop()).filter((a) => a.at <= vipAt).at(-1);
     if (last === undefined) throw new Error('no advert from fw1 captured on fw2');
-    const decidedAt = daemon === 'vipd' ? masterLoggedAt(fw2.lines) : undefined;
+    const announced = (): number | undefined =>
+      announcements.seen().find((a) => a.target === VIP && a.at > last.at)?.at;
+    // The client's entry moved, so both are on the wire: wait for tcpdump to print them.
+    const seen = await until(
+      "fw2's first advert and announcement captured on the client",
+      () => {
+        const advert = newAdverts.seen()[0]?.at;
+        const announcement = announced();
+        const value = { advert, announcement };
+        return Promise.resolve({
+          done: advert !== undefined && announcement !== undefined,
+          value,
+        });
+      },
+      2_000,
+      20,
+    );
+    await Promise.all([newAdverts.stop(), announcements.stop()]);
+    const logged = daemon === 'vipd' ? masterLogged(fw2.lines) : undefined;
+    const decidedAt = logged?.at;
     return {
+      ...(logged?.lateMs === undefined
+        ? {}
+        : { decisionMs: bound(c, way, intervalS) + logged.lateMs }),
+      firstAdvertMs: (seen.advert ?? NaN) - last.at,
+      firstAnnouncementMs: (seen.announcement ?? NaN) - last.at,
       vipMs: vipAt - signalAt,
       arpMs: arpAt - signalAt,
       advertToVipMs: vipAt - last.at,
@@ -367,7 +422,7 @@ async function runSetup(lab: Lab, setup: Setup, cases: Case[]): Promise<void> {
             const r = await once(lab, contender, advertS, way, setup);
             c.runs.push(r);
             process.stderr.write(
-              `${label}: VIP ${r.vipMs.toFixed(0)} ms, ${family === 4 ? 'ARP' : 'neighbour'} ${r.arpMs.toFixed(0)} ms, last advert (${r.lastAdvert}) -> VIP ${r.advertToVipMs.toFixed(1)} ms (run took ${((performance.now() - began) / 1000).toFixed(1)} s)\n`,
+              `${label}: VIP ${r.vipMs.toFixed(0)} ms, ${family === 4 ? 'ARP' : 'neighbour'} ${r.arpMs.toFixed(0)} ms, last advert (${r.lastAdvert}) -> decision ${r.decisionMs?.toFixed(1) ?? '—'}, first advert ${r.firstAdvertMs.toFixed(1)}, VIP ${r.advertToVipMs.toFixed(1)}, first announcement ${r.firstAnnouncementMs.toFixed(1)} ms (run took ${((performance.now() - began) / 1000).toFixed(1)} s)\n`,
             );
           } catch (err) {
             const msg = err instanceof Error ? err.message : String(err);
@@ -396,6 +451,10 @@ function report(cases: Case[], setups: Setup[]): void {
     const fromAdvert = stats(c.runs.map((r) => r.advertToVipMs));
     const arpAfterVip = stats(c.runs.map((r) => r.arpMs - r.vipMs));
     const decisions = c.runs.flatMap((r) => r.advertToTransitionMs ?? []);
+    const decided = c.runs.flatMap((r) => r.decisionMs ?? []);
+    const decision = decided.length > 0 ? stats(decided) : undefined;
+    const firstAdvert = stats(c.runs.map((r) => r.firstAdvertMs));
+    const firstAnnouncement = stats(c.runs.map((r) => r.firstAnnouncementMs));
     const digits = c.advertS < 1 || c.protocol === 'carp' ? 1 : 0;
     const tableRows = rows.get(tableKey(c)) ?? [];
     rows.set(tableKey(c), tableRows);
@@ -406,7 +465,10 @@ function report(cases: Case[], setups: Setup[]): void {
       `${c.runs.length}/${c.runs.length + c.failures.length}`,
       triple(vip),
       triple(arp),
+      decision === undefined ? '—' : triple(decision, digits),
+      triple(firstAdvert, digits),
       triple(fromAdvert, digits),
+      triple(firstAnnouncement, digits),
       c.boundMs.toFixed(digits),
       signed(fromAdvert.median - c.boundMs, digits),
     ]);
@@ -417,6 +479,9 @@ function report(cases: Case[], setups: Setup[]): void {
       advertToVip: fromAdvert,
       arpAfterVip,
       ...(decisions.length > 0 ? { advertToTransition: stats(decisions) } : {}),
+      ...(decision === undefined ? {} : { decision }),
+      firstAdvert,
+      firstAnnouncement,
       medianMinusBoundMs: fromAdvert.median - c.boundMs,
     };
   });
@@ -429,7 +494,10 @@ function report(cases: Case[], setups: Setup[]): void {
         'runs ok',
         'VIP on backup',
         movedColumn(s.family),
-        'last advert → VIP',
+        'last advert → decision',
+        'first advert',
+        'VIP',
+        s.family === 4 ? 'first gratuitous ARP' : 'first neighbour advert',
         'bound',
         'median − bound',
       ],
@@ -475,8 +543,10 @@ function report(cases: Case[], setups: Setup[]): void {
     command: 'npx tsx bench/failover.ts',
     table: tables,
     notes: [
-      'VIP on backup, client ARP moved: from the signal. last advert → VIP: from the backup receiving the',
-      "master's last advert to the VIP on the backup.",
+      "VIP on backup, client ARP moved: from the signal. From the backup receiving the master's last advert",
+      "(tcpdump on the backup): decision (vipd's logged lateness added to the bound; '—' where the log has",
+      "none), the backup's first advert and first gratuitous ARP (IPv6: neighbour advertisement) for the",
+      "VIP on the client's wire, and VIP: the VIP in the backup's kernel (`ip -tshort monitor address`).",
       ...vrrpNotes,
       ...carpNotes,
       ...ipv6Notes,

@@ -82,7 +82,15 @@ export interface VirtualRouter {
   vrid: number;
   /** CIDRs on eth0 of the master, in config order: one IPv4, or IPv6's virtual link-local first. */
   vips: string[];
+  /**
+   * CIDRs the master also holds but does not advertise (keepalived's virtual_ipaddress_excluded,
+   * vipd's excludedVips): how either carries more addresses than an advert does.
+   */
+  excluded?: string[];
 }
+
+/** The n-th (1-based, up to 65,535) of many /32 addresses for one instance: 10.100.0.1 on. */
+export const bulkVip = (n: number): string => `10.100.${n >> 8}.${n & 255}`;
 
 /**
  * VRIDs 1..count (at most 153) with VIPs 10.99.0.101.. (lab hosts take .1 up), or for IPv6
@@ -108,6 +116,9 @@ export function address(r: VirtualRouter): string {
   if (a === undefined) throw new LabError(`bench: virtual router ${r.vrid} has no routable VIP`);
   return a;
 }
+
+/** The address owner's priority (RFC 5798): master at start-up, no waiting. */
+export const OWNER_PRIORITY = 255;
 
 export interface BoxOptions {
   priority: number;
@@ -203,12 +214,14 @@ let keepalivedStarts = 0;
  * instance with advert_int 1 fixed; the benchmarks need many instances and sub-second adverts
  * (keepalived 2.2.7 takes `advert_int 0.1` with VRRPv3: it sends "intvl 10cs"). Gratuitous ARP
  * (IPv6: unsolicited neighbour advertisement) settings are keepalived's defaults (5 at once on
- * becoming master, 5 more 5 s later).
+ * becoming master, 5 more 5 s later). The address owner (priority 255) starts in state MASTER:
+ * keepalived 2.2.7 in state BACKUP waits a Master_Down_Interval even at 255, where RFC 5798
+ * §6.4.1 (and vipd) go master at once.
  */
 export function keepalivedConfig(host: string, o: BoxOptions): string {
   const instances = o.routers.map(
     (r) => `vrrp_instance VI_${r.vrid} {
-  state BACKUP
+  state ${o.priority === OWNER_PRIORITY ? 'MASTER' : 'BACKUP'}
   interface eth0
   virtual_router_id ${r.vrid}
   priority ${o.priority}
@@ -216,7 +229,11 @@ export function keepalivedConfig(host: string, o: BoxOptions): string {
   version 3
   virtual_ipaddress {
 ${r.vips.map((v) => `    ${v} dev eth0\n`).join('')}  }
-}
+${
+  r.excluded === undefined
+    ? ''
+    : `  virtual_ipaddress_excluded {\n${r.excluded.map((v) => `    ${v} dev eth0\n`).join('')}  }\n`
+}}
 `,
   );
   return `global_defs {
@@ -240,6 +257,7 @@ export function startDaemon(lab: Lab, daemon: Daemon, host: string, o: BoxOption
         version: 3,
         advertInterval: o.advertS,
         vips: r.vips,
+        ...(r.excluded === undefined ? {} : { excludedVips: r.excluded }),
       })),
     ) as object;
     // Always info, whatever VIPD_TEST_LOG_LEVEL says: states are read from transition lines.
@@ -382,16 +400,7 @@ export async function watchEvent(
   re: RegExp,
   family?: Family,
 ): Promise<(timeoutMs: number) => Promise<number>> {
-  monitors += 1;
-  const monitor = lab.spawn(
-    host,
-    `bench-monitor-${object}-${host}-${monitors}`,
-    'ip',
-    [...(family === undefined ? [] : [`-${family}`]), '-tshort', 'monitor', object],
-    { TZ: 'UTC' },
-  );
-  // ip monitor prints nothing when it is subscribed; give it the time to.
-  await sleep(100);
+  const monitor = await startMonitor(lab, host, object, family);
   const line = /^\[[^\]]+\] (.*)$/;
   return async (timeoutMs) => {
     try {
@@ -402,6 +411,64 @@ export async function watchEvent(
       const at = tshortEpochMs(hit);
       if (at === undefined || !line.test(hit)) throw new LabError(`unparsable: ${hit}`);
       return at;
+    } finally {
+      monitor.kill('SIGKILL');
+    }
+  };
+}
+
+/** `ip -tshort monitor <object>` on `host`, subscribed by the time this resolves. */
+async function startMonitor(
+  lab: Lab,
+  host: string,
+  object: 'address' | 'neigh',
+  family?: Family,
+): Promise<LabProcess> {
+  monitors += 1;
+  const monitor = lab.spawn(
+    host,
+    `bench-monitor-${object}-${host}-${monitors}`,
+    'ip',
+    [...(family === undefined ? [] : [`-${family}`]), '-tshort', 'monitor', object],
+    { TZ: 'UTC' },
+  );
+  // ip monitor prints nothing when it is subscribed; give it the time to.
+  await sleep(100);
+  return monitor;
+}
+
+/**
+ * Like watchEvent, for many IPv4 addresses at once: the returned function resolves with the
+ * epoch ms at which `ip` read each one's addition to `host`'s eth0, once all are in (or throws
+ * after `timeoutMs`, saying how many were).
+ */
+export async function watchAddresses(
+  lab: Lab,
+  host: string,
+  ips: string[],
+): Promise<(timeoutMs: number) => Promise<Map<string, number>>> {
+  const monitor = await startMonitor(lab, host, 'address', 4);
+  const wanted = new Set(ips);
+  const added = /^\[[^\]]+\] \d+: eth0\s+inet (\S+)\//;
+  const seen = new Map<string, number>();
+  let read = 0;
+  const scan = (): Map<string, number> => {
+    for (const l of monitor.lines.slice(read)) {
+      const ip = added.exec(l)?.[1];
+      const at = tshortEpochMs(l);
+      if (ip !== undefined && at !== undefined && wanted.has(ip) && !seen.has(ip)) seen.set(ip, at);
+    }
+    read = monitor.lines.length;
+    return seen;
+  };
+  return async (timeoutMs) => {
+    try {
+      return await until(
+        `${host}: ${ips.length} addresses added`,
+        () => Promise.resolve({ done: scan().size === wanted.size, value: seen.size }),
+        timeoutMs,
+        20,
+      ).then(() => seen);
     } finally {
       monitor.kill('SIGKILL');
     }
@@ -433,55 +500,125 @@ export function advertRank(a: Advert): string {
 
 let captures = 0;
 
+/** tcpdump on `host`'s eth0 (kernel receive times, epoch s), capturing by the time this resolves. */
+async function startTcpdump(
+  lab: Lab,
+  host: string,
+  options: string[],
+  filter: string,
+): Promise<LabProcess> {
+  captures += 1;
+  // A burst (a thousand gratuitous ARPs) must not be dropped: libpcap gives each packet at
+  // least a block of the ring sized for the snap length, so a short snap length (every frame
+  // timed here is smaller) and a 16 MiB ring hold thousands.
+  const dump = lab.spawn(host, `bench-tcpdump-${host}-${captures}`, 'tcpdump', [
+    ...['-i', 'eth0', '-nn', '-l', '-tt', '--immediate-mode', '-s', '256', '-B', '16384'],
+    ...options,
+    filter,
+  ]);
+  await dump.waitForLine(/listening on/, 5_000);
+  return dump;
+}
+
+/** Lets tcpdump print what it has read, then stops it; throws if the kernel dropped any. */
+async function stopTcpdump(dump: LabProcess): Promise<void> {
+  await sleep(20);
+  dump.kill('SIGINT');
+  await dump.exited;
+  const dropped = Number(/(\d+) packets? dropped by kernel/.exec(dump.lines.join('\n'))?.[1] ?? 0);
+  if (dropped > 0) throw new LabError(`${dump.name}: the kernel dropped ${dropped} packets`);
+}
+
+/** A gratuitous ARP (IPv6: unsolicited neighbour advertisement) seen on the wire. */
+export interface Announcement {
+  at: number;
+  /** The address announced. */
+  target: string;
+}
+
+/**
+ * tcpdump on `host`'s eth0 of the gratuitous ARPs (sender address = target address, request
+ * or reply) or, for IPv6, the unsolicited neighbour advertisements (to ff02::1) sent from
+ * `mac`: a box announcing its VIPs. seen() parses what it has so far; stop() ends it.
+ */
+export async function captureAnnouncements(
+  lab: Lab,
+  host: string,
+  mac: string,
+  family: Family,
+): Promise<{ seen: () => Announcement[]; stop: () => Promise<Announcement[]> }> {
+  // ARP over Ethernet: sender protocol address at byte 14, target's at 24.
+  const filter =
+    family === 4
+      ? `ether src ${mac} and arp and arp[14:4] == arp[24:4]`
+      : `ether src ${mac} and ip6 dst ff02::1 and icmp6 and ip6[40] == 136`;
+  const dump = await startTcpdump(lab, host, [], filter);
+  const line =
+    /^(\d+\.\d+) (?:ARP, Request who-has (\S+)|ARP, Reply (\S+) is-at|IP6 .* tgt is ([^,\s]+))/;
+  const seen = (): Announcement[] =>
+    dump.lines.flatMap((l) => {
+      const m = line.exec(l);
+      const target = m?.[2] ?? m?.[3] ?? m?.[4];
+      return m?.[1] === undefined || target === undefined
+        ? []
+        : [{ at: Number(m[1]) * 1000, target }];
+    });
+  return {
+    seen,
+    stop: async () => {
+      await stopTcpdump(dump);
+      return seen();
+    },
+  };
+}
+
 /**
  * tcpdump on `host`'s eth0 of the adverts `from` sends (for IPv6, its own link-local: the
  * source of VRRPv3 adverts); stop() returns them. CARP shares IP protocol 112 with VRRP, and
  * byte 0 (version 2, type 1) with VRRPv2: tcpdump decodes it as CARP when told (-T carp).
+ * seen() parses what it has printed so far.
  */
 export async function captureAdverts(
   lab: Lab,
   host: string,
   from: string,
   protocol: 'vrrp' | 'carp' = 'vrrp',
-): Promise<{ stop: () => Promise<Advert[]> }> {
-  captures += 1;
+): Promise<{ seen: () => Advert[]; stop: () => Promise<Advert[]> }> {
   // VRRP is next header 112 right after the fixed IPv6 header (no extension headers).
   const proto112 = familyOf(from) === 6 ? 'ip6 and ip6[6] == 112' : 'ip proto 112';
-  const dump = lab.spawn(host, `bench-tcpdump-${host}-${captures}`, 'tcpdump', [
-    ...['-i', 'eth0', '-nn', '-l', '-tt', '--immediate-mode'],
-    ...(protocol === 'carp' ? ['-T', 'carp'] : []),
+  const dump = await startTcpdump(
+    lab,
+    host,
+    protocol === 'carp' ? ['-T', 'carp'] : [],
     `${proto112} and src host ${from}`,
-  ]);
-  await dump.waitForLine(/listening on/, 5_000);
-  return {
-    stop: async () => {
-      // Let tcpdump print what it has read, then stop it.
-      await sleep(20);
-      dump.kill('SIGINT');
-      await dump.exited;
-      return dump.lines.flatMap((l): Advert[] => {
-        if (protocol === 'carp') {
-          const c =
-            /^(\d+\.\d+) IP .* CARPv2-advertise \d+: vhid=(\d+) advbase=(\d+) advskew=(\d+)/.exec(
-              l,
-            );
-          return c === null
-            ? []
-            : [
-                {
-                  at: Number(c[1]) * 1000,
-                  vrid: Number(c[2]),
-                  protocol,
-                  advbase: Number(c[3]),
-                  advskew: Number(c[4]),
-                },
-              ];
-        }
-        const m = /^(\d+\.\d+) IP6? .* vrid (\d+), prio (\d+)/.exec(l);
-        return m === null
+  );
+  const seen = (): Advert[] =>
+    dump.lines.flatMap((l): Advert[] => {
+      if (protocol === 'carp') {
+        const c =
+          /^(\d+\.\d+) IP .* CARPv2-advertise \d+: vhid=(\d+) advbase=(\d+) advskew=(\d+)/.exec(l);
+        return c === null
           ? []
-          : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), protocol, priority: Number(m[3]) }];
-      });
+          : [
+              {
+                at: Number(c[1]) * 1000,
+                vrid: Number(c[2]),
+                protocol,
+                advbase: Number(c[3]),
+                advskew: Number(c[4]),
+              },
+            ];
+      }
+      const m = /^(\d+\.\d+) IP6? .* vrid (\d+), prio (\d+)/.exec(l);
+      return m === null
+        ? []
+        : [{ at: Number(m[1]) * 1000, vrid: Number(m[2]), protocol, priority: Number(m[3]) }];
+    });
+  return {
+    seen,
+    stop: async () => {
+      await stopTcpdump(dump);
+      return seen();
     },
   };
 }
@@ -628,7 +765,7 @@ export async function txPackets(lab: Lab, host: string): Promise<number> {
 /** Removes every VIP a crashed box may have kept (IPv6: the link-local too), for a clean start. */
 export async function flushVips(lab: Lab, host: string, routers: VirtualRouter[]): Promise<void> {
   const batch = routers
-    .flatMap((r) => r.vips.map(bareAddress))
+    .flatMap((r) => [...r.vips, ...(r.excluded ?? [])].map(bareAddress))
     .map((ip) => `addr flush dev eth0 to ${ip}/${familyOf(ip) === 6 ? 128 : 32}\n`)
     .join('');
   await execa('ip', ['-n', lab.host(host).ns, '-batch', '-'], { input: batch });
@@ -655,3 +792,38 @@ export async function clearBoxes(
 }
 
 export const mib = (kib: number): string => (kib / 1024).toFixed(1);
+
+/** One daemon's runs of a benchmark: their results, and why the others failed. */
+export interface DaemonRuns<R> {
+  daemon: Daemon;
+  runs: R[];
+  failures: string[];
+}
+
+/**
+ * `runs` runs of `once` per daemon, interleaved (vipd, keepalived, vipd, ...) so load on the
+ * machine hits both alike. A failed run is counted with its reason, not fatal; every run is
+ * logged to stderr, a success as `describe` puts it.
+ */
+export async function interleaved<R>(
+  runs: number,
+  once: (daemon: Daemon) => Promise<R>,
+  describe: (r: R) => string,
+): Promise<DaemonRuns<R>[]> {
+  const cases: DaemonRuns<R>[] = DAEMONS.map((daemon) => ({ daemon, runs: [], failures: [] }));
+  for (let i = 0; i < runs; i += 1) {
+    for (const c of cases) {
+      const label = `${c.daemon} run ${i + 1}/${runs}`;
+      try {
+        const r = await once(c.daemon);
+        c.runs.push(r);
+        process.stderr.write(`${label}: ${describe(r)}\n`);
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        c.failures.push(msg);
+        process.stderr.write(`${label}: FAILED: ${msg}\n`);
+      }
+    }
+  }
+  return cases;
+}

@@ -27,6 +27,12 @@ export function stats(xs: number[]): Stats {
   };
 }
 
+/** The `p`-th percentile (0..100) of `xs`, nearest rank; NaN when empty. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
 /** "min / median / max", rounded to `digits` decimals. */
 export function triple(s: Stats, digits = 0): string {
   return [s.min, s.median, s.max].map((x) => x.toFixed(digits)).join(' / ');
@@ -67,13 +73,21 @@ export interface Report {
   results: unknown;
 }
 
-/** The aggregate "cpu" line of /proc/stat: [steal, total] in ticks. */
-function cpuTicks(): [number, number] {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+/**
+ * The aggregate "cpu" line of /proc/stat, in ticks: user, nice, system, idle, iowait, irq,
+ * softirq, steal.
+ */
+export function machineCpu(): number[] {
+  return (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
     .trim()
     .split(/\s+/)
     .slice(1, 9)
     .map(Number);
+}
+
+/** [steal, total] in ticks. */
+function cpuTicks(): [number, number] {
+  const fields = machineCpu();
   return [fields[7] ?? 0, fields.reduce((a, b) => a + b, 0)];
 }
 
