@@ -204,10 +204,12 @@ export class Daemon {
 
   /** Registers a built router for its VRID's packets, tracks it and starts its election. */
   private async startRouter(router: VirtualRouter): Promise<void> {
-    this.links.get(linkKey(router.cfg))?.attach(router);
+    const link = this.links.get(linkKey(router.cfg));
+    link?.attach(router);
     this.routers.push(router);
     await this.openVmac(router);
     await this.track(router);
+    await link?.settled();
     await router.start();
   }
 

@@ -93,6 +93,8 @@ export class VrrpLink implements AdvertSender, Announcer {
   private reopens = 0;
   private closed = false;
   private opening = false;
+  /** The open under way (or the last one, ended): it never rejects, failures are holds. */
+  private opened: Promise<void> = Promise.resolve();
 
   constructor(
     readonly key: LinkKey,
@@ -111,6 +113,15 @@ export class VrrpLink implements AdvertSender, Announcer {
   /** The interface's own MAC, as the kernel reports it now. */
   get mac(): string | undefined {
     return this.deps.monitor.link(this.key.ifname)?.mac;
+  }
+
+  /**
+   * Resolves when the open under way has ended, opened or failed (a failure is a hold on the
+   * routers). A router started before would send its first advert (an owner's, at once) into a
+   * socket still opening, and lose it: the next one leaves an interval later.
+   */
+  settled(): Promise<void> {
+    return this.opened;
   }
 
   /** Registers a router for its VRID's packets and puts it under the link's current holds. */
@@ -284,7 +295,7 @@ export class VrrpLink implements AdvertSender, Announcer {
       this.socket.primary.address !== primary.address;
     // The holds clear once the socket is open (open() evaluates again).
     if (!stale) this.setUnusable(undefined, false);
-    else if (this.retry === undefined && !this.opening) void this.open();
+    else if (this.retry === undefined && !this.opening) this.opened = this.open();
   }
 
   private setUnusable(reason: string | undefined, closeSocket: boolean): void {
