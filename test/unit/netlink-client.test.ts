@@ -69,6 +69,8 @@ class FakeKernel {
     onError: (e: NativeCallError) => void;
   }[] = [];
   readonly sent: Received[] = [];
+  /** How many datagrams (send calls) carried them. */
+  datagrams = 0;
   openFailures = 0;
   sendFailure: number | undefined;
 
@@ -90,9 +92,14 @@ class FakeKernel {
             this.sendFailure = undefined;
             throw Object.assign(new Error('sendto failed'), { errno });
           }
-          const [m] = decodeDatagram(b);
-          if (m?.header === undefined) throw new Error('the client sent something unreadable');
-          this.sent.push({ seq: m.header.seq, dump: (m.header.flags & 0x300) === 0x300 });
+          // One datagram may carry several requests: the kernel takes them one by one.
+          this.datagrams++;
+          const messages = decodeDatagram(b);
+          if (messages.length === 0) throw new Error('the client sent something unreadable');
+          for (const m of messages) {
+            if (m.header === undefined) throw new Error('the client sent something unreadable');
+            this.sent.push({ seq: m.header.seq, dump: (m.header.flags & 0x300) === 0x300 });
+          }
         },
         close: (): void => {
           entry.closed = true;
@@ -161,7 +168,11 @@ describe('NetlinkClient', () => {
     const results = Array.from({ length: 10 }, (_, n) => client.request(addRequest(n), false));
     expect(kernel.sent).toHaveLength(4);
     expect(client.pending).toEqual({ inFlight: 4, queued: 6 });
-    let answered = 0;
+    // Replies that free several places let that many go out in one datagram.
+    const before = kernel.datagrams;
+    kernel.deliver(...kernel.sent.slice(0, 3).map((r) => ack(r.seq)));
+    expect([kernel.sent.length, kernel.datagrams - before]).toEqual([7, 1]);
+    let answered = 3;
     while (answered < 10) {
       const next = kernel.sent[answered];
       if (next === undefined) throw new Error(`request ${answered} was never sent`);
