@@ -14,6 +14,7 @@ import { addVips, removeVips } from './vip.js';
 import { applyNft, marksRemoveScript, marksScript } from './marks.js';
 import type { LoadSharingBackend } from '../cluster/backend.js';
 import { createBackend } from '../cluster/select.js';
+import { loadExeca } from '../runtime/execa.js';
 
 export interface Announcer {
   announce(
@@ -35,6 +36,11 @@ export function stepRunner(
   log?: Logger,
 ): StepRunner {
   const conntrackd = conntrackdFor(cfg.conntrackd);
+  // These steps run commands on a transition: import execa now rather than on the takeover path.
+  // A failed import is reported (and retried) by the first step that needs it.
+  if (cfg.conntrackd.enabled || cfg.marks.length > 0 || cfg.loadSharing !== null) {
+    loadExeca().catch(() => undefined);
+  }
   // Chosen on first use: probing the kernel is I/O the start-up of a plain VRRP box need not pay.
   let backend: Promise<LoadSharingBackend> | undefined;
   const sharing = (): Promise<LoadSharingBackend> => {

@@ -24,13 +24,18 @@
  * starts (a taken port is a start-up error, found before the daemon touches the network) and
  * answers 503 until `attach`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Observer } from '../ports/events.js';
 import type { DaemonEvent } from '../router/events.js';
 import type { Logger } from '../log.js';
 import type { VrrpState } from '../vrrp/fsm.js';
 import type { DaemonStatus } from '../router/status.js';
+
+// Not `import ... from 'node:http'`: an ES import of a built-in reads every export, and on Node
+// 24 node:http's lazy ones load undici and http2, 14 MiB of RSS a daemon never uses (measured:
+// 58.6 vs 44.8 MiB for that import alone). getBuiltinModule returns the same module unread.
+const { createServer } = process.getBuiltinModule('node:http');
 
 /** What metrics are read from: the Daemon, or a stand-in in tests. */
 export interface MetricsSource {
