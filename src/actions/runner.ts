@@ -13,7 +13,6 @@ import { runHook } from './hooks.js';
 import { addVips, removeVips } from './vip.js';
 import { applyNft, marksRemoveScript, marksScript } from './marks.js';
 import type { LoadSharingBackend } from '../cluster/backend.js';
-import { createBackend } from '../cluster/select.js';
 import { loadExeca } from '../runtime/execa.js';
 
 export interface Announcer {
@@ -45,7 +44,9 @@ export function stepRunner(
   let backend: Promise<LoadSharingBackend> | undefined;
   const sharing = (): Promise<LoadSharingBackend> => {
     if (cfg.loadSharing === null) return Promise.reject(new Error('no loadSharing configured'));
-    backend ??= createBackend(cfg.loadSharing);
+    const sharingCfg = cfg.loadSharing;
+    // The backends (and their kernel probes) are imported only by routers that share load.
+    backend ??= import('../cluster/select.js').then((m) => m.createBackend(sharingCfg));
     return backend;
   };
   return {
