@@ -56,6 +56,8 @@ export function startBenchVipd(lab: Lab, host: string, config: unknown): LabProc
   const file = configFile(lab, host);
   const doc = { control: { socket: controlSocket(lab, host) }, ...(config as object) };
   writeFileSync(file, JSON.stringify(doc, null, 2));
+  // No Node or V8 flags, as config/vipd.service runs it (its comment says why): what this
+  // measures is what the unit runs.
   return lab.spawn(host, `vipd-${host}`, process.execPath, [SNAPSHOT_CLI, 'run', '--config', file]);
 }
 

@@ -13,7 +13,7 @@
  * would be refused).
  */
 import { open, readFile, stat } from 'node:fs/promises';
-import { execa } from 'execa';
+import { loadExeca } from '../runtime/execa.js';
 import type { ConntrackdConfig } from '../config/instance.js';
 import type { ConntrackdCommand } from './plan.js';
 
@@ -70,6 +70,7 @@ export class Conntrackd {
   constructor(private readonly cfg: ConntrackdConfig) {}
 
   private async exec(args: string[], signal: AbortSignal): Promise<void> {
+    const execa = await loadExeca();
     const r = await execa(this.cfg.binary, ['-C', this.cfg.config, ...args], {
       reject: false,
       cancelSignal: signal,
@@ -97,6 +98,7 @@ export class Conntrackd {
 
   /** `-s` answers only if the daemon is up; otherwise start it (`-d` daemonises). */
   private async ensureRunning(signal: AbortSignal): Promise<void> {
+    const execa = await loadExeca();
     const probe = await execa(this.cfg.binary, ['-C', this.cfg.config, '-s'], {
       reject: false,
       cancelSignal: signal,

@@ -4,7 +4,7 @@
  * The rules live in one nft table per instance, written and replaced in one `nft -f` transaction
  * (pure text here, applied by the step runner), present on the master only.
  */
-import { execa } from 'execa';
+import { loadExeca } from '../runtime/execa.js';
 import type { InstanceConfig, MarkGroup } from '../config/instance.js';
 
 export class MarksError extends Error {
@@ -48,6 +48,7 @@ export function marksRemoveScript(cfg: Pick<InstanceConfig, 'interface' | 'vrid'
 }
 
 export async function applyNft(script: string, what: string, signal?: AbortSignal): Promise<void> {
+  const execa = await loadExeca();
   const r = await execa('nft', ['-f', '-'], { input: script, reject: false, cancelSignal: signal });
   if (r.exitCode !== 0)
     throw new MarksError(

@@ -13,7 +13,7 @@ import { runHook } from './hooks.js';
 import { addVips, removeVips } from './vip.js';
 import { applyNft, marksRemoveScript, marksScript } from './marks.js';
 import type { LoadSharingBackend } from '../cluster/backend.js';
-import { createBackend } from '../cluster/select.js';
+import { loadExeca } from '../runtime/execa.js';
 
 export interface Announcer {
   announce(
@@ -35,11 +35,18 @@ export function stepRunner(
   log?: Logger,
 ): StepRunner {
   const conntrackd = conntrackdFor(cfg.conntrackd);
+  // These steps run commands on a transition: import execa now rather than on the takeover path.
+  // A failed import is reported (and retried) by the first step that needs it.
+  if (cfg.conntrackd.enabled || cfg.marks.length > 0 || cfg.loadSharing !== null) {
+    loadExeca().catch(() => undefined);
+  }
   // Chosen on first use: probing the kernel is I/O the start-up of a plain VRRP box need not pay.
   let backend: Promise<LoadSharingBackend> | undefined;
   const sharing = (): Promise<LoadSharingBackend> => {
     if (cfg.loadSharing === null) return Promise.reject(new Error('no loadSharing configured'));
-    backend ??= createBackend(cfg.loadSharing);
+    const sharingCfg = cfg.loadSharing;
+    // The backends (and their kernel probes) are imported only by routers that share load.
+    backend ??= import('../cluster/select.js').then((m) => m.createBackend(sharingCfg));
     return backend;
   };
   return {

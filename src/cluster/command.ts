@@ -3,7 +3,7 @@
  * `Run`, so the same backend drives this box (`runLocal`) or a network namespace of the test lab.
  * `runOrThrow` turns a failure into an error naming the command and the kernel's/tool's complaint.
  */
-import { execa } from 'execa';
+import { loadExeca } from '../runtime/execa.js';
 
 export interface CommandResult {
   /** -1 when the command could not be started at all (not installed). */
@@ -19,6 +19,7 @@ export class CommandError extends Error {
 }
 
 export const runLocal: Run = async (cmd, args, input) => {
+  const execa = await loadExeca();
   const r = await execa(cmd, args, { input, reject: false });
   // A command that never started (not installed) has no exit code; its reason is in the message.
   if (r.exitCode === undefined) return { exitCode: -1, stdout: '', stderr: r.message ?? '' };

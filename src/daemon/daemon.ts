@@ -11,12 +11,10 @@
 import type { VipdConfig } from '../config/config.js';
 import type { InstanceConfig } from '../config/instance.js';
 import { instanceDuties, type Duties } from '../actions/duties.js';
-import { ClusterMember } from '../cluster/member.js';
-import { createBackend } from '../cluster/select.js';
+import type { ClusterMember } from '../cluster/member.js';
 import type { Logger } from '../log.js';
 import { KernelMonitor } from '../net/kernel-monitor.js';
 import { setPromoteSecondaries } from '../net/sysctl.js';
-import { probeKernel, selectBackend } from '../cluster/select.js';
 import type { Announcer } from '../actions/runner.js';
 import type { Clock } from '../ports/clock.js';
 import { linkKeyOf, VrrpLink, type LinkKey } from './link.js';
@@ -69,6 +67,8 @@ async function checkBackends(config: VipdConfig): Promise<void> {
     ...(config.cluster === null ? [] : [config.cluster.sharing]),
   ];
   if (sharing.length === 0) return;
+  // The cluster code is imported only by the daemons that use it (a plain VRRP box never does).
+  const { probeKernel, selectBackend } = await import('../cluster/select.js');
   const kernel = await probeKernel();
   for (const cfg of sharing) selectBackend(cfg, kernel);
 }
@@ -118,6 +118,10 @@ export class Daemon {
     try {
       await checkBackends(config);
       if (config.cluster !== null) {
+        const [{ ClusterMember }, { createBackend }] = await Promise.all([
+          import('../cluster/member.js'),
+          import('../cluster/select.js'),
+        ]);
         const member = new ClusterMember(
           config.cluster,
           await createBackend(config.cluster.sharing),

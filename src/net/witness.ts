@@ -5,7 +5,7 @@
  * (ping missing, socket error) counts as unreachable and says why.
  */
 import { Socket } from 'node:net';
-import { execa } from 'execa';
+import { loadExeca } from '../runtime/execa.js';
 import { parseTarget, type Probe } from '../router/quorum.js';
 
 function tcpProbe(address: string, port: number, timeoutMs: number): Promise<string | undefined> {
@@ -23,6 +23,7 @@ function tcpProbe(address: string, port: number, timeoutMs: number): Promise<str
 }
 
 async function pingProbe(address: string, timeoutMs: number): Promise<string | undefined> {
+  const execa = await loadExeca();
   const r = await execa('ping', ['-n', '-q', '-c', '1', '-W', String(timeoutMs / 1000), address], {
     reject: false,
     // ping's own -W bounds the wait; this catches a ping that hangs elsewhere (DNS, sendmsg).
