@@ -196,9 +196,12 @@ export class VrrpLink implements AdvertSender, Announcer {
   /** Hands the routers what the socket holds, then `run`s the deadlines that are due. */
   private readQueued(run: () => void): void {
     const transport = this.socket?.transport;
-    if (transport?.readQueued !== undefined) transport.readQueued();
-    // udp cannot be read on demand: its reads come in this turn's I/O, before the check phase.
-    else if (transport !== undefined) return void setImmediate(run);
+    if (transport !== undefined && transport.readQueued === undefined) {
+      // udp cannot be read on demand: its reads come in this turn's I/O, before the check phase.
+      setImmediate(run);
+      return;
+    }
+    transport?.readQueued?.();
     run();
   }
 
