@@ -14,6 +14,7 @@
         'native/raw_socket.cc',
         'native/netlink_socket.cc',
         'native/fault.cc',
+        'native/timer.cc',
       ],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       'cflags_cc': ['-Wall', '-Wextra'],

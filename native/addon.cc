@@ -6,6 +6,7 @@
 //   netlink_socket.cc NETLINK_ROUTE sockets, watched on the event loop: netlinkSocket
 //   watched_socket.cc what both return (reading in batches, errors as events, close), on the
 //                     uv_poll wrapper of poller.cc
+//   timer.cc          one-shot timerfd timers at nanosecond deadlines, on the event loop: timer
 //   fault.cc          the test hook that makes those sockets fail on purpose: injectFault
 //
 // One addon rather than one per feature: a single build product for `npm ci` to make and
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vipd::InitRawSocket(env, exports);
   vipd::InitNetlinkSocket(env, exports);
   vipd::InitFault(env, exports);
+  vipd::InitTimer(env, exports);
   return exports;
 }
 

@@ -51,7 +51,18 @@ inline Napi::Value ThrowType(Napi::Env env, const char* message) {
 // a worker thread that loads the addon gets its own).
 struct AddonData {
   Napi::FunctionReference socket_class;  // native/watched_socket.cc
+  Napi::FunctionReference timer_class;   // native/timer.cc
 };
+
+// This environment's AddonData, made on first use.
+inline AddonData* InstanceData(Napi::Env env) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr) {
+    data = new AddonData;
+    env.SetInstanceData(data);
+  }
+  return data;
+}
 
 // Each source file adds its functions to the module's exports (native/addon.cc calls these).
 void InitPacketSocket(Napi::Env env, Napi::Object exports);
@@ -60,6 +71,7 @@ void InitWatchedSocket(Napi::Env env);  // a class, not exported: rawSocket() an
 void InitRawSocket(Napi::Env env, Napi::Object exports);
 void InitNetlinkSocket(Napi::Env env, Napi::Object exports);
 void InitFault(Napi::Env env, Napi::Object exports);
+void InitTimer(Napi::Env env, Napi::Object exports);
 
 }  // namespace vipd
 

@@ -35,6 +35,15 @@ void Poller::Wake(uint64_t delay_ms) {
   if (timer_ != nullptr) uv_timer_start(timer_, OnTimerFired, delay_ms, 0);
 }
 
+void Poller::Hold(bool hold) {
+  if (poll_ == nullptr) return;
+  if (hold) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+}
+
 void Poller::Close() {
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);

@@ -3,8 +3,9 @@
 // addon watches (native/watched_socket.cc); it knows nothing of N-API values or of what the
 // descriptor is.
 //
-// Neither handle keeps the process alive (uv_unref): a daemon stays up because of its own timers
-// and servers, and a script that merely forgot to close a socket still exits.
+// Neither handle keeps the process alive (uv_unref) unless the client asks (Hold): a daemon stays
+// up because of its own timers and servers, and a script that merely forgot to close a socket
+// still exits.
 //
 // Close() may be called from inside a callback of this very Poller: the handles are heap objects
 // released by libuv's close callback, and they stop pointing at the client at once, so nothing
@@ -43,6 +44,8 @@ class Poller {
   int Resume();
   // Calls OnTimer() once, `delay_ms` from now (0: on the loop's next turn); re-arms if pending.
   void Wake(uint64_t delay_ms);
+  // Whether the watched descriptor keeps the loop alive (uv_ref) or not (the default).
+  void Hold(bool hold);
   // Stops both handles for good; idempotent.
   void Close();
 

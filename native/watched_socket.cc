@@ -17,6 +17,8 @@
 //                backup left ENETDOWN) fails the first send that meets it and is cleared by it;
 //                when the second try goes, the first error goes to onError on the loop's next
 //                turn instead of failing this send.
+//   drain        what readiness does, now: onBatch (and onError) are called before it returns.
+//                A deadline that fires must not be decided ahead of an advert already queued.
 //   close        stops watching and closes the descriptor; idempotent, safe from inside onBatch
 //                or onError; send() afterwards throws EBADF, fd reads -1.
 //   faults       injectFault (native/fault.cc) is taken where the real call would fail: 'send'
@@ -60,6 +62,7 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
         env, "NativeSocket",
         {InstanceAccessor<&WatchedSocket::Fd>("fd"),
          InstanceMethod<&WatchedSocket::Send>("send"),
+         InstanceMethod<&WatchedSocket::DrainNow>("drain"),
          InstanceMethod<&WatchedSocket::Close>("close")});
   }
 
@@ -197,6 +200,11 @@ class WatchedSocket : public Napi::ObjectWrap<WatchedSocket>, public Poller::Cli
     return env.Undefined();
   }
 
+  Napi::Value DrainNow(const Napi::CallbackInfo& info) {
+    if (fd_ >= 0) Drain(info.Env());
+    return info.Env().Undefined();
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (fd_ >= 0) {
       Shut();
@@ -313,12 +321,7 @@ Napi::Value WatchSocket(Napi::Env env, int fd, std::unique_ptr<Protocol> protoco
 }
 
 void InitWatchedSocket(Napi::Env env) {
-  AddonData* data = env.GetInstanceData<AddonData>();
-  if (data == nullptr) {
-    data = new AddonData;
-    env.SetInstanceData(data);
-  }
-  data->socket_class = Napi::Persistent(WatchedSocket::DefineClass(env));
+  InstanceData(env)->socket_class = Napi::Persistent(WatchedSocket::DefineClass(env));
 }
 
 }  // namespace vipd

@@ -2,7 +2,8 @@
  * The project's N-API addon, build/Release/vipd_native.node (native/addon.cc; `npm ci` builds
  * it), for the system calls Node cannot make: AF_PACKET sends (src/net/packet-socket.ts),
  * sd_notify's AF_UNIX datagrams (src/daemon/notify.ts), raw IP sockets for VRRP
- * (src/net/transport-raw.ts) and NETLINK_ROUTE sockets (src/net/netlink.ts). N-API only, so one
+ * (src/net/transport-raw.ts), NETLINK_ROUTE sockets (src/net/netlink.ts) and timerfd timers
+ * (src/ports/clock.ts). N-API only, so one
  * build serves every Node version from 20 on. `loadNative()` loads it on first use and
  * caches it, so code that needs none of it (`vipd check`, the pure modules' tests) runs where it
  * was never built; a failed load throws a NativeLoadError (path, cause, how to build it) and is
@@ -96,6 +97,30 @@ export interface NativeSocket {
    * bad arguments.
    */
   send(packet: Buffer, dst?: string): void;
+  /**
+   * Reads now what is queued, as a readiness event would: `onBatch` (and `onError`) are called
+   * before it returns. A deadline that fires runs this first, so it is never decided ahead of an
+   * advert that has already arrived.
+   */
+  drain(): void;
+  close(): void;
+}
+
+/**
+ * A one-shot timer on CLOCK_MONOTONIC (a timerfd with TFD_TIMER_ABSTIME, native/timer.cc),
+ * watched on Node's event loop: it expires at the nanosecond asked, where a setTimeout rounds to
+ * the loop's millisecond. Times are milliseconds as a float on the scale of
+ * `Number(process.hrtime.bigint()) / 1e6` (libuv's hrtime is CLOCK_MONOTONIC too).
+ */
+export interface NativeTimer {
+  /**
+   * `onFire` once when the clock reaches `atMs`; replaces the pending deadline; a time already
+   * past fires on the loop's next turn. Keeps the process alive while armed, as setTimeout does.
+   * Throws EBADF after close(). Setting a timerfd clears an expiry the loop has seen but not yet
+   * delivered: the replaced deadline never fires.
+   */
+  arm(atMs: number): void;
+  /** Idempotent; safe from inside `onFire`. */
   close(): void;
 }
 
@@ -120,6 +145,11 @@ export interface NativeAddon {
     onBatch: (batch: Buffer[]) => void,
     onError: (err: NativeCallError) => void,
   ): NativeSocket;
+  /**
+   * native/timer.cc: `onFire` is called as an I/O callback is (promise jobs and nextTicks after
+   * it); an exception it throws is the process's uncaught exception.
+   */
+  timer(onFire: () => void): NativeTimer;
   /**
    * Test hook (native/fault.cc): the next `count` operations `op` on sockets of `kind` fail with
    * `errno`, as the kernel's own failure would. Process-wide (any socket of the kind); a new call

@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { KernelMonitor } from '../net/kernel-monitor.js';
 import { setPromoteSecondaries } from '../net/sysctl.js';
 import type { Announcer } from '../actions/runner.js';
-import type { Clock } from '../ports/clock.js';
+import type { TimerClock } from '../ports/clock.js';
 import { linkKeyOf, VrrpLink, type LinkKey } from './link.js';
 import { VirtualRouter } from './router.js';
 import { VmacPort } from './vmac-port.js';
@@ -93,7 +93,7 @@ export class Daemon {
 
   private constructor(
     private config: VipdConfig,
-    private readonly clock: Clock,
+    private readonly clock: TimerClock,
     private readonly log: Logger,
     private readonly monitor: KernelMonitor,
   ) {
@@ -112,7 +112,7 @@ export class Daemon {
     };
   }
 
-  static async start(config: VipdConfig, clock: Clock, log: Logger): Promise<Daemon> {
+  static async start(config: VipdConfig, clock: TimerClock, log: Logger): Promise<Daemon> {
     const daemon = new Daemon(config, clock, log, await KernelMonitor.open(log));
     const specs = config.instances.map((cfg) => daemon.spec(cfg));
     try {
@@ -193,7 +193,8 @@ export class Daemon {
     // With a virtual MAC the master speaks from the macvlan; it still listens on the link.
     const port = vmac === null ? undefined : new VmacPort({ ...spec.cfg, vmac }, link, log);
     const router = new VirtualRouter(spec.cfg, {
-      clock: this.clock,
+      // One timer per link, not per router (issue 17).
+      clock: link.timers,
       link: port ?? link,
       ttlChecked: spec.cfg.transport === 'raw',
       primary: link.primary,

@@ -1,7 +1,7 @@
 /**
  * One VRRP link: the socket the instances on one interface and transport share, kept in step
- * with the interface as the kernel reports it (net/kernel-monitor.ts), and its gratuitous-ARP
- * sender.
+ * with the interface as the kernel reports it (net/kernel-monitor.ts), its gratuitous-ARP
+ * sender, and the timers of its routers.
  *
  * Contract:
  * - The link hands each packet to the router whose VRID is in byte 1 of the VRRP header; packets
@@ -19,6 +19,9 @@
  *   (`vipsMissing`); their cores decide whether to put it back.
  * - Renamed under us: our VIPs stay on the renamed interface, where no plan would find them, so
  *   the link removes them there.
+ * - Its routers' deadlines share one timer (`timers`, ports/timer-heap.ts). When it fires, what
+ *   the socket already holds is read first: after a stall (a spawn, GC, a held machine) the
+ *   master's adverts may be waiting, and a master-down deadline must not be decided before them.
  */
 import type { Logger } from '../log.js';
 import { Garp } from '../actions/garp.js';
@@ -31,7 +34,8 @@ import type { InterfaceAddress } from '../net/interface.js';
 import { RawTransport } from '../net/transport-raw.js';
 import { UdpTransport } from '../net/transport-udp.js';
 import { TransportError, type InboundPacket, type Transport } from '../net/transport.js';
-import type { Clock } from '../ports/clock.js';
+import type { TimerClock } from '../ports/clock.js';
+import { TimerHeap } from '../ports/timer-heap.js';
 import { interfaceVerdict } from '../router/interface-state.js';
 import {
   HEALTHY,
@@ -53,7 +57,7 @@ export interface LinkKey {
 
 export interface LinkDeps {
   monitor: KernelMonitor;
-  clock: Clock;
+  clock: TimerClock;
   log: Logger;
   /** Every VIP of the running config: the primary address is none of them. */
   vips: () => ReadonlySet<string>;
@@ -74,6 +78,8 @@ export function linkKeyOf(k: LinkKey): string {
 
 export class VrrpLink implements AdvertSender, Announcer {
   readonly routers = new Map<number, VirtualRouter>();
+  /** The clock the routers on this link schedule their deadlines with. */
+  readonly timers: TimerHeap;
   /** The open socket, with the interface index and primary address it was opened for. */
   private socket: { transport: Transport; index: number; primary: InterfaceAddress } | undefined;
   private garp: { sender: Garp; index: number; mac: string } | undefined;
@@ -101,6 +107,7 @@ export class VrrpLink implements AdvertSender, Announcer {
     private readonly deps: LinkDeps,
   ) {
     this.source = UNSPECIFIED[key.family];
+    this.timers = new TimerHeap(deps.clock, (run) => this.readQueued(run));
     this.unsubscribe = deps.monitor.subscribe((e) => this.onKernel(e));
     this.evaluate();
   }
@@ -183,6 +190,19 @@ export class VrrpLink implements AdvertSender, Announcer {
     this.closeSocket();
     this.garp?.sender.close();
     this.garp = undefined;
+    this.timers.close();
+  }
+
+  /** Hands the routers what the socket holds, then `run`s the deadlines that are due. */
+  private readQueued(run: () => void): void {
+    const transport = this.socket?.transport;
+    if (transport !== undefined && transport.readQueued === undefined) {
+      // udp cannot be read on demand: its reads come in this turn's I/O, before the check phase.
+      setImmediate(run);
+      return;
+    }
+    transport?.readQueued?.();
+    run();
   }
 
   /** Why there is no socket now. */

@@ -5,7 +5,8 @@
  * operator's and the tracker's fault causes) and the core's effects into I/O: adverts go out at
  * once; plans run one after another on a queue (runtime/plan-queue.ts), each cancelled when the
  * core says its state was left; gratuitous ARP, quorum probes, counters, events and log lines.
- * Every decision about mastership is the core's.
+ * Every decision about mastership is the core's. What the shell adds is how late its timer ran:
+ * `lateMs` on a transition's log line when a deadline made it, and a summary in its status.
  */
 import type { InstanceConfig } from '../config/instance.js';
 import type { Logger } from '../log.js';
@@ -34,6 +35,11 @@ import {
 } from '../router/core.js';
 import { faultKey, type Fault, type FaultCause } from '../router/faults.js';
 import type { RouterStats, RouterStatus } from '../router/status.js';
+
+/** Milliseconds to the microsecond, for log lines and status. */
+function toMicros(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
 
 /** What a router sends through: its link (daemon/link.ts), whose socket may be reopened under it. */
 export type AdvertSender = Pick<Transport, 'send'>;
@@ -73,6 +79,11 @@ export class VirtualRouter {
    */
   private carpCounter = randomBytes(8).readBigUInt64BE();
   private lastTransition: RouterStatus['lastTransition'];
+  private readonly lateness: RouterStatus['timerLateness'] = {
+    lastMs: undefined,
+    maxMs: 0,
+    fired: 0,
+  };
 
   constructor(
     config: InstanceConfig,
@@ -140,6 +151,7 @@ export class VirtualRouter {
       vips: this.cfg.vips.map((v) => `${v.address}/${v.prefix}`),
       faults: this.core.faults.map((f) => `${faultKey(f.cause)}: ${f.detail}`),
       lastTransition: this.lastTransition,
+      timerLateness: { ...this.lateness },
       counters: this.stats(),
     };
   }
@@ -224,10 +236,11 @@ export class VirtualRouter {
     });
   }
 
-  private dispatch(event: CoreEvent): void {
-    const result = step(this.core, event, this.deps.clock.now());
+  /** `lateMs`: the event is the timer's, this late past its deadline. */
+  private dispatch(event: CoreEvent, now = this.deps.clock.now(), lateMs?: number): void {
+    const result = step(this.core, event, now);
     this.core = result.state;
-    for (const effect of result.effects) this.perform(effect);
+    for (const effect of result.effects) this.perform(effect, lateMs);
     this.arm();
   }
 
@@ -242,12 +255,17 @@ export class VirtualRouter {
             at,
             cancel: this.deps.clock.schedule(at, () => {
               this.timer = undefined;
-              this.dispatch({ type: 'tick' });
+              const now = this.deps.clock.now();
+              const lateMs = toMicros(now - at);
+              this.lateness.lastMs = lateMs;
+              this.lateness.maxMs = Math.max(this.lateness.maxMs, lateMs);
+              this.lateness.fired += 1;
+              this.dispatch({ type: 'tick' }, now, lateMs);
             }),
           };
   }
 
-  private perform(effect: CoreEffect): void {
+  private perform(effect: CoreEffect, lateMs: number | undefined): void {
     switch (effect.type) {
       case 'send':
         if (effect.carp === undefined) this.sendAdvert(effect.priority, effect.to);
@@ -298,9 +316,13 @@ export class VirtualRouter {
         }
         this.deps.emit(effect.event);
         return;
-      case 'log':
-        this.log[effect.level]({ event: effect.event, ...effect.fields }, effect.msg);
+      case 'log': {
+        // A decision a deadline made (master-down, a master's advert due) says how late the
+        // timer ran: the failover bench reads it.
+        const late = lateMs !== undefined && effect.event === 'transition' ? { lateMs } : {};
+        this.log[effect.level]({ event: effect.event, ...effect.fields, ...late }, effect.msg);
         return;
+      }
     }
   }
 

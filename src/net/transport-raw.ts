@@ -148,6 +148,10 @@ export class RawTransport implements Transport {
     }
   }
 
+  readQueued(): void {
+    this.socket.drain();
+  }
+
   private ipv4Packet(dst: string, payload: Buffer): Buffer {
     const built = this.frames.get(payload);
     if (built?.dst === dst) return built.frame;

@@ -28,6 +28,11 @@ export interface Transport {
    * the errno's name as `code`) otherwise.
    */
   send(dst: string, payload: Buffer): Promise<void>;
+  /**
+   * Hands to `onPacket`, before it returns, what the socket already holds. Absent where the
+   * transport cannot (udp: Node's dgram reads only on its own turn of the loop).
+   */
+  readQueued?(): void;
   close(): void;
 }
 

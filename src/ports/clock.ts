@@ -3,7 +3,7 @@
  * into it and arms one timer at the deadline the machine asks for. Monotonic time is used so a
  * wall-clock jump (NTP step, operator `date -s`) can never fire or postpone a failover.
  */
-import { performance } from 'node:perf_hooks';
+import { loadNative } from '../native.js';
 
 export interface Clock {
   /** Milliseconds on a monotonic scale. */
@@ -15,8 +15,25 @@ export interface Clock {
   schedule(at: number, fn: () => void): () => void;
 }
 
-export const monotonicClock: Clock = {
-  now: () => performance.now(),
+/** One deadline at a time, on the scale of the clock that made it: what a timer heap runs on. */
+export interface OneShotTimer {
+  /** Calls the timer's callback once at `at` (at once if that has passed); replaces the last. */
+  arm(at: number): void;
+  close(): void;
+}
+
+/** A clock that also makes one-shot timers on its own scale (ports/timer-heap.ts uses them). */
+export interface TimerClock extends Clock {
+  timer(onFire: () => void): OneShotTimer;
+}
+
+/** CLOCK_MONOTONIC in milliseconds, to the nanosecond: the scale the addon's timers take. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export const monotonicClock: TimerClock = {
+  now: monotonicMs,
   schedule(at, fn) {
     // Node runs expired timers before it reads sockets. After the loop was held (a spawn, GC,
     // a loaded machine), a backup's master-down timer would fire while the master's advert
@@ -27,11 +44,14 @@ export const monotonicClock: Clock = {
       () => {
         immediate = setImmediate(fn);
       },
-      Math.max(0, at - performance.now()),
+      Math.max(0, at - monotonicMs()),
     );
     return () => {
       clearTimeout(handle);
       if (immediate !== undefined) clearImmediate(immediate);
     };
   },
+  // The addon's timerfd: a router's deadline met to the tens of microseconds, not to the loop's
+  // millisecond (issue 17).
+  timer: (onFire) => loadNative().timer(onFire),
 };

@@ -34,6 +34,11 @@ export interface RouterStatus {
   /** Why it is held in FAULT (empty otherwise). */
   faults: string[];
   lastTransition: { from: VrrpState; to: VrrpState; reason: string; at: string } | undefined;
+  /**
+   * How late the router's timer ran past its deadlines (master-down, advert due, a fault's
+   * end...), in ms to the microsecond: the last firing, the worst since start, how many fired.
+   */
+  timerLateness: { lastMs: number | undefined; maxMs: number; fired: number };
   counters: RouterStats;
 }
 

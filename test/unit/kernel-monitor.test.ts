@@ -138,6 +138,8 @@ class FakeKernel {
       const socket: NativeSocket = {
         fd: 10,
         send: () => undefined,
+        // The scripted kernel delivers each batch itself: nothing waits to be read.
+        drain: () => undefined,
         close: () => {
           entry.closed = true;
         },

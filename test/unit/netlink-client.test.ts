@@ -101,6 +101,8 @@ class FakeKernel {
             this.sent.push({ seq: m.header.seq, dump: (m.header.flags & 0x300) === 0x300 });
           }
         },
+        // The scripted kernel delivers each batch itself: nothing waits to be read.
+        drain: (): void => undefined,
         close: (): void => {
           entry.closed = true;
         },

@@ -25,6 +25,7 @@ function instance(over: Partial<RouterStatus>): RouterStatus {
       reason: 'master-down',
       at: '2025-01-01T11:59:48.000Z',
     },
+    timerLateness: { lastMs: 0.071, maxMs: 0.32, fired: 120 },
     counters: {
       advertsSent: 12,
       advertsReceived: 3,
