@@ -62,7 +62,12 @@ function version(args: string[]): number {
 type Handler = (args: string[]) => Promise<number>;
 
 async function run(path: string): Promise<number> {
-  return (await import('./daemon/run.js')).runDaemon(path);
+  // The big dependencies load as usual, compiled as they are used (prom-client, later, too);
+  // vipd's own modules are compiled at load, so a takeover does not compile its code
+  // (runtime/eager-compile.ts).
+  await Promise.all([import('zod'), import('pino')]);
+  const { importCompiled } = await import('./runtime/eager-compile.js');
+  return (await importCompiled(() => import('./daemon/run.js'))).runDaemon(path);
 }
 
 async function controlHandler(

@@ -5,7 +5,8 @@
  * with).
  *
  * One queue per interface: one run at a time, and every request made while a run is under way
- * (or in the same turn of the loop as the first) is folded into the next, so 128 routers
+ * (or before the first run starts: it waits for the microtasks queued ahead of it, so routers
+ * whose deadlines fell due together, in lockstep, all join it) is folded into the next, so 128 routers
  * changing state together cost one read of the interface, not 128. A read never joins a run
  * that started before it was asked for, and a read asked for after a change waits until that
  * change is done, so a caller always sees its own earlier changes. Each request still gets its
@@ -26,6 +27,13 @@
  * keep them tentative, unusable, for a second or more (and fail on a backup's stale copy). IPv6
  * has no secondaries, so removing one takes nothing with it: the ordering and putting back
  * above are IPv4's. `readAddresses` lists both families.
+ *
+ * A run that only adds (a takeover) takes the interface's index from the daemon's kernel monitor
+ * when it has one (`takeIndexesFrom`), not from an RTM_GETLINK round trip (0.3 ms on the
+ * failover's path). A name the monitor does not know yet (a macvlan just made) is asked for, and
+ * an add the kernel refuses with ENODEV (the interface made again under its name before the
+ * monitor read the news) is tried once more with the kernel's index. Runs that read or remove
+ * always ask the kernel: they filter a dump by the index, and a stale one would find nothing.
  */
 import type { Vip } from '../config/instance.js';
 import type { Logger } from '../log.js';
@@ -46,6 +54,19 @@ export class VipError extends Error {
     super(message);
     this.name = 'VipError';
   }
+}
+
+/** An interface's index by name, as the daemon's kernel monitor last saw it. */
+export type IndexLookup = (ifname: string) => number | undefined;
+
+let knownIndex: IndexLookup | undefined;
+
+/** Additions take the index from `lookup` until the returned function is called. */
+export function takeIndexesFrom(lookup: IndexLookup): () => void {
+  knownIndex = lookup;
+  return () => {
+    if (knownIndex === lookup) knownIndex = undefined;
+  };
 }
 
 /**
@@ -177,8 +198,9 @@ class InterfaceQueue {
     this.pending.push(request);
     if (this.running) return;
     this.running = true;
-    // Requests made in this turn of the loop join the first run too.
-    setImmediate(() => void this.drain());
+    // A microtask, not the next turn of the loop: on a takeover the VIPs must not wait for what
+    // that turn holds (the transition's log line and event, daemon/router.ts).
+    queueMicrotask(() => void this.drain());
   }
 
   private async drain(): Promise<void> {
@@ -212,9 +234,14 @@ class InterfaceQueue {
       });
     const removals = edits.filter((e) => e.op === 'del');
     let present: InterfaceAddress[] = [];
-    let link;
+    // Known only to an add-only run (the contract above).
+    const index = reads.length + removals.length === 0 ? knownIndex?.(this.ifname) : undefined;
+    let link: Link;
     try {
-      link = await linkByName(this.ifname);
+      link =
+        index === undefined
+          ? await linkByName(this.ifname)
+          : { name: this.ifname, index, mac: '', up: true };
       // A read lists both families; a removal needs only its VIPs' (a dump lists the namespace).
       const families: (4 | 6)[] =
         reads.length > 0 ? [4, 6] : familiesOf(removals.flatMap((r) => r.vips));
@@ -247,15 +274,21 @@ class InterfaceQueue {
     );
     const apply = async (op: Op, items: readonly { change: Change; vip: Vip }[]): Promise<void> => {
       if (items.length === 0) return;
-      const results = await changeAddresses(
-        link,
-        items.map(({ vip }) => ({
-          op,
-          address: vip.address,
-          prefix: vip.prefix,
-          nodad: op === 'add' && isIpv6(vip),
-        })),
-      );
+      const wanted = items.map(({ vip }) => ({
+        op,
+        address: vip.address,
+        prefix: vip.prefix,
+        nodad: op === 'add' && isIpv6(vip),
+      }));
+      let results = await changeAddresses(link, wanted);
+      if (index !== undefined && results.some((r) => r.kind === 'failed' && r.code === 'ENODEV')) {
+        try {
+          link = await linkByName(this.ifname);
+          results = await changeAddresses(link, wanted);
+        } catch {
+          // No such interface after all: the ENODEV outcomes stand.
+        }
+      }
       items.forEach(({ change, vip }, i) =>
         outcomes.get(change)?.push({ vip, outcome: results[i] ?? { kind: 'done' } }),
       );

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import { KernelMonitor } from '../net/kernel-monitor.js';
 import { setPromoteSecondaries } from '../net/sysctl.js';
 import type { Announcer } from '../actions/runner.js';
+import { takeIndexesFrom } from '../actions/vip.js';
 import type { TimerClock } from '../ports/clock.js';
 import { linkKeyOf, VrrpLink, type LinkKey } from './link.js';
 import { VirtualRouter } from './router.js';
@@ -77,6 +78,8 @@ export class Daemon {
   private readonly links = new Map<string, VrrpLink>();
   readonly routers: VirtualRouter[] = [];
   private readonly monitors = new Map<VirtualRouter, TrackMonitor>();
+  /** Ends the VIP queues' use of the kernel monitor's interface indexes (actions/vip.ts). */
+  private forgetIndexes: () => void = () => undefined;
   /** The virtual-MAC macvlans of the routers that have one. */
   private readonly vmacs = new Map<VirtualRouter, VmacPort>();
   private foreign = 0;
@@ -114,6 +117,7 @@ export class Daemon {
 
   static async start(config: VipdConfig, clock: TimerClock, log: Logger): Promise<Daemon> {
     const daemon = new Daemon(config, clock, log, await KernelMonitor.open(log));
+    daemon.forgetIndexes = takeIndexesFrom((name) => daemon.monitor.link(name)?.index);
     const specs = config.instances.map((cfg) => daemon.spec(cfg));
     try {
       await checkBackends(config);
@@ -422,6 +426,7 @@ export class Daemon {
       // The counters are the last thing an operator sees of this run: keep them in the log.
       const status = this.status();
       for (const link of [...this.links.values()]) this.closeLink(link);
+      this.forgetIndexes();
       this.monitor.close();
       this.log.info({ event: 'stopped', status }, 'vipd stopped');
     })();

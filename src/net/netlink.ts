@@ -114,10 +114,10 @@ export interface AddressChange {
  * What the kernel made of one change: done; `absent`, a removal answered EADDRNOTAVAIL (or
  * ENOENT, or ENODEV: the interface itself is gone): no such address on the link, so nothing was
  * removed (the caller decides what that means); or failed, with the message naming the change
- * and the kernel's errno.
+ * and the kernel's errno (also as `code`, when the kernel gave one).
  */
 export type ChangeOutcome =
-  { kind: 'done' } | { kind: 'absent' } | { kind: 'failed'; error: string };
+  { kind: 'done' } | { kind: 'absent' } | { kind: 'failed'; error: string; code?: string };
 
 /** Opens a NETLINK_ROUTE socket (the addon's, or a test's stand-in). */
 export type NetlinkOpener = (
@@ -529,7 +529,8 @@ export async function changeAddresses(
     } catch (err) {
       const e = err as NetlinkError;
       if (c.op === 'del' && e.code !== undefined && ABSENT.has(e.code)) return { kind: 'absent' };
-      return { kind: 'failed', error: `${what}: ${e.message}` };
+      const failed = { kind: 'failed', error: `${what}: ${e.message}` } as const;
+      return e.code === undefined ? failed : { ...failed, code: e.code };
     }
   };
   // Every request is queued now, in order: the client's window paces them.

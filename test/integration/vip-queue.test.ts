@@ -1,7 +1,8 @@
 // The per-interface address queue of actions/vip.ts against the real kernel, in a lab namespace:
 // 128 routers' requests made together all land through rtnetlink without spawning `ip` (a
 // logging `ip` placed first in PATH stays silent), a read sees every change asked for before
-// it, and one bad request among many fails alone with the kernel's reason. The requests run in
+// it, one bad request among many fails alone with the kernel's reason, and an index taken from
+// the daemon's view that has gone stale costs nothing but a retry. The requests run in
 // fw1's namespace through test/support/vip-cli.ts.
 
 import { describe, expect, it } from 'vitest';
@@ -101,5 +102,22 @@ describe('address queue', () => {
     for (const [v] of good) expect(present).toContain(v?.address);
     expect(present).not.toContain('10.99.2.100');
     await fx.lab.exec('fw1', 'ip', ['addr', 'flush', 'dev', 'eth0', 'to', '10.99.2.0/24']);
+  });
+
+  it("an add with a stale interface index (ENODEV) lands with the kernel's; removals never use it", async () => {
+    // 2^31 - 1: no interface has it, as a monitor's index for a link made again under its name.
+    const stale = 2147483647;
+    const [v] = vips('10.99.4.1', 1);
+    const { results } = await run([
+      [{ index: stale }],
+      [{ add: [v] }],
+      [{ read: true }],
+      [{ del: [v] }],
+    ]);
+    expect(results.map((w) => w[0]?.ok)).toEqual([true, true, true, true]);
+    expect((results[2]?.[0] as { value: string[] }).value).toContain('10.99.4.1');
+    // The removal read the link by name and found the VIP the add put there.
+    expect(results[3]?.[0]).toEqual({ ok: true, value: [v] });
+    expect(await fx.lab.addresses('fw1')).not.toContain('10.99.4.1');
   });
 });
