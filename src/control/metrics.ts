@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics: GET http://<metrics.listen>/metrics (anything else: 404).
+ * Prometheus metrics, served by metrics-server.ts at GET http://<metrics.listen>/metrics.
  *
  * Two sources, each used for what it is exact at:
  * - state now (gauges), read from Daemon.status() at scrape time (prom-client `collect`), so a
@@ -15,34 +15,28 @@
  *     vipd_action_step_seconds{instance,kind,ok}  every plan step, hooks included
  *     vipd_hook_seconds{instance,ok}              hook runs alone (the operator's own scripts)
  *     vipd_action_step_failures_total{instance,kind}
- *   Events emitted before `attach` (while Daemon.start ran: the start-up transition, the first
- *   adverts) are taken from status() instead, which counts the same things; of the transitions
- *   only the last one per instance is known there, and start-up makes one.
+ *   Events emitted before the metrics were made (while Daemon.start ran: the start-up
+ *   transition, the first adverts) are taken from the status passed in instead, which counts
+ *   the same things; of the transitions only the last one per instance is known there, and
+ *   start-up makes one.
  * Plus prom-client's process and Node.js metrics, prefixed vipd_.
  *
  * Its own Registry, never prom-client's global one: nothing else in the process (a library, a
- * test) can add to or collide with vipd's metrics. The HTTP server is bound before the daemon
- * starts (a taken port is a start-up error, found before the daemon touches the network) and
- * answers 503 until `attach`.
+ * test) can add to or collide with vipd's metrics. This module is loaded once the daemon runs
+ * (metrics-server.ts's `attach`): prom-client is not on the path to the first advert.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';
 import type { Observer } from '../ports/events.js';
 import type { DaemonEvent } from '../router/events.js';
-import type { Logger } from '../log.js';
 import type { VrrpState } from '../vrrp/fsm.js';
 import type { DaemonStatus } from '../router/status.js';
-
-// Not `import ... from 'node:http'`: an ES import of a built-in reads every export, and on Node
-// 24 node:http's lazy ones load undici and http2, 14 MiB of RSS a daemon never uses (measured:
-// 58.6 vs 44.8 MiB for that import alone). getBuiltinModule returns the same module unread.
-const { createServer } = process.getBuiltinModule('node:http');
 
 // prom-client's index also loads its Pushgateway (node:https, zlib) and cluster aggregator
 // (node:cluster), 3 MiB of RSS for code vipd never calls; its files are taken one by one
 // instead (the package has no "exports" map, so these paths are public to require). A
-// prom-client that moved them fails here, at start, with the missing path in the message.
+// prom-client that moved them fails here, when the metrics are attached, with the missing path
+// in the message: `vipd run` logs it, and scrapes answer 500 with it.
 const requireProm = createRequire(import.meta.url);
 const Counter = requireProm('prom-client/lib/counter') as typeof Prom.Counter;
 const Gauge = requireProm('prom-client/lib/gauge') as typeof Prom.Gauge;
@@ -58,18 +52,13 @@ export interface MetricsSource {
   readonly observers: { add(observer: Observer): void };
 }
 
-/** The metrics endpoint cannot be set up; the message says what to do about it. */
-export class MetricsError extends Error {
-  override name = 'MetricsError';
-}
-
 const STATES: readonly VrrpState[] = ['initialize', 'backup', 'master', 'fault'];
 /** Plan steps take milliseconds (ip, nft) to seconds (conntrackd, hooks; hook timeout 10 s). */
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class VipdMetrics {
   readonly registry = new Registry();
-  private source: MetricsSource | undefined;
+  private readonly source: MetricsSource;
 
   private readonly transitions = this.counter('vipd_transitions_total', 'State transitions', [
     'instance',
@@ -107,7 +96,9 @@ export class VipdMetrics {
     ['instance', 'kind'],
   );
 
-  constructor() {
+  /** Reads `source`'s status at every scrape; `seen`, taken earlier, has what happened before. */
+  constructor(source: MetricsSource, seen: DaemonStatus) {
+    this.source = source;
     this.countedAtScrape('vipd_adverts_sent_total', 'Adverts sent', (c) => c.advertsSent);
     this.countedAtScrape(
       'vipd_adverts_received_total',
@@ -203,6 +194,18 @@ export class VipdMetrics {
         }
       },
     );
+    if (seen.cluster !== undefined) {
+      this.gauge(
+        'vipd_cluster_owned_nodes',
+        'Number of cluster node numbers this box answers',
+        ['cluster', 'box'],
+        (g, s) => {
+          if (s.cluster !== undefined)
+            g.set({ cluster: s.cluster.name, box: s.cluster.box }, s.cluster.owned.length);
+        },
+      );
+    }
+    this.seed(seen);
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Prom.Counter<L> {
@@ -215,7 +218,7 @@ export class VipdMetrics {
     help: string,
     count: (c: DaemonStatus['instances'][number]['counters']) => number,
   ): void {
-    const read = (): DaemonStatus | undefined => this.source?.status();
+    const read = (): DaemonStatus => this.source.status();
     new Counter({
       name,
       help,
@@ -223,7 +226,7 @@ export class VipdMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const inst of read()?.instances ?? [])
+        for (const inst of read().instances)
           this.inc({ instance: inst.name }, count(inst.counters));
       },
     });
@@ -236,7 +239,7 @@ export class VipdMetrics {
     labelNames: L[],
     fill: (gauge: Prom.Gauge<L>, status: DaemonStatus) => void,
   ): void {
-    const read = (): DaemonStatus | undefined => this.source?.status();
+    const read = (): DaemonStatus => this.source.status();
     new Gauge({
       name,
       help,
@@ -245,38 +248,12 @@ export class VipdMetrics {
       collect() {
         // Reset first: an instance or state that is gone must not linger with its last value.
         this.reset();
-        const status = read();
-        if (status !== undefined) fill(this, status);
+        fill(this, read());
       },
     });
   }
 
-  get attached(): boolean {
-    return this.source !== undefined;
-  }
-
-  /** Starts reading `source`: its status for the gauges, its events for the counters. */
-  attach(source: MetricsSource): void {
-    if (this.source !== undefined) throw new Error('metrics are already attached to a daemon');
-    this.source = source;
-    const status = source.status();
-    if (status.cluster !== undefined) {
-      this.gauge(
-        'vipd_cluster_owned_nodes',
-        'Number of cluster node numbers this box answers',
-        ['cluster', 'box'],
-        (g, s) => {
-          if (s.cluster !== undefined)
-            g.set({ cluster: s.cluster.name, box: s.cluster.box }, s.cluster.owned.length);
-        },
-      );
-    }
-    this.seed(status);
-    // Synchronous after status(): no event can fall between the seed and the subscription.
-    source.observers.add((event) => this.observe(event));
-  }
-
-  /** What happened before attach, from the status counters; every instance's series exist at 0. */
+  /** What happened before the metrics were made, from the status counters; every instance's series exist at 0. */
   private seed(status: DaemonStatus): void {
     for (const inst of status.instances) {
       const instance = inst.name;
@@ -312,98 +289,5 @@ export class VipdMetrics {
         return;
       }
     }
-  }
-}
-
-function listenProblem(host: string, port: number, err: NodeJS.ErrnoException): MetricsError {
-  const where = `${host}:${port}`;
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return new MetricsError(
-        `metrics: ${where} is already in use (another vipd or exporter?): set metrics.listen to a free port, or null to turn metrics off`,
-      );
-    case 'EADDRNOTAVAIL':
-      return new MetricsError(
-        `metrics: ${host} is not an address of this box: fix metrics.listen (e.g. 127.0.0.1:${port})`,
-      );
-    case 'EACCES':
-      return new MetricsError(`metrics: not allowed to listen on ${where}: use a port above 1023`);
-    default:
-      return new MetricsError(`metrics: cannot listen on ${where}: ${err.message}`);
-  }
-}
-
-export class MetricsServer {
-  private closing: Promise<void> | undefined;
-
-  private constructor(
-    private readonly server: Server,
-    readonly metrics: VipdMetrics,
-    /** host:port as bound (the real port when 0 was asked for). */
-    readonly address: string,
-  ) {}
-
-  static async listen(
-    listen: { host: string; port: number },
-    log: Logger,
-    metrics = new VipdMetrics(),
-  ): Promise<MetricsServer> {
-    const server = createServer((req, res) => void answer(metrics, req, res, log));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(listenProblem(listen.host, listen.port, err)),
-      );
-      server.listen(listen.port, listen.host, () => resolve());
-    });
-    const bound = server.address();
-    const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port;
-    const address = `${listen.host}:${port}`;
-    log.info(
-      { event: 'metrics-listening', listen: address },
-      `metrics at http://${address}/metrics`,
-    );
-    return new MetricsServer(server, metrics, address);
-  }
-
-  attach(source: MetricsSource): void {
-    this.metrics.attach(source);
-  }
-
-  /** Stops listening and drops keep-alive connections (a scraper must not delay a stop). */
-  close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-    return this.closing;
-  }
-}
-
-async function answer(
-  metrics: VipdMetrics,
-  req: IncomingMessage,
-  res: ServerResponse,
-  log: Logger,
-): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  const text = (code: number, body: string, headers: Record<string, string> = {}): void => {
-    res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
-    res.end(`${body}\n`);
-  };
-  if (path !== '/metrics') return text(404, 'not found: vipd serves /metrics');
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return text(405, 'method not allowed: GET /metrics', { Allow: 'GET, HEAD' });
-  }
-  if (!metrics.attached) return text(503, 'vipd is starting: no metrics yet');
-  try {
-    const body = await metrics.registry.metrics();
-    res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  } catch (err) {
-    log.error(
-      { event: 'metrics-failed', err: (err as Error).message },
-      `metrics scrape failed: ${(err as Error).message}`,
-    );
-    text(500, `metrics failed: ${(err as Error).message}`);
   }
 }

@@ -16,7 +16,7 @@ import { claimNamespace } from './single-instance.js';
 import { createNotifier, startWatchdog } from './notify.js';
 import { createLogger } from '../log.js';
 import { reloader } from './reload.js';
-import { MetricsServer } from '../control/metrics.js';
+import { MetricsServer } from '../control/metrics-server.js';
 import { ControlServer } from '../control/server.js';
 import { armTestFaults } from './test-hooks.js';
 import { ensureRuntimeDir } from './runtime-dir.js';
@@ -70,7 +70,16 @@ export async function runDaemon(path: string): Promise<number> {
   // One reloader for SIGHUP and the control socket: reloads never overlap.
   const reload = reloader(daemon, path, log);
   control?.serve(daemon, reload);
-  metrics?.attach(daemon);
+  // prom-client loads only now, after the routers' first adverts (issue 17). A failure to load
+  // it costs the metrics (scrapes answer 500 with the reason), not the failover.
+  await metrics
+    ?.attach(daemon)
+    .catch((err: unknown) =>
+      log.error(
+        { event: 'metrics-failed', err: (err as Error).message },
+        `metrics unavailable: ${(err as Error).message}`,
+      ),
+    );
   log.info(
     { event: 'started', version, instances: config.instances.map((i) => i.name) },
     'vipd running',
