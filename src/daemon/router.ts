@@ -71,8 +71,8 @@ export class VirtualRouter {
   private timer: { at: number; cancel: () => void } | undefined;
   private readonly plans = new PlanQueue();
   private readonly inFlight = new Set<Promise<void>>();
-  /** Log lines and events waiting for the next turn of the loop (`dispatch` says why). */
-  private bookkeeping: [CoreEffect, number | undefined][] | undefined;
+  /** Events waiting for the next turn of the loop (`dispatch` says why). */
+  private bookkeeping: CoreEffect[] | undefined;
   private sent = 0;
   private readonly adverts: AdvertBytes;
   /**
@@ -215,7 +215,7 @@ export class VirtualRouter {
     this.timer = undefined;
     await Promise.allSettled([...this.inFlight]);
     await this.plans.idle();
-    // The daemon's last lines follow this router's.
+    // The daemon's last events follow this router's.
     this.catchUp();
   }
 
@@ -244,31 +244,32 @@ export class VirtualRouter {
   private dispatch(event: CoreEvent, now = this.deps.clock.now(), lateMs?: number): void {
     const result = step(this.core, event, now);
     this.core = result.state;
-    // A transition's log lines and events wait for the next turn of the loop: its advert is out
-    // and its plan under way first (a takeover's VIP request goes out in this turn's microtasks).
-    // Whatever this router logs meanwhile queues behind them, so its log stays in order.
+    // A transition's events (metrics, status, sync groups: 0.3 ms on a takeover) wait for the
+    // next turn of the loop: its plan is under way first (a takeover's VIP request goes out in
+    // this turn's microtasks). Its log line is written now, so a VIP never shows before the line
+    // that explains it; events emitted meanwhile queue behind, so observers see them in order.
     const defer =
       this.bookkeeping !== undefined || result.effects.some((e) => e.type === 'run-plan');
     for (const effect of result.effects) {
-      if (defer && (effect.type === 'log' || effect.type === 'event')) this.later(effect, lateMs);
+      if (defer && effect.type === 'event') this.later(effect);
       else this.perform(effect, lateMs);
     }
     this.arm();
   }
 
-  private later(effect: CoreEffect, lateMs: number | undefined): void {
+  private later(effect: CoreEffect): void {
     if (this.bookkeeping === undefined) {
       this.bookkeeping = [];
       setImmediate(() => this.catchUp());
     }
-    this.bookkeeping.push([effect, lateMs]);
+    this.bookkeeping.push(effect);
   }
 
-  /** Performs the log lines and events `later` holds. */
+  /** Emits the events `later` holds. */
   private catchUp(): void {
     const queued = this.bookkeeping ?? [];
     this.bookkeeping = undefined;
-    for (const [effect, lateMs] of queued) this.perform(effect, lateMs);
+    for (const effect of queued) this.perform(effect, undefined);
   }
 
   private arm(): void {

@@ -1,6 +1,6 @@
-// The shell router (daemon/router.ts) on a takeover: the new master's advert is sent and its
-// master plan started before the transition's log line is written and its event emitted (those
-// wait for the next turn of the loop), and the router's later lines keep their order.
+// The shell router (daemon/router.ts) on a takeover: the new master's advert is sent, its log
+// line written and its master plan started before the transition's event is emitted (events
+// wait for the next turn of the loop).
 import { describe, expect, it } from 'vitest';
 import { VirtualRouter } from '../../src/daemon/router.js';
 import { createLoggerWith } from '../../src/log.js';
@@ -36,7 +36,7 @@ function manualClock(): Clock & { fireNext(): void } {
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('takeover order in the shell router', () => {
-  it('advert and master plan first, then the log line and the event', async () => {
+  it('advert, log line and master plan first, then the event', async () => {
     const order: string[] = [];
     const clock = manualClock();
     const cfg = simInstance(
@@ -84,16 +84,16 @@ describe('takeover order in the shell router', () => {
     await router.start();
     await tick();
     await tick();
-    expect(order).toEqual(['plan backup', 'event backup', 'log backup']);
+    expect(order).toEqual(['log backup', 'plan backup', 'event backup']);
     order.length = 0;
     // What has happened once this turn's microtasks are done: this immediate was queued before
     // the router's, so it runs first.
     const thisTurn = new Promise<string[]>((r) => setImmediate(() => r([...order])));
     // Nobody else speaks: Master_Down_Timer fires.
     clock.fireNext();
-    expect(await thisTurn).toEqual(['send', 'plan master']);
+    expect(await thisTurn).toEqual(['send', 'log master', 'plan master']);
     await tick();
-    expect(order).toEqual(['send', 'plan master', 'event master', 'log master']);
+    expect(order).toEqual(['send', 'log master', 'plan master', 'event master']);
     expect(router.state).toBe('master');
     await router.stop();
   });
