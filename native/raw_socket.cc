@@ -33,6 +33,11 @@
 //       and multicast), sent with an IPV6_PKTINFO of `local` and the interface, so the source is
 //       `local` or the send fails (EINVAL while `local` is tentative, i.e. in DAD, or not on the
 //       interface), never another address the kernel would have picked.
+//   Both families also set SO_TIMESTAMPNS: each datagram carries `receivedAt`, the kernel's
+//   receive time on CLOCK_MONOTONIC in ms (the clock vipd's timers run on; the kernel stamps
+//   CLOCK_REALTIME, converted by the datagram's age when read), or 0 when the control message is
+//   missing. A backup's Master_Down_Timer runs from the advert's arrival, not from when the loop
+//   got round to reading it (RFC 5798 6.4.2).
 //   Reading, errors, close and faults: native/watched_socket.cc. An open fault (injectFault 'raw'
 //   'open') throws before socket() is called. Errors are thrown as native/common.h describes,
 //   naming the interface.
@@ -43,6 +48,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,6 +91,31 @@ bool ReadDestination(const Napi::CallbackInfo& info, int family, void* out) {
   return false;
 }
 
+double Milliseconds(const timespec& t) {
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+// The SCM_TIMESTAMPNS of `message` on CLOCK_MONOTONIC (ms), or 0 without one. An arrival stamped
+// after now (the wall clock stepped back meanwhile) counts as now.
+double ReceivedAt(const msghdr& message) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&message), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+        c->cmsg_len < CMSG_LEN(sizeof(timespec))) {
+      continue;
+    }
+    timespec stamp;
+    memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    timespec real;
+    timespec mono;
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    const double age = Milliseconds(real) - Milliseconds(stamp);
+    return Milliseconds(mono) - (age > 0 ? age : 0);
+  }
+  return 0;
+}
+
 class Ipv4Protocol : public vipd::Protocol {
  public:
   vipd::FaultKind kind() const override { return vipd::FaultKind::kRaw; }
@@ -112,6 +143,7 @@ class Ipv4Protocol : public vipd::Protocol {
     Napi::Object datagram = Napi::Object::New(env);
     datagram.Set("data", Napi::Buffer<uint8_t>::Copy(env, data, size));
     datagram.Set("ifindex", Napi::Number::New(env, ifindex));
+    datagram.Set("receivedAt", Napi::Number::New(env, ReceivedAt(message)));
     return datagram;
   }
 };
@@ -178,6 +210,7 @@ class Ipv6Protocol : public vipd::Protocol {
     datagram.Set("dst", Napi::Buffer<uint8_t>::Copy(env, dst.s6_addr, sizeof dst.s6_addr));
     datagram.Set("hopLimit", Napi::Number::New(env, hop_limit));
     datagram.Set("ifindex", Napi::Number::New(env, ifindex));
+    datagram.Set("receivedAt", Napi::Number::New(env, ReceivedAt(message)));
     return datagram;
   }
 
@@ -253,6 +286,7 @@ Napi::Value RawSocket(const Napi::CallbackInfo& info) {
   std::vector<Option> settings = {
       {SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size()),
        "setsockopt(SO_BINDTODEVICE)"},
+      {SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one, "setsockopt(SO_TIMESTAMPNS)"},
   };
   if (v6) {
     settings.insert(

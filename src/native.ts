@@ -31,6 +31,8 @@ export interface RawDatagram {
   dst?: Buffer;
   /** IPv6: the hop limit it arrived with (IPV6_HOPLIMIT; 0 if the kernel gave none). */
   hopLimit?: number;
+  /** The kernel's receive time (SO_TIMESTAMPNS) on the monotonic clock, ms; 0 if it gave none. */
+  receivedAt: number;
 }
 
 /**

@@ -71,6 +71,8 @@ export class VirtualRouter {
   private timer: { at: number; cancel: () => void } | undefined;
   private readonly plans = new PlanQueue();
   private readonly inFlight = new Set<Promise<void>>();
+  /** The time of the last event handled: events reach the core in time order. */
+  private handledAt = -Infinity;
   /** Events waiting for the next turn of the loop (`dispatch` says why). */
   private bookkeeping: CoreEffect[] | undefined;
   private sent = 0;
@@ -232,18 +234,32 @@ export class VirtualRouter {
     this.dispatch({ type: 'vips-missing', addresses });
   }
 
+  /**
+   * An advert counts from when the kernel received it, where the transport tells (RFC 5798
+   * 6.4.2: the Master_Down_Timer restarts on its arrival), not from when the loop read it; never
+   * before an event already handled, nor after now.
+   */
   receive(packet: InboundPacket): void {
-    this.dispatch({
-      type: 'packet',
-      packet: { payload: packet.payload, src: packet.src, dst: packet.dst, ttl: packet.ttl },
-      wallMs: Date.now(),
-    });
+    const now = this.deps.clock.now();
+    const at =
+      packet.receivedAt === undefined
+        ? now
+        : Math.min(now, Math.max(packet.receivedAt, this.handledAt));
+    this.dispatch(
+      {
+        type: 'packet',
+        packet: { payload: packet.payload, src: packet.src, dst: packet.dst, ttl: packet.ttl },
+        wallMs: Date.now(),
+      },
+      at,
+    );
   }
 
   /** `lateMs`: the event is the timer's, this late past its deadline. */
   private dispatch(event: CoreEvent, now = this.deps.clock.now(), lateMs?: number): void {
     const result = step(this.core, event, now);
     this.core = result.state;
+    this.handledAt = now;
     // A transition's events (metrics, status, sync groups: 0.3 ms on a takeover) wait for the
     // next turn of the loop: its plan is under way first (a takeover's VIP request goes out in
     // this turn's microtasks). Its log line is written now, so a VIP never shows before the line

@@ -121,7 +121,7 @@ export class RawTransport implements Transport {
   }
 
   private receive(datagram: RawDatagram, opts: RawTransportOptions): void {
-    const packet = this.family === 6 ? inboundIpv6(datagram) : inboundIpv4(datagram.data);
+    const packet = this.family === 6 ? inboundIpv6(datagram) : inboundIpv4(datagram);
     if (packet === undefined) return;
     if ('reject' in packet) {
       opts.onIpReject(packet.reject, 'unknown');
@@ -182,11 +182,17 @@ export class RawTransport implements Transport {
 /** A packet to hand on, one the IP layer refuses, or undefined for one that is not ours. */
 type Inbound = InboundPacket | { reject: string } | undefined;
 
-function inboundIpv4(buffer: Buffer): Inbound {
-  const ip = decodeIpv4(buffer);
+function inboundIpv4(datagram: RawDatagram): Inbound {
+  const ip = decodeIpv4(datagram.data);
   if (!ip.ok) return { reject: ip.reason };
   if (ip.header.protocol !== IPPROTO_VRRP) return undefined;
-  return { src: ip.header.src, dst: ip.header.dst, ttl: ip.header.ttl, payload: ip.payload };
+  const { src, dst, ttl } = ip.header;
+  return { src, dst, ttl, payload: ip.payload, ...receivedAt(datagram) };
+}
+
+/** The kernel's receive time, when the addon had it. */
+function receivedAt(datagram: RawDatagram): { receivedAt?: number } {
+  return datagram.receivedAt > 0 ? { receivedAt: datagram.receivedAt } : {};
 }
 
 /** What an IPv6 raw socket hands over in place of the header it does not deliver. */
@@ -195,5 +201,11 @@ function inboundIpv6(datagram: RawDatagram): Inbound {
   if (src === undefined || dst === undefined || hopLimit === undefined) {
     return { reject: 'no-ipv6-packet-info' };
   }
-  return { src: bytesToIpv6(src), dst: bytesToIpv6(dst), ttl: hopLimit, payload: data };
+  return {
+    src: bytesToIpv6(src),
+    dst: bytesToIpv6(dst),
+    ttl: hopLimit,
+    payload: data,
+    ...receivedAt(datagram),
+  };
 }

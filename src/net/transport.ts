@@ -16,6 +16,8 @@ export interface InboundPacket {
   dst: string | undefined;
   ttl: number | undefined;
   payload: Buffer;
+  /** When the kernel received it, on the monotonic clock (ms), where the transport can tell. */
+  receivedAt?: number;
 }
 
 export type PacketHandler = (packet: InboundPacket) => void;

@@ -32,6 +32,8 @@ interface Item {
   src: string;
   dst: string;
   seq: number;
+  /** How long before its read the kernel received it (SO_TIMESTAMPNS), ms. */
+  ageMs: number | null;
 }
 
 const isBatch = (s: string) => (e: PeerEvent) => e.ev === 'batch' && e.s === s;
@@ -50,6 +52,7 @@ interface Item6 {
   dst: string;
   len: number;
   seq: number;
+  ageMs: number | null;
 }
 
 function items6Of(events: PeerEvent[]): Item6[] {
@@ -175,6 +178,12 @@ describe('raw IP socket (protocol 112) between two namespaces', () => {
       });
     }
     expect(items.map((i) => i.dst)).toEqual([GROUP, GROUP, GROUP, addrA]);
+    // Each carries the kernel's receive time, on the monotonic clock: a little before its read.
+    for (const item of items) {
+      expect(item.ageMs).not.toBeNull();
+      expect(item.ageMs).toBeGreaterThanOrEqual(0);
+      expect(item.ageMs).toBeLessThan(1_000);
+    }
     // b's own multicast: IP_MULTICAST_LOOP 0. a's answer makes sure b's socket was read since.
     await a.ok({ op: 'send', s: sa, src: addrA, dst: GROUP, count: 1, first: 100 });
     await b.waitFor("a's datagram", isBatch(sb), 5_000, fromB);
@@ -207,6 +216,13 @@ describe('raw IP socket (protocol 112) between two namespaces', () => {
     console.log(`[measure] 300 queued datagrams read in batches of ${sizes.join(', ')}`);
     expect(itemsOf(batches).map((i) => i.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i));
     expect(sizes[0]).toBe(256);
+    // Received while the loop was held (200 ms at least after the last send): each datagram's
+    // time is the kernel's, not its read's.
+    const ages = itemsOf(batches).map((i) => i.ageMs ?? -1);
+    console.log(
+      `[measure] held datagrams' age at read: ${Math.min(...ages).toFixed(1)}-${Math.max(...ages).toFixed(1)} ms`,
+    );
+    expect(Math.min(...ages)).toBeGreaterThanOrEqual(150);
     expect(sizes.length).toBeLessThanOrEqual(3);
     expect(existsSync(open)).toBe(true);
   });
@@ -379,10 +395,13 @@ describe('raw IP socket (protocol 112) between two namespaces', () => {
     ];
     await fx.lab.exec('a', 'python3', ['-c', pythonSend(64, sends)]);
     await b.waitFor('2 datagrams', () => items6Of(b.seen(isBatch(sb), from)).length >= 2);
-    expect(items6Of(b.seen(isBatch(sb), from))).toEqual([
+    const items = items6Of(b.seen(isBatch(sb), from));
+    expect(items.map(({ ageMs: _, ...rest }) => rest)).toEqual([
       { ifindex: llB.ifindex, hopLimit: 64, src: llA.address, dst: GROUP6, len: 8, seq: 500 },
       { ifindex: llB.ifindex, hopLimit: 64, src: llA.address, dst: llB.address, len: 8, seq: 501 },
     ]);
+    // IPv6 datagrams carry the kernel's receive time too.
+    for (const item of items) expect(item.ageMs).toBeGreaterThanOrEqual(0);
   });
 
   it('IPv6: refuses to send from a tentative or absent source (EINVAL) instead of leaving from another address', async () => {

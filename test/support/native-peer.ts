@@ -120,24 +120,34 @@ function ipv6Item(d: RawDatagram): Record<string, unknown> {
   };
 }
 
+/** Monotonic ms, the scale of a datagram's `receivedAt`. */
+const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 function rawBatch(s: string, family: 4 | 6): (batch: RawDatagram[]) => void {
   return (batch) => {
-    const items = batch.map((d) => {
-      if (family === 6) return ipv6Item(d);
-      const ip = decodeIpv4(d.data);
-      if (!ip.ok) return { ifindex: d.ifindex, reject: ip.reason };
-      return {
-        ifindex: d.ifindex,
-        ttl: ip.header.ttl,
-        tos: ip.header.tos,
-        protocol: ip.header.protocol,
-        src: ip.header.src,
-        dst: ip.header.dst,
-        seq: ip.payload.length >= 4 ? ip.payload.readUInt32BE(0) : -1,
-      };
-    });
+    // How long before this read the kernel received each one (receivedAt 0: it gave no time).
+    const readAt = monotonicMs();
+    const items = batch.map((d) => ({
+      ...rawItem(d, family),
+      ageMs: d.receivedAt === 0 ? null : readAt - d.receivedAt,
+    }));
     out({ ev: 'batch', s, n: batch.length, items });
     maybeClose(s);
+  };
+}
+
+function rawItem(d: RawDatagram, family: 4 | 6): Record<string, unknown> {
+  if (family === 6) return ipv6Item(d);
+  const ip = decodeIpv4(d.data);
+  if (!ip.ok) return { ifindex: d.ifindex, reject: ip.reason };
+  return {
+    ifindex: d.ifindex,
+    ttl: ip.header.ttl,
+    tos: ip.header.tos,
+    protocol: ip.header.protocol,
+    src: ip.header.src,
+    dst: ip.header.dst,
+    seq: ip.payload.length >= 4 ? ip.payload.readUInt32BE(0) : -1,
   };
 }
 
