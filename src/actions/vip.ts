@@ -46,7 +46,7 @@ import {
   NetlinkError,
   type AddressChange,
   type ChangeOutcome,
-  type Link,
+  type LinkRef,
 } from '../net/netlink.js';
 
 export class VipError extends Error {
@@ -236,12 +236,9 @@ class InterfaceQueue {
     let present: InterfaceAddress[] = [];
     // Known only to an add-only run (the contract above).
     const index = reads.length + removals.length === 0 ? knownIndex?.(this.ifname) : undefined;
-    let link: Link;
+    let link: LinkRef;
     try {
-      link =
-        index === undefined
-          ? await linkByName(this.ifname)
-          : { name: this.ifname, index, mac: '', up: true };
+      link = index === undefined ? await linkByName(this.ifname) : { name: this.ifname, index };
       // A read lists both families; a removal needs only its VIPs' (a dump lists the namespace).
       const families: (4 | 6)[] =
         reads.length > 0 ? [4, 6] : familiesOf(removals.flatMap((r) => r.vips));
@@ -329,7 +326,7 @@ class InterfaceQueue {
    * to put the others back is logged as an error, not reported as its own failure.
    */
   private async putBack(
-    link: Link,
+    link: LinkRef,
     changes: readonly Change[],
     present: readonly InterfaceAddress[],
   ): Promise<Map<Change, { level: 'warn' | 'error'; fields: object; message: string }>> {

@@ -36,6 +36,8 @@ import {
 import { faultKey, type Fault, type FaultCause } from '../router/faults.js';
 import type { RouterStats, RouterStatus } from '../router/status.js';
 
+type HeldEvent = Extract<CoreEffect, { type: 'event' }>;
+
 /** Milliseconds to the microsecond, for log lines and status. */
 function toMicros(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -74,7 +76,7 @@ export class VirtualRouter {
   /** The time of the last event handled: events reach the core in time order. */
   private handledAt = -Infinity;
   /** Events waiting for the next turn of the loop (`dispatch` says why). */
-  private bookkeeping: CoreEffect[] | undefined;
+  private heldEvents: HeldEvent[] | undefined;
   private sent = 0;
   private readonly adverts: AdvertBytes;
   /**
@@ -265,27 +267,27 @@ export class VirtualRouter {
     // this turn's microtasks). Its log line is written now, so a VIP never shows before the line
     // that explains it; events emitted meanwhile queue behind, so observers see them in order.
     const defer =
-      this.bookkeeping !== undefined || result.effects.some((e) => e.type === 'run-plan');
+      this.heldEvents !== undefined || result.effects.some((e) => e.type === 'run-plan');
     for (const effect of result.effects) {
-      if (defer && effect.type === 'event') this.later(effect);
+      if (defer && effect.type === 'event') this.hold(effect);
       else this.perform(effect, lateMs);
     }
     this.arm();
   }
 
-  private later(effect: CoreEffect): void {
-    if (this.bookkeeping === undefined) {
-      this.bookkeeping = [];
+  private hold(effect: HeldEvent): void {
+    if (this.heldEvents === undefined) {
+      this.heldEvents = [];
       setImmediate(() => this.catchUp());
     }
-    this.bookkeeping.push(effect);
+    this.heldEvents.push(effect);
   }
 
-  /** Emits the events `later` holds. */
+  /** Emits the events `hold` keeps. */
   private catchUp(): void {
-    const queued = this.bookkeeping ?? [];
-    this.bookkeeping = undefined;
-    for (const effect of queued) this.perform(effect, undefined);
+    const held = this.heldEvents ?? [];
+    this.heldEvents = undefined;
+    for (const effect of held) this.perform(effect, undefined);
   }
 
   private arm(): void {

@@ -90,6 +90,9 @@ export interface Link {
   up: boolean;
 }
 
+/** What an address request needs of a link: its index (and its name, for messages). */
+export type LinkRef = Pick<Link, 'name' | 'index'>;
+
 /** An address on a link, as the kernel lists it. */
 export interface LinkAddress {
   family: 4 | 6;
@@ -468,7 +471,7 @@ export async function linkByName(name: string): Promise<Link> {
  * order (IPv4 primaries before their secondaries).
  */
 export async function linkAddresses(
-  link: Link,
+  link: LinkRef,
   families: readonly (4 | 6)[] = [4, 6],
 ): Promise<LinkAddress[]> {
   const out: LinkAddress[] = [];
@@ -508,7 +511,7 @@ const ABSENT = new Set(['EADDRNOTAVAIL', 'ENOENT', 'ENODEV']);
  * applies a socket's requests in the order they arrive.
  */
 export async function changeAddresses(
-  link: Link,
+  link: LinkRef,
   changes: readonly AddressChange[],
 ): Promise<ChangeOutcome[]> {
   const rt = client();
